@@ -1,0 +1,58 @@
+"""Boundary checks shared by the public functions: shapes, dtypes, finiteness.
+
+Checks on values (NaN/inf) run only on concrete arrays, so every checked
+function stays usable under ``jax.jit`` (where the shape checks still apply).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def default_float() -> jnp.dtype:
+    """float64 when ``jax_enable_x64`` is on, float32 otherwise."""
+    return jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64))
+
+
+def is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def as_matrix(name: str, x, *, dtype=None, ndim: int = 2) -> jax.Array:
+    """Return ``x`` as a float array of rank ``ndim``; ValueError naming ``name`` otherwise."""
+    if x is None:
+        raise ValueError(f"{name} must be an array, got None")
+    if not hasattr(x, "shape"):
+        x = np.asarray(x)
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array, got shape {tuple(x.shape)}")
+    if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
+        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    x = jnp.asarray(x, dtype=dtype or default_float())
+    check_finite(name, x)
+    return x
+
+
+def check_finite(name: str, x) -> None:
+    if is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
+        raise ValueError(f"{name} contains NaN or inf")
+
+
+def check_same_features(name1: str, x1, name2: str, x2) -> None:
+    if x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(
+            f"{name2} has {x2.shape[-1]} features (columns) but {name1} has {x1.shape[-1]}"
+        )
+
+
+def check_positive(name: str, value) -> None:
+    if is_concrete(value) and not float(value) > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+
+
+def check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)

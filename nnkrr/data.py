@@ -1,0 +1,229 @@
+"""Datasets as plain arrays, split deterministically from a seed.
+
+Every loader returns a :class:`Dataset` of NumPy float64 arrays (convert with
+``jnp.asarray``; the dtype then follows ``jax_enable_x64``).  Nothing is downloaded:
+synthetic sets are generated, real sets are the ones scikit-learn ships inside
+its wheel (``load_digits``, ``load_diabetes``, ``load_wine``, ``load_breast_cancer``).
+
+* ``synthetic``: x uniform on the unit sphere S^{d-1}; smooth teacher
+  ``y = k^{-1/2} sum_j a_j sin(omega v_j^T x)`` (unit v_j, a_j ~ N(0, 1)) plus
+  Gaussian noise.  On such isotropic data the ridge leverage function of the ReLU
+  NTK is nearly flat (sup score / s_lam ~ 1.4 in our prototype): leverage sampling
+  has little to gain.
+* ``cone``: a clustered, anisotropic set on which leverage sampling has something
+  to gain.  Points ``x = normalise(c + spread * g)``, g ~ N(0, I), around
+  ``clusters`` unit centres c (the first is e_1).  For small spread most Gaussian
+  first-layer weights w cut no cluster: their half-space {w^T x >= 0} contains all
+  points or none, so the feature 1[w^T x >= 0] x is constant across the data, and
+  a third of them (spread 0.05) have score 0.  The ridge leverage function is far
+  from flat (sup score / s_lam ~ 9 at n = 200, d = 8, lam = 0.01).  The teacher
+  oscillates *across* each cluster (``omega = frequency / spread``), which makes
+  this a stress case for the network-versus-kernel gap.
+* ``digits`` (1797 x 64, 10 classes), ``wine`` (178 x 13, 3 classes),
+  ``breast_cancer`` (569 x 30, 2 classes): targets are one-hot rows, centred with
+  the training mean (one-hot regression); integer labels are kept in ``labels_*``.
+* ``diabetes`` (442 x 10): regression target, centred and scaled to unit variance
+  with training statistics.
+
+Real inputs are standardised with the training split's mean and standard deviation
+(constant columns are left at 0) and, with ``sphere=True`` (default), projected to
+the unit sphere, the setting of the paper.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["DATASETS", "Dataset", "cone", "load", "synthetic"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+    """A train/test split.  Shapes: x ``(n, d)``, y ``(n, k)``, labels ``(n,)`` or None."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    labels_train: np.ndarray | None = None
+    labels_test: np.ndarray | None = None
+
+    def __post_init__(self):
+        for part in ("train", "test"):
+            x, y = getattr(self, f"x_{part}"), getattr(self, f"y_{part}")
+            if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
+                raise ValueError(f"x_{part}/y_{part} shapes {x.shape}/{y.shape} do not match")
+        if self.x_train.shape[1] != self.x_test.shape[1]:
+            raise ValueError("x_train and x_test have different numbers of features")
+
+    @property
+    def n_train(self) -> int:
+        return self.x_train.shape[0]
+
+    @property
+    def n_test(self) -> int:
+        return self.x_test.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.y_train.shape[1]
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_float(name: str, value, *, positive: bool = False) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value}")
+    return value
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+# --------------------------------------------------------------------------- synthetic
+
+
+def _teacher(rng: np.random.Generator, dim: int, terms: int, omega: float,
+             centre: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    v = _normalise(rng.standard_normal((terms, dim)))
+    a = rng.standard_normal(terms)
+    shift = np.zeros(dim) if centre is None else centre
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return (np.sin(omega * (x - shift) @ v.T) @ a / np.sqrt(terms))[:, None]
+
+    return f
+
+
+def synthetic(seed: int = 0, n_train: int = 256, n_test: int = 256, dim: int = 8, *,
+           noise: float = 0.0, frequency: float = 2.0, terms: int = 4) -> Dataset:
+    """Uniform points on S^{dim-1} with a smooth sum-of-sines teacher (module docstring)."""
+    n_train, n_test = _check_int("n_train", n_train, 1), _check_int("n_test", n_test, 1)
+    dim, terms = _check_int("dim", dim, 2), _check_int("terms", terms, 1)
+    noise, frequency = _check_float("noise", noise), _check_float("frequency", frequency)
+    rng = np.random.default_rng(_check_int("seed", seed, 0))
+    f = _teacher(rng, dim, terms, frequency)
+    x = _normalise(rng.standard_normal((n_train + n_test, dim)))
+    y = f(x)
+    y[:n_train] += noise * rng.standard_normal((n_train, 1))
+    return Dataset("synthetic", x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+
+def cone(seed: int = 0, n_train: int = 256, n_test: int = 256, dim: int = 8, *,
+         spread: float = 0.05, clusters: int = 1, noise: float = 0.0,
+         frequency: float = 1.0, terms: int = 4) -> Dataset:
+    """Points in ``clusters`` narrow cones of angular width ~``spread`` (module docstring)."""
+    n_train, n_test = _check_int("n_train", n_train, 1), _check_int("n_test", n_test, 1)
+    dim, terms = _check_int("dim", dim, 2), _check_int("terms", terms, 1)
+    clusters = _check_int("clusters", clusters, 1)
+    spread = _check_float("spread", spread, positive=True)
+    noise, frequency = _check_float("noise", noise), _check_float("frequency", frequency)
+    rng = np.random.default_rng(_check_int("seed", seed, 0))
+    centres = np.eye(dim)[:1]
+    if clusters > 1:
+        centres = np.vstack([centres, _normalise(rng.standard_normal((clusters - 1, dim)))])
+    n = n_train + n_test
+    member = rng.integers(0, clusters, size=n)
+    x = _normalise(centres[member] + spread * rng.standard_normal((n, dim)))
+    f = _teacher(rng, dim, terms, frequency / spread)
+    y = f(x - centres[member])
+    y[:n_train] += noise * rng.standard_normal((n_train, 1))
+    return Dataset("cone", x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+
+# --------------------------------------------------------------------------- scikit-learn
+
+
+def _sklearn(loader_name: str) -> tuple[np.ndarray, np.ndarray]:
+    import sklearn.datasets  # imported lazily: only these loaders need it
+
+    bunch = getattr(sklearn.datasets, loader_name)()
+    return np.asarray(bunch.data, np.float64), np.asarray(bunch.target)
+
+
+def _real(name: str, loader_name: str, classification: bool, seed: int,
+          n_train: int | None, n_test: int | None, sphere: bool) -> Dataset:
+    x, target = _sklearn(loader_name)
+    total = x.shape[0]
+    seed = _check_int("seed", seed, 0)
+    if n_test is None:
+        n_test = total // 4 if n_train is None else total - n_train
+    n_test = _check_int("n_test", n_test, 1)
+    if n_train is None:
+        n_train = total - n_test
+    n_train = _check_int("n_train", n_train, 1)
+    if n_train + n_test > total:
+        raise ValueError(f"n_train + n_test = {n_train + n_test} exceeds the {total} "
+                         f"samples of {name}")
+    order = np.random.default_rng(seed).permutation(total)
+    tr, te = order[:n_train], order[n_train:n_train + n_test]
+    mean, std = x[tr].mean(0), x[tr].std(0)
+    std = np.where(std > 0, std, 1.0)
+    x = (x - mean) / std
+    if sphere:
+        x = _normalise(x)
+    labels = None
+    if classification:
+        labels = target.astype(np.int64)
+        y = np.eye(int(labels.max()) + 1)[labels]
+        y = y - y[tr].mean(0)
+    else:
+        y = target.astype(np.float64)[:, None]
+        y = (y - y[tr].mean(0)) / y[tr].std(0)
+    return Dataset(name, x[tr], y[tr], x[te], y[te],
+                   None if labels is None else labels[tr], None if labels is None else labels[te])
+
+
+def _real_loader(name: str, loader_name: str, classification: bool):
+    def load_real(seed: int = 0, n_train: int | None = None, n_test: int | None = None, *,
+                  sphere: bool = True) -> Dataset:
+        return _real(name, loader_name, classification, seed, n_train, n_test, sphere)
+
+    load_real.__name__ = name
+    load_real.__doc__ = (f"scikit-learn's shipped ``{loader_name}`` (module docstring); "
+                         "default split: a quarter of the samples for testing.")
+    return load_real
+
+
+digits = _real_loader("digits", "load_digits", True)
+diabetes = _real_loader("diabetes", "load_diabetes", False)
+wine = _real_loader("wine", "load_wine", True)
+breast_cancer = _real_loader("breast_cancer", "load_breast_cancer", True)
+
+#: Loaders by name; each takes ``seed`` first and returns a :class:`Dataset`.
+DATASETS: dict[str, Callable[..., Dataset]] = {
+    "synthetic": synthetic,
+    "cone": cone,
+    "digits": digits,
+    "diabetes": diabetes,
+    "wine": wine,
+    "breast_cancer": breast_cancer,
+}
+
+
+def load(name: str, seed: int = 0, **kwargs) -> Dataset:
+    """Load dataset ``name`` (a key of :data:`DATASETS`) with loader keyword arguments."""
+    if name not in DATASETS:
+        raise ValueError(f"name must be one of {sorted(DATASETS)}, got {name!r}")
+    return DATASETS[name](seed, **kwargs)
