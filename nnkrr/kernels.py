@@ -37,7 +37,9 @@ rounding of u: about 5e-5 relative in float32, 2e-8 in float64.  On the diagonal
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -52,7 +54,6 @@ __all__ = [
     "mlp_stax",
     "relu_ntk",
     "relu_ntk_closed_form",
-    "relu_ntk_stax",
 ]
 
 #: Kernels with more entries than this are computed block-wise with ``nt.batch``.
@@ -115,21 +116,8 @@ def relu_ntk_closed_form(x1, x2=None, *, dtype=None) -> jax.Array:
 # --------------------------------------------------------------------------- neural-tangents
 
 
-def relu_ntk_stax(W_std: float = 1.0):
-    """``stax`` triple ``(init_fn, apply_fn, kernel_fn)`` of the two-layer network.
-
-    ``serial(Dense(1, W_std, b_std=None), Relu(), Dense(1, W_std, b_std=None))``
-    in NTK parameterisation: the finite network and its infinite-width kernels
-    side by side.  With ``W_std = 1``, the paper's NTK (first layer trained) is
-    ``d * (ntk - nngp)``; see :func:`relu_ntk`.
-    """
-    return stax.serial(
-        stax.Dense(1, W_std=W_std, b_std=None), stax.Relu(), stax.Dense(1, W_std=W_std, b_std=None)
-    )
-
-
 def mlp_stax(depth: int, *, W_std: float = 1.0, b_std: float | None = None, width: int = 512):
-    """``stax`` triple of a depth-``depth`` ReLU MLP (``depth`` hidden layers) in NTK parameterisation.
+    """``stax`` triple of a ReLU MLP with ``depth`` hidden layers, in NTK parameterisation.
 
     ``serial([Dense(width, W_std, b_std), Relu()] * depth, Dense(1, W_std, b_std))``.
     ``width`` only matters for the finite network made by ``init_fn``/``apply_fn``.
@@ -142,33 +130,51 @@ def mlp_stax(depth: int, *, W_std: float = 1.0, b_std: float | None = None, widt
     return stax.serial(*layers)
 
 
-def _ntk_part(kernel_fn, train_last: bool, scale: float) -> Callable:
-    """``(x1, x2) -> scale * (ntk - nngp)`` (last layer frozen) or ``scale * ntk``."""
+class _Compiled(NamedTuple):
+    raw: Callable  # (x1, x2) -> kernel, for nt.batch (which must not be jitted)
+    full: Callable  # jitted raw
+    diag: Callable  # jitted (x) -> diagonal of raw(x, None), one row at a time
 
-    def fn(x1, x2=None):
+
+@functools.lru_cache(maxsize=64)
+def _compiled(depth: int, W_std: float, b_std: float | None, train_last: bool) -> _Compiled:
+    """Jitted kernel functions of :func:`mlp_stax`, cached so repeated calls do not recompile.
+
+    The kernel is ``ntk`` (readout trained) or ``ntk - nngp`` (readout frozen).
+    """
+    kernel_fn = mlp_stax(depth, W_std=W_std, b_std=b_std)[2]
+
+    def raw(x1, x2=None):
         if train_last:
-            return scale * kernel_fn(x1, x2, "ntk")
+            return kernel_fn(x1, x2, "ntk")
         k = kernel_fn(x1, x2, ("ntk", "nngp"))
-        return scale * (k.ntk - k.nngp)
+        return k.ntk - k.nngp
 
-    return fn
+    diag = jax.jit(jax.vmap(lambda xi: raw(xi[None, :], None)[0, 0]))
+    return _Compiled(raw, jax.jit(raw), diag)
 
 
-def _evaluate(fn: Callable, x1: jax.Array, x2: jax.Array | None, batch_size: int | None,
-              store_on_device: bool) -> jax.Array:
-    """Evaluate ``fn(x1, x2)``, block-wise with ``nt.batch`` when large.
+@functools.lru_cache(maxsize=64)
+def _batched(compiled: _Compiled, batch_size: int, store_on_device: bool) -> Callable:
+    return nt.batch(compiled.raw, batch_size=batch_size, store_on_device=store_on_device)
+
+
+def _evaluate(compiled: _Compiled, x1: jax.Array, x2: jax.Array | None,
+              batch_size: int | None, store_on_device: bool) -> jax.Array:
+    """Evaluate the kernel on ``(x1, x2)``, block-wise with ``nt.batch`` when large.
 
     ``nt.batch`` needs ``x1`` rows divisible by ``device_count * batch_size`` and
     ``x2`` rows by ``batch_size``: inputs are zero-padded (zero rows have kernel 0)
-    and the result is cropped.  Its diagonal blocks are cross-kernels, which lose
-    accuracy where u -> 1, so for ``x2=None`` the diagonal is recomputed exactly.
+    and the result is cropped.  For ``x2=None`` the diagonal is recomputed one row
+    at a time: neural-tangents rounds u = x.x / (|x| |x|) below 1 there (a 3e-9
+    relative error in float64, 3e-4 in float32 inside ``nt.batch``'s cross blocks).
     """
     n1 = x1.shape[0]
     n2 = n1 if x2 is None else x2.shape[0]
     if batch_size is not None:
         batch_size = _checks.check_positive_int("batch_size", batch_size)
     if batch_size is None and n1 * n2 <= AUTO_BATCH_ENTRIES:
-        k = jax.jit(fn)(x1, x2)
+        k = compiled.full(x1, x2)
     else:
         batch_size = min(batch_size or DEFAULT_BATCH_SIZE, max(n1, n2))
         step = jax.local_device_count() * batch_size
@@ -177,13 +183,10 @@ def _evaluate(fn: Callable, x1: jax.Array, x2: jax.Array | None, batch_size: int
             extra = -x.shape[0] % step
             return jnp.pad(x, ((0, extra), (0, 0))) if extra else x
 
-        batched = nt.batch(fn, batch_size=batch_size, store_on_device=store_on_device)
+        batched = _batched(compiled, batch_size, store_on_device)
         k = jnp.asarray(batched(pad(x1), None if x2 is None else pad(x2)))[:n1, :n2]
     if x2 is None:
-        # Even neural-tangents' symmetric path rounds u = x.x / (|x| |x|) below 1 on
-        # the diagonal (a 3e-9 relative error in float64); one row at a time it is exact.
-        diag = jax.jit(jax.vmap(lambda xi: fn(xi[None, :], None)[0, 0]))(x1)
-        k = k.at[jnp.arange(n1), jnp.arange(n1)].set(diag)
+        k = k.at[jnp.arange(n1), jnp.arange(n1)].set(compiled.diag(x1))
     return k
 
 
@@ -194,7 +197,7 @@ def relu_ntk(x1, x2=None, *, batch_size: int | None = None, store_on_device: boo
     .. math:: K(x, z) = d \, (\Theta - \Sigma)(x, z) = x^\top z \, \frac{\pi - \arccos(u)}{2\pi}
 
     where :math:`\Theta` and :math:`\Sigma` are the NTK and NNGP of
-    :func:`relu_ntk_stax` (``W_std = 1``, no bias): the difference is the first
+    :func:`mlp_stax` with ``depth=1`` (``W_std = 1``, no bias): the difference is the first
     layer's share of the NTK, and ``stax.Dense`` divides by the fan-in ``d``.
 
     Args:
@@ -212,8 +215,8 @@ def relu_ntk(x1, x2=None, *, batch_size: int | None = None, store_on_device: boo
     :func:`relu_ntk_closed_form` inside ``jit``.
     """
     x1, x2 = _prepare(x1, x2, dtype)
-    fn = _ntk_part(relu_ntk_stax()[2], train_last=False, scale=float(x1.shape[1]))
-    return _evaluate(fn, x1, x2, batch_size, store_on_device)
+    compiled = _compiled(1, 1.0, None, False)  # mlp_stax(1): ntk - nngp = K / d
+    return x1.shape[1] * _evaluate(compiled, x1, x2, batch_size, store_on_device)
 
 
 def mlp_ntk(x1, x2=None, *, depth: int, train_last: bool = True, W_std: float = 1.0,
@@ -246,8 +249,9 @@ def mlp_ntk(x1, x2=None, *, depth: int, train_last: bool = True, W_std: float = 
     if b_std is not None and not b_std >= 0:
         raise ValueError(f"b_std must be >= 0 or None, got {b_std}")
     x1, x2 = _prepare(x1, x2, dtype)
-    fn = _ntk_part(mlp_stax(depth, W_std=W_std, b_std=b_std)[2], train_last, scale=1.0)
-    return _evaluate(fn, x1, x2, batch_size, store_on_device)
+    b_std = None if b_std is None else float(b_std)
+    compiled = _compiled(depth, float(W_std), b_std, bool(train_last))
+    return _evaluate(compiled, x1, x2, batch_size, store_on_device)
 
 
 def peak_bytes_kernel_and_cholesky(n: int, d: int, dtype) -> int:

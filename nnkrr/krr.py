@@ -81,7 +81,8 @@ def solve(k_train, y, lam) -> jax.Array:
 
 
 def _as_kernel(name: str, k) -> jax.Array:
-    dtype = k.dtype if hasattr(k, "dtype") and jnp.issubdtype(k.dtype, jnp.floating) else None
+    floating = hasattr(k, "dtype") and jnp.issubdtype(k.dtype, jnp.floating)
+    dtype = jax.dtypes.canonicalize_dtype(k.dtype) if floating else None
     return _checks.as_matrix(name, k, dtype=dtype)
 
 

@@ -114,8 +114,8 @@ def test_homogeneity_and_symmetry(x64):
     np.testing.assert_allclose(kernels.relu_ntk(z, x), k.T, rtol=1e-12)
     # Antipodal points: u = -1 gives K = 0; parallel points: K = x.z / 2.
     pair = np.array([[1.0, 2.0], [-2.0, -4.0], [0.5, 1.0]])
-    np.testing.assert_allclose(kernels.relu_ntk(pair), [[2.5, 0, 1.25], [0, 10, 0], [1.25, 0, 0.625]],
-                               atol=1e-12)
+    expected = [[2.5, 0, 1.25], [0, 10, 0], [1.25, 0, 0.625]]
+    np.testing.assert_allclose(kernels.relu_ntk(pair), expected, atol=1e-12)
 
 
 @pytest.mark.parametrize("w_std", [1.0, 2.0**0.5, 0.7])
@@ -127,7 +127,7 @@ def test_mlp_depth1_frozen_readout_reduces_to_relu_ntk(x64, w_std):
 
 
 def test_mlp_trained_readout_adds_nngp(x64):
-    """Training the readout adds its NNGP: d (Theta - Sigma) + d Sigma, Sigma the arc-cosine-1 kernel."""
+    """Training the readout adds its NNGP Sigma, the arc-cosine kernel of order 1 over d."""
     x = random_inputs(11, 12, 5)
     full = np.asarray(kernels.mlp_ntk(x, depth=1, train_last=True))
     dot = x @ x.T
