@@ -55,33 +55,45 @@ def main() -> None:
     parser.add_argument("--memory-gib", type=float, default=16.0)
     args = parser.parse_args()
 
-    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind} "
-          f"({jax.local_device_count()} device(s)); d = {args.dim}; best of {args.repeats}")
-    header = f"{'dtype':8} {'n':>6} {'relu_ntk [s]':>13} {'closed [s]':>11} {'ratio':>7} " \
-             f"{'closed GFLOP/s':>15}"
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].device_kind} "
+        f"({jax.local_device_count()} device(s)); d = {args.dim}; best of {args.repeats}"
+    )
+    header = (
+        f"{'dtype':8} {'n':>6} {'relu_ntk [s]':>13} {'closed [s]':>11} {'ratio':>7} "
+        f"{'closed GFLOP/s':>15}"
+    )
     print(header)
     print("-" * len(header))
     for dtype in (jnp.float32, jnp.float64):
         for n in args.sizes:
             x = jax.random.normal(jax.random.key(n), (n, args.dim), dtype=dtype)
-            t_nt = best_time(lambda x=x, dtype=dtype: kernels.relu_ntk(x, dtype=dtype),
-                             args.repeats)
-            t_cf = best_time(lambda x=x, dtype=dtype: kernels.relu_ntk_closed_form(x, dtype=dtype),
-                             args.repeats)
+            t_nt = best_time(
+                lambda x=x, dtype=dtype: kernels.relu_ntk(x, dtype=dtype), args.repeats
+            )
+            t_cf = best_time(
+                lambda x=x, dtype=dtype: kernels.relu_ntk_closed_form(x, dtype=dtype), args.repeats
+            )
             gflops = 2 * n * n * args.dim / t_cf / 1e9
-            print(f"{jnp.dtype(dtype).name:8} {n:6d} {t_nt:13.4f} {t_cf:11.4f} "
-                  f"{t_nt / t_cf:7.2f} {gflops:15.1f}")
+            print(
+                f"{jnp.dtype(dtype).name:8} {n:6d} {t_nt:13.4f} {t_cf:11.4f} "
+                f"{t_nt / t_cf:7.2f} {gflops:15.1f}"
+            )
 
     budget = int(args.memory_gib * 2**30)
-    print(f"\nLargest n with exact kernel + Cholesky within {args.memory_gib:g} GiB "
-          "(XLA memory analysis of jit(cholesky(K(x) + lam I)), d = "
-          f"{args.dim}):")
+    print(
+        f"\nLargest n with exact kernel + Cholesky within {args.memory_gib:g} GiB "
+        "(XLA memory analysis of jit(cholesky(K(x) + lam I)), d = "
+        f"{args.dim}):"
+    )
     for dtype in (jnp.float32, jnp.float64):
         n, used = largest_n(dtype, args.dim, budget)
         per_entry = used / n**2
-        print(f"  {jnp.dtype(dtype).name:8} n = {n:6d}  ({used / 2**30:.2f} GiB planned, "
-              f"{per_entry:.1f} bytes per kernel entry = {per_entry / np.dtype(dtype).itemsize:.2f}"
-              " n x n matrices)")
+        print(
+            f"  {jnp.dtype(dtype).name:8} n = {n:6d}  ({used / 2**30:.2f} GiB planned, "
+            f"{per_entry:.1f} bytes per kernel entry = {per_entry / np.dtype(dtype).itemsize:.2f}"
+            " n x n matrices)"
+        )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,12 @@ def main(cfg: DictConfig) -> float:
     wall = time.perf_counter() - start
 
     metrics = {
-        "dataset": ds.name, "n_train": ds.n_train, "n_test": ds.n_test, "dim": ds.dim,
-        "lam": float(cfg.lam), "dtype": str(k_train.dtype),
+        "dataset": ds.name,
+        "n_train": ds.n_train,
+        "n_test": ds.n_test,
+        "dim": ds.dim,
+        "lam": float(cfg.lam),
+        "dtype": str(k_train.dtype),
         "train_mse": float(np.mean((pred_train - ds.y_train) ** 2)),
         "test_mse": float(np.mean((pred_test - ds.y_test) ** 2)),
         "test_mse_of_zero": float(np.mean(ds.y_test**2)),
@@ -49,12 +53,21 @@ def main(cfg: DictConfig) -> float:
         metrics["test_accuracy"] = float(np.mean(pred_test.argmax(1) == ds.labels_test))
     out = Path(HydraConfig.get().runtime.output_dir)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    log.info("NTK-KRR on %s (n_train=%d, n_test=%d, d=%d, lam=%g, %s): "
-             "test MSE %.4g (predicting 0: %.4g), train MSE %.4g%s, %.2f s",
-             ds.name, ds.n_train, ds.n_test, ds.dim, cfg.lam, metrics["dtype"],
-             metrics["test_mse"], metrics["test_mse_of_zero"], metrics["train_mse"],
-             f", test accuracy {metrics['test_accuracy']:.3f}" if "test_accuracy" in metrics
-             else "", wall)
+    log.info(
+        "NTK-KRR on %s (n_train=%d, n_test=%d, d=%d, lam=%g, %s): "
+        "test MSE %.4g (predicting 0: %.4g), train MSE %.4g%s, %.2f s",
+        ds.name,
+        ds.n_train,
+        ds.n_test,
+        ds.dim,
+        cfg.lam,
+        metrics["dtype"],
+        metrics["test_mse"],
+        metrics["test_mse_of_zero"],
+        metrics["train_mse"],
+        f", test accuracy {metrics['test_accuracy']:.3f}" if "test_accuracy" in metrics else "",
+        wall,
+    )
     log.info("metrics written to %s", out / "metrics.json")
     return metrics["test_mse"]
 

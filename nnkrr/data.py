@@ -104,8 +104,9 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- synthetic
 
 
-def _teacher(rng: np.random.Generator, dim: int, terms: int, omega: float,
-             centre: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
+def _teacher(
+    rng: np.random.Generator, dim: int, terms: int, omega: float, centre: np.ndarray | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
     v = _normalise(rng.standard_normal((terms, dim)))
     a = rng.standard_normal(terms)
     shift = np.zeros(dim) if centre is None else centre
@@ -116,8 +117,16 @@ def _teacher(rng: np.random.Generator, dim: int, terms: int, omega: float,
     return f
 
 
-def synthetic(seed: int = 0, n_train: int = 256, n_test: int = 256, dim: int = 8, *,
-           noise: float = 0.0, frequency: float = 2.0, terms: int = 4) -> Dataset:
+def synthetic(
+    seed: int = 0,
+    n_train: int = 256,
+    n_test: int = 256,
+    dim: int = 8,
+    *,
+    noise: float = 0.0,
+    frequency: float = 2.0,
+    terms: int = 4,
+) -> Dataset:
     """Uniform points on S^{dim-1} with a smooth sum-of-sines teacher (module docstring)."""
     n_train, n_test = _check_int("n_train", n_train, 1), _check_int("n_test", n_test, 1)
     dim, terms = _check_int("dim", dim, 2), _check_int("terms", terms, 1)
@@ -130,9 +139,18 @@ def synthetic(seed: int = 0, n_train: int = 256, n_test: int = 256, dim: int = 8
     return Dataset("synthetic", x[:n_train], y[:n_train], x[n_train:], y[n_train:])
 
 
-def cone(seed: int = 0, n_train: int = 256, n_test: int = 256, dim: int = 8, *,
-         spread: float = 0.05, clusters: int = 1, noise: float = 0.0,
-         frequency: float = 1.0, terms: int = 4) -> Dataset:
+def cone(
+    seed: int = 0,
+    n_train: int = 256,
+    n_test: int = 256,
+    dim: int = 8,
+    *,
+    spread: float = 0.05,
+    clusters: int = 1,
+    noise: float = 0.0,
+    frequency: float = 1.0,
+    terms: int = 4,
+) -> Dataset:
     """Points in ``clusters`` narrow cones of angular width ~``spread`` (module docstring)."""
     n_train, n_test = _check_int("n_train", n_train, 1), _check_int("n_test", n_test, 1)
     dim, terms = _check_int("dim", dim, 2), _check_int("terms", terms, 1)
@@ -162,8 +180,15 @@ def _sklearn(loader_name: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(bunch.data, np.float64), np.asarray(bunch.target)
 
 
-def _real(name: str, loader_name: str, classification: bool, seed: int,
-          n_train: int | None, n_test: int | None, sphere: bool) -> Dataset:
+def _real(
+    name: str,
+    loader_name: str,
+    classification: bool,
+    seed: int,
+    n_train: int | None,
+    n_test: int | None,
+    sphere: bool,
+) -> Dataset:
     x, target = _sklearn(loader_name)
     total = x.shape[0]
     seed = _check_int("seed", seed, 0)
@@ -174,10 +199,11 @@ def _real(name: str, loader_name: str, classification: bool, seed: int,
         n_train = total - n_test
     n_train = _check_int("n_train", n_train, 1)
     if n_train + n_test > total:
-        raise ValueError(f"n_train + n_test = {n_train + n_test} exceeds the {total} "
-                         f"samples of {name}")
+        raise ValueError(
+            f"n_train + n_test = {n_train + n_test} exceeds the {total} samples of {name}"
+        )
     order = np.random.default_rng(seed).permutation(total)
-    tr, te = order[:n_train], order[n_train:n_train + n_test]
+    tr, te = order[:n_train], order[n_train : n_train + n_test]
     mean, std = x[tr].mean(0), x[tr].std(0)
     std = np.where(std > 0, std, 1.0)
     x = (x - mean) / std
@@ -191,18 +217,28 @@ def _real(name: str, loader_name: str, classification: bool, seed: int,
     else:
         y = target.astype(np.float64)[:, None]
         y = (y - y[tr].mean(0)) / y[tr].std(0)
-    return Dataset(name, x[tr], y[tr], x[te], y[te],
-                   None if labels is None else labels[tr], None if labels is None else labels[te])
+    return Dataset(
+        name,
+        x[tr],
+        y[tr],
+        x[te],
+        y[te],
+        None if labels is None else labels[tr],
+        None if labels is None else labels[te],
+    )
 
 
 def _real_loader(name: str, loader_name: str, classification: bool):
-    def load_real(seed: int = 0, n_train: int | None = None, n_test: int | None = None, *,
-                  sphere: bool = True) -> Dataset:
+    def load_real(
+        seed: int = 0, n_train: int | None = None, n_test: int | None = None, *, sphere: bool = True
+    ) -> Dataset:
         return _real(name, loader_name, classification, seed, n_train, n_test, sphere)
 
     load_real.__name__ = name
-    load_real.__doc__ = (f"scikit-learn's shipped ``{loader_name}`` (module docstring); "
-                         "default split: a quarter of the samples for testing.")
+    load_real.__doc__ = (
+        f"scikit-learn's shipped ``{loader_name}`` (module docstring); "
+        "default split: a quarter of the samples for testing."
+    )
     return load_real
 
 

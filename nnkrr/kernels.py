@@ -159,8 +159,13 @@ def _batched(compiled: _Compiled, batch_size: int, store_on_device: bool) -> Cal
     return nt.batch(compiled.raw, batch_size=batch_size, store_on_device=store_on_device)
 
 
-def _evaluate(compiled: _Compiled, x1: jax.Array, x2: jax.Array | None,
-              batch_size: int | None, store_on_device: bool) -> jax.Array:
+def _evaluate(
+    compiled: _Compiled,
+    x1: jax.Array,
+    x2: jax.Array | None,
+    batch_size: int | None,
+    store_on_device: bool,
+) -> jax.Array:
     """Evaluate the kernel on ``(x1, x2)``, block-wise with ``nt.batch`` when large.
 
     ``nt.batch`` needs ``x1`` rows divisible by ``device_count * batch_size`` and
@@ -190,8 +195,9 @@ def _evaluate(compiled: _Compiled, x1: jax.Array, x2: jax.Array | None,
     return k
 
 
-def relu_ntk(x1, x2=None, *, batch_size: int | None = None, store_on_device: bool = True,
-             dtype=None) -> jax.Array:
+def relu_ntk(
+    x1, x2=None, *, batch_size: int | None = None, store_on_device: bool = True, dtype=None
+) -> jax.Array:
     r"""Exact NTK of the paper's two-layer ReLU network, computed with neural-tangents.
 
     .. math:: K(x, z) = d \, (\Theta - \Sigma)(x, z) = x^\top z \, \frac{\pi - \arccos(u)}{2\pi}
@@ -219,9 +225,18 @@ def relu_ntk(x1, x2=None, *, batch_size: int | None = None, store_on_device: boo
     return x1.shape[1] * _evaluate(compiled, x1, x2, batch_size, store_on_device)
 
 
-def mlp_ntk(x1, x2=None, *, depth: int, train_last: bool = True, W_std: float = 1.0,
-            b_std: float | None = None, batch_size: int | None = None,
-            store_on_device: bool = True, dtype=None) -> jax.Array:
+def mlp_ntk(
+    x1,
+    x2=None,
+    *,
+    depth: int,
+    train_last: bool = True,
+    W_std: float = 1.0,
+    b_std: float | None = None,
+    batch_size: int | None = None,
+    store_on_device: bool = True,
+    dtype=None,
+) -> jax.Array:
     r"""Exact NTK of a depth-L fully-connected ReLU network in NTK parameterisation.
 
     The network is :func:`mlp_stax` (``depth`` hidden ReLU layers, a linear readout).
@@ -269,4 +284,3 @@ def peak_bytes_kernel_and_cholesky(n: int, d: int, dtype) -> int:
     mem = jax.jit(program).lower(spec).compile().memory_analysis()
     total = mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
     return int(total - mem.alias_size_in_bytes)
-

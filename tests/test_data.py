@@ -22,9 +22,15 @@ def test_deterministic_split_and_shapes(name):
     assert len(shared) <= (5 if name == "digits" else 0)  # digits has a few duplicate images
 
 
-@pytest.mark.parametrize("name,total,dim,outputs", [
-    ("digits", 1797, 64, 10), ("diabetes", 442, 10, 1), ("wine", 178, 13, 3),
-    ("breast_cancer", 569, 30, 2)])
+@pytest.mark.parametrize(
+    "name,total,dim,outputs",
+    [
+        ("digits", 1797, 64, 10),
+        ("diabetes", 442, 10, 1),
+        ("wine", 178, 13, 3),
+        ("breast_cancer", 569, 30, 2),
+    ],
+)
 def test_real_data_standardised_and_centred(name, total, dim, outputs):
     ds = data.load(name, 3, sphere=False)
     assert ds.n_train + ds.n_test == total and ds.dim == dim and ds.n_outputs == outputs
@@ -35,8 +41,9 @@ def test_real_data_standardised_and_centred(name, total, dim, outputs):
     if ds.labels_train is not None:
         onehot = np.eye(outputs)[ds.labels_train]
         offset = ds.y_train - onehot
-        np.testing.assert_allclose(offset, np.broadcast_to(-onehot.mean(0), offset.shape),
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            offset, np.broadcast_to(-onehot.mean(0), offset.shape), atol=1e-12
+        )
     else:
         np.testing.assert_allclose(ds.y_train.std(0), 1.0, rtol=1e-12)
 
@@ -81,10 +88,18 @@ def test_cone_clusters():
     assert np.all((close > 0.2) & (close < 0.5))
 
 
-@pytest.mark.parametrize("kwargs,name", [
-    ({"n_train": 0}, "n_train"), ({"n_test": -1}, "n_test"), ({"dim": 1}, "dim"),
-    ({"noise": -0.1}, "noise"), ({"spread": 0.0}, "spread"), ({"clusters": 0}, "clusters"),
-    ({"n_train": 2.5}, "n_train")])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"n_train": 0}, "n_train"),
+        ({"n_test": -1}, "n_test"),
+        ({"dim": 1}, "dim"),
+        ({"noise": -0.1}, "noise"),
+        ({"spread": 0.0}, "spread"),
+        ({"clusters": 0}, "clusters"),
+        ({"n_train": 2.5}, "n_train"),
+    ],
+)
 def test_bad_arguments_name_the_parameter(kwargs, name):
     with pytest.raises(ValueError, match=name):
         data.cone(0, **kwargs)

@@ -49,8 +49,11 @@ def test_stax_equals_closed_form_float64(x64, seed, n1, n2, d):
 def test_symmetric_diagonal_is_exact(x64):
     x = random_inputs(3, 30, 6)
     expected = 0.5 * np.sum(x**2, axis=1)  # K(x, x) = |x|^2 / 2
-    for k in (kernels.relu_ntk(x), kernels.relu_ntk(x, batch_size=8),
-              kernels.relu_ntk_closed_form(x)):
+    for k in (
+        kernels.relu_ntk(x),
+        kernels.relu_ntk(x, batch_size=8),
+        kernels.relu_ntk_closed_form(x),
+    ):
         np.testing.assert_allclose(np.diag(k), expected, rtol=1e-14)
 
 
@@ -70,11 +73,16 @@ def test_batched_equals_unbatched(x64, batch_size, symmetric):
     x1 = random_inputs(5, 45, 5, zero_row=0)  # 45 is no multiple of any batch size
     x2 = None if symmetric else random_inputs(6, 23, 5)
     full = kernels.relu_ntk(x1, x2)
-    np.testing.assert_allclose(kernels.relu_ntk(x1, x2, batch_size=batch_size), full,
-                               rtol=0, atol=1e-12 * np.abs(full).max())
+    np.testing.assert_allclose(
+        kernels.relu_ntk(x1, x2, batch_size=batch_size),
+        full,
+        rtol=0,
+        atol=1e-12 * np.abs(full).max(),
+    )
     deep = kernels.mlp_ntk(x1, x2, depth=2)
-    np.testing.assert_allclose(kernels.mlp_ntk(x1, x2, depth=2, batch_size=batch_size), deep,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        kernels.mlp_ntk(x1, x2, depth=2, batch_size=batch_size), deep, rtol=1e-12
+    )
 
 
 def test_batched_on_four_devices():
@@ -122,8 +130,7 @@ def test_homogeneity_and_symmetry(x64):
 def test_mlp_depth1_frozen_readout_reduces_to_relu_ntk(x64, w_std):
     x1, x2 = random_inputs(9, 15, 6), random_inputs(10, 9, 6)
     m = kernels.mlp_ntk(x1, x2, depth=1, train_last=False, W_std=w_std)
-    np.testing.assert_allclose(6 / w_std**4 * m, kernels.relu_ntk(x1, x2),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(6 / w_std**4 * m, kernels.relu_ntk(x1, x2), rtol=1e-12, atol=1e-12)
 
 
 def test_mlp_trained_readout_adds_nngp(x64):
@@ -171,8 +178,7 @@ BAD = [
     ("x2", lambda f: f(np.ones((3, 2)), np.ones((3, 5)))),
     ("x2", lambda f: f(np.ones((3, 2)), np.ones(2))),
 ]
-FUNCS = [kernels.relu_ntk, kernels.relu_ntk_closed_form,
-         lambda *a: kernels.mlp_ntk(*a, depth=2)]
+FUNCS = [kernels.relu_ntk, kernels.relu_ntk_closed_form, lambda *a: kernels.mlp_ntk(*a, depth=2)]
 
 
 @pytest.mark.parametrize("name,call", BAD)
@@ -182,10 +188,16 @@ def test_bad_inputs_name_the_argument(fn, name, call):
         call(fn)
 
 
-@pytest.mark.parametrize("kwargs,name", [({"depth": 0}, "depth"), ({"depth": 1.5}, "depth"),
-                                         ({"depth": 1, "W_std": 0.0}, "W_std"),
-                                         ({"depth": 1, "b_std": -1.0}, "b_std"),
-                                         ({"depth": 1, "batch_size": 0}, "batch_size")])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"depth": 0}, "depth"),
+        ({"depth": 1.5}, "depth"),
+        ({"depth": 1, "W_std": 0.0}, "W_std"),
+        ({"depth": 1, "b_std": -1.0}, "b_std"),
+        ({"depth": 1, "batch_size": 0}, "batch_size"),
+    ],
+)
 def test_bad_mlp_options(kwargs, name):
     with pytest.raises(ValueError, match=name):
         kernels.mlp_ntk(np.ones((3, 2)), **kwargs)
@@ -193,5 +205,6 @@ def test_bad_mlp_options(kwargs, name):
 
 def test_closed_form_is_jittable():
     x = random_inputs(13, 8, 3)
-    np.testing.assert_allclose(jax.jit(kernels.relu_ntk_closed_form)(x),
-                               kernels.relu_ntk_closed_form(x), rtol=1e-6)
+    np.testing.assert_allclose(
+        jax.jit(kernels.relu_ntk_closed_form)(x), kernels.relu_ntk_closed_form(x), rtol=1e-6
+    )

@@ -78,16 +78,19 @@ def test_factorisation_failure_suggests_float64():
         krr.solve(k, np.ones(4), 0.5)
 
 
-@pytest.mark.parametrize("name,call", [
-    ("k_train", lambda: krr.solve(np.ones((3, 4)), np.ones(3), 1.0)),
-    ("k_train", lambda: krr.solve(np.ones(3), np.ones(3), 1.0)),
-    ("k_train", lambda: krr.solve(np.full((2, 2), np.nan), np.ones(2), 1.0)),
-    ("y", lambda: krr.solve(np.eye(3), np.ones(4), 1.0)),
-    ("y", lambda: krr.solve(np.eye(3), np.ones((3, 2, 1)), 1.0)),
-    ("y", lambda: krr.solve(np.eye(2), np.array([1.0, np.inf]), 1.0)),
-    ("alpha", lambda: krr.predict(np.ones((5, 3)), np.ones(4))),
-    ("k_test_train", lambda: krr.predict(np.ones(3), np.ones(3))),
-])
+@pytest.mark.parametrize(
+    "name,call",
+    [
+        ("k_train", lambda: krr.solve(np.ones((3, 4)), np.ones(3), 1.0)),
+        ("k_train", lambda: krr.solve(np.ones(3), np.ones(3), 1.0)),
+        ("k_train", lambda: krr.solve(np.full((2, 2), np.nan), np.ones(2), 1.0)),
+        ("y", lambda: krr.solve(np.eye(3), np.ones(4), 1.0)),
+        ("y", lambda: krr.solve(np.eye(3), np.ones((3, 2, 1)), 1.0)),
+        ("y", lambda: krr.solve(np.eye(2), np.array([1.0, np.inf]), 1.0)),
+        ("alpha", lambda: krr.predict(np.ones((5, 3)), np.ones(4))),
+        ("k_test_train", lambda: krr.predict(np.ones(3), np.ones(3))),
+    ],
+)
 def test_bad_inputs_name_the_argument(name, call):
     with pytest.raises(ValueError, match=name):
         call()
