@@ -45,10 +45,11 @@ import jax
 import jax.numpy as jnp
 
 from nnkrr import _checks
-from nnkrr._nt import nt, stax
 
 __all__ = [
     "AUTO_BATCH_ENTRIES",
+    "arccos1_kernel",
+    "gaussian_kernel",
     "DEFAULT_BATCH_SIZE",
     "mlp_ntk",
     "mlp_stax",
@@ -76,8 +77,8 @@ def _prepare(x1, x2, dtype) -> tuple[jax.Array, jax.Array | None]:
 # --------------------------------------------------------------------------- closed form
 
 
-@jax.jit
-def _relu_ntk_formula(x1: jax.Array, x2: jax.Array | None) -> jax.Array:
+def _cosines(x1: jax.Array, x2: jax.Array | None):
+    """``(x1 x2^T, |x1||x2|^T, u)``; u = 0 where a norm is 0, u = 1 on a symmetric diagonal."""
     symmetric = x2 is None
     x2 = x1 if symmetric else x2
     dot = jnp.matmul(x1, x2.T, precision=_HIGHEST)
@@ -85,7 +86,31 @@ def _relu_ntk_formula(x1: jax.Array, x2: jax.Array | None) -> jax.Array:
     u = jnp.clip(dot / jnp.where(norms > 0, norms, 1), -1.0, 1.0)
     if symmetric:  # exact u = 1 on the diagonal (arccos is ill-conditioned there)
         u = jnp.fill_diagonal(u, 1.0, inplace=False)
+    return dot, norms, u
+
+
+@jax.jit
+def _relu_ntk_formula(x1: jax.Array, x2: jax.Array | None) -> jax.Array:
+    dot, _, u = _cosines(x1, x2)
     return dot * (jnp.pi - jnp.arccos(u)) / (2 * jnp.pi)
+
+
+@jax.jit
+def _arccos1_formula(x1: jax.Array, x2: jax.Array | None) -> jax.Array:
+    _, norms, u = _cosines(x1, x2)
+    theta = jnp.arccos(u)
+    return norms * (jnp.sqrt(1 - u * u) + (jnp.pi - theta) * u) / (2 * jnp.pi)
+
+
+@jax.jit
+def _gaussian_formula(x1: jax.Array, x2: jax.Array | None, bandwidth) -> jax.Array:
+    x2 = x1 if x2 is None else x2
+    sq = (
+        jnp.sum(x1 * x1, axis=1)[:, None]
+        + jnp.sum(x2 * x2, axis=1)[None, :]
+        - 2 * jnp.matmul(x1, x2.T, precision=_HIGHEST)
+    )
+    return jnp.exp(-jnp.maximum(sq, 0) / (2 * bandwidth**2))
 
 
 def relu_ntk_closed_form(x1, x2=None, *, dtype=None) -> jax.Array:
@@ -113,6 +138,31 @@ def relu_ntk_closed_form(x1, x2=None, *, dtype=None) -> jax.Array:
     return _relu_ntk_formula(x1, x2)
 
 
+def arccos1_kernel(x1, x2=None, *, dtype=None) -> jax.Array:
+    r"""Arc-cosine kernel of order 1: the kernel of ReLU random features.
+
+    .. math:: K(x, z) = \mathbb{E}_{w \sim N(0, I)}[\mathrm{relu}(w^\top x)\,
+              \mathrm{relu}(w^\top z)] = \frac{\|x\| \|z\|}{2\pi}
+              \left(\sin\theta + (\pi - \theta)\cos\theta\right), \quad \cos\theta = u
+
+    (Cho & Saul 2009), the NNGP of the two-layer ReLU network times ``d``.  Shapes and
+    dtypes as in :func:`relu_ntk_closed_form`.
+    """
+    x1, x2 = _prepare(x1, x2, dtype)
+    return _arccos1_formula(x1, x2)
+
+
+def gaussian_kernel(x1, x2=None, *, bandwidth: float = 1.0, dtype=None) -> jax.Array:
+    r"""Gaussian kernel :math:`K(x, z) = \exp(-\|x - z\|^2 / (2\sigma^2))`, ``sigma = bandwidth``.
+
+    The kernel of random Fourier features ``[cos w.x, sin w.x]`` with
+    :math:`w \sim N(0, \sigma^{-2} I)` (Rahimi & Recht 2007; Avron et al. 2017).
+    """
+    _checks.check_positive("bandwidth", bandwidth)
+    x1, x2 = _prepare(x1, x2, dtype)
+    return _gaussian_formula(x1, x2, bandwidth)
+
+
 # --------------------------------------------------------------------------- neural-tangents
 
 
@@ -122,6 +172,8 @@ def mlp_stax(depth: int, *, W_std: float = 1.0, b_std: float | None = None, widt
     ``serial([Dense(width, W_std, b_std), Relu()] * depth, Dense(1, W_std, b_std))``.
     ``width`` only matters for the finite network made by ``init_fn``/``apply_fn``.
     """
+    from nnkrr._nt import stax  # lazily: the closed forms work without neural-tangents
+
     depth = _checks.check_positive_int("depth", depth)
     layers = []
     for _ in range(depth):
@@ -156,6 +208,8 @@ def _compiled(depth: int, W_std: float, b_std: float | None, train_last: bool) -
 
 @functools.lru_cache(maxsize=64)
 def _batched(compiled: _Compiled, batch_size: int, store_on_device: bool) -> Callable:
+    from nnkrr._nt import nt
+
     return nt.batch(compiled.raw, batch_size=batch_size, store_on_device=store_on_device)
 
 

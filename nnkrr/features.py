@@ -1,0 +1,339 @@
+"""Random features of kernels K(x, z) = E_{w ~ p}[phi(x, w)^T phi(z, w)], and their error.
+
+A :class:`FeatureKernel` is the small spec that the paper's generalised leverage
+sampler (Lee et al. 2020, Sec. 3) needs: a vector-valued feature map phi(x, w) in R^P,
+a base density p with its sampler, the exact kernel for checking, and a bound on the
+ridge leverage score (see :mod:`nnkrr.sampling`).  Three instances ship:
+
+============  =====================================  =========  ==========================
+name           phi(x, w)                              p          exact kernel
+============  =====================================  =========  ==========================
+relu_ntk       x 1[w^T x >= 0]            (P = d)     N(0, I)    two-layer ReLU NTK
+arccos1        relu(w^T x)                (P = 1)     N(0, I)    arc-cosine kernel, order 1
+rff_gaussian   [cos w^T x, sin w^T x]     (P = 2)     N(0, I/s^2) Gaussian, bandwidth s
+============  =====================================  =========  ==========================
+
+For ``relu_ntk`` the features are the first-layer gradients of the paper's network at
+initialisation, so the number of features m is the network's width.
+
+A sample ``(w_r, c_r)``, r = 1..m, gives the random-feature kernel
+
+    K_m(x, z) = (1/m) sum_r c_r^2 phi(x, w_r)^T phi(z, w_r),
+
+with c_r = 1 for w_r ~ p and c_r = sqrt(p(w_r) / q(w_r)) for w_r ~ q, so E[K_m] = K.
+Its quality is the spectral error :func:`spectral_epsilon`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+
+from nnkrr import _checks, kernels
+
+__all__ = [
+    "ARCCOS1",
+    "KERNELS",
+    "RELU_NTK",
+    "FeatureKernel",
+    "get_kernel",
+    "rf_kernel",
+    "rff_gaussian",
+    "spectral_epsilon",
+]
+
+_HIGHEST = jax.lax.Precision.HIGHEST
+
+
+def _mm(a, b):
+    return jnp.matmul(a, b, precision=_HIGHEST)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FeatureKernel:
+    r"""A kernel :math:`K(x, z) = E_{w \sim p}[\phi(x, w)^\top \phi(z, w)]` with P-dim features.
+
+    Instances are hashable by identity, so they can be static arguments of ``jax.jit``.
+
+    Attributes:
+      name: registry name.
+      features: ``(x (n, d), w (m, d)) -> (n, m, P)``, phi(x_i, w_r).
+      exact: ``(x1, x2=None) -> (n1, n2)``, the exact kernel.
+      sample_base: ``(key, m, d, dtype) -> (m, d)``, draws from p.
+      proposal: ``"base"`` (rejection proposes from p) or ``"tilted"`` (from
+        q0(w) = t(w) p(w) / E_p[t], for scores unbounded in w).
+      score_bound: ``(x, a, lam_max_a) -> C`` with score(w) <= C t(w) for every w,
+        where score(w) = tr[Phi(w)^T A Phi(w)], A = (K + lam I)^{-1} and t = 1 for
+        ``proposal="base"``.  ``lam_max_a`` is the largest eigenvalue of A.
+      tilt: ``w (m, d) -> t(w) (m,)`` (tilted proposals only).
+      tilt_mean: ``d -> E_p[t(w)]``, the normaliser of q0 (tilted proposals only).
+      sample_tilted: ``(key, m, d, dtype) -> (m, d)``, exact draws from q0.
+      gram: ``(x1, x2, w, c2) -> sum_r c2_r phi(x1, w_r) phi(x2, w_r)^T`` without the
+        (n, m, P) feature tensor; ``None`` falls back to :attr:`features`.
+      prepare: ``(x, a) -> aux``, precomputation for :attr:`fast_scores`.
+      fast_scores: ``(aux, x, w) -> score (m,)``, a faster exact score; ``None`` uses
+        the generic tr[Phi^T A Phi].
+    """
+
+    name: str
+    features: Callable
+    exact: Callable
+    sample_base: Callable
+    proposal: Literal["base", "tilted"]
+    score_bound: Callable
+    tilt: Callable | None = None
+    tilt_mean: Callable | None = None
+    sample_tilted: Callable | None = None
+    gram: Callable | None = None
+    prepare: Callable | None = None
+    fast_scores: Callable | None = None
+
+    def __repr__(self) -> str:
+        return f"FeatureKernel({self.name!r})"
+
+
+def _normal(key, m, d, dtype):
+    return jax.random.normal(key, (m, d), dtype=dtype)
+
+
+# --------------------------------------------------------------------------- relu_ntk
+
+
+def _relu_ntk_features(x, w):
+    return x[:, None, :] * (_mm(x, w.T) >= 0)[:, :, None].astype(x.dtype)
+
+
+def _relu_ntk_gram(x1, x2, w, c2):
+    s1 = (_mm(x1, w.T) >= 0).astype(x1.dtype)
+    s2 = (_mm(x2, w.T) >= 0).astype(x2.dtype)
+    return _mm(x1, x2.T) * _mm(s1 * c2, s2.T)
+
+
+def _relu_ntk_prepare(x, a):
+    return a * _mm(x, x.T)  # M = A o (X X^T)
+
+
+def _relu_ntk_fast_scores(m_mat, x, w):
+    s = (_mm(w, x.T) >= 0).astype(m_mat.dtype)  # (B, n) activation patterns
+    return jnp.sum(jnp.matmul(s, m_mat) * s, axis=1)  # s^T M s, row by row
+
+
+def _relu_ntk_bound(x, a, lam_max_a):
+    # s^T M s <= sum of the positive entries of M (s in {0,1}^n), and
+    # tr[Phi^T A Phi] <= lam_max(A) ||Phi||_F^2 <= lam_max(A) sum_i |x_i|^2.
+    m_mat = _relu_ntk_prepare(x, a)
+    return jnp.minimum(jnp.sum(jnp.maximum(m_mat, 0)), lam_max_a * jnp.sum(x * x))
+
+
+#: The paper's kernel: phi(x, w) = x 1[w^T x >= 0], p = N(0, I_d).
+RELU_NTK = FeatureKernel(
+    name="relu_ntk",
+    features=_relu_ntk_features,
+    exact=kernels.relu_ntk_closed_form,
+    sample_base=_normal,
+    proposal="base",
+    score_bound=_relu_ntk_bound,
+    gram=_relu_ntk_gram,
+    prepare=_relu_ntk_prepare,
+    fast_scores=_relu_ntk_fast_scores,
+)
+
+
+# --------------------------------------------------------------------------- arccos1
+
+
+def _arccos1_gram(x1, x2, w, c2):
+    return _mm(jax.nn.relu(_mm(x1, w.T)) * c2, jax.nn.relu(_mm(x2, w.T)).T)
+
+
+def _arccos1_bound(x, a, lam_max_a):
+    # relu(Xw)^T A relu(Xw) <= lam_max(A) |Xw|^2 <= lam_max(A) ||X||_2^2 |w|^2.
+    return lam_max_a * jnp.linalg.norm(x, ord=2) ** 2
+
+
+def _sample_norm_tilted(key, m, d, dtype):
+    """Exact draws from q0(w) ∝ |w|^2 N(w; 0, I): w = r u, u uniform, r^2 ~ chi^2_{d+2}."""
+    ku, kr = jax.random.split(key)
+    u = jax.random.normal(ku, (m, d), dtype=dtype)
+    u = u / jnp.linalg.norm(u, axis=1, keepdims=True)
+    r = jnp.linalg.norm(jax.random.normal(kr, (m, d + 2), dtype=dtype), axis=1)
+    return u * r[:, None]
+
+
+#: ReLU random features: phi(x, w) = relu(w^T x), p = N(0, I_d); unbounded in w,
+#: so rejection proposes from q0(w) ∝ |w|^2 p(w).
+ARCCOS1 = FeatureKernel(
+    name="arccos1",
+    features=lambda x, w: jax.nn.relu(_mm(x, w.T))[:, :, None],
+    exact=kernels.arccos1_kernel,
+    sample_base=_normal,
+    proposal="tilted",
+    score_bound=_arccos1_bound,
+    tilt=lambda w: jnp.sum(w * w, axis=1),
+    tilt_mean=lambda d: float(d),  # E|w|^2 under N(0, I_d)
+    sample_tilted=_sample_norm_tilted,
+    gram=_arccos1_gram,
+)
+
+
+# --------------------------------------------------------------------------- rff_gaussian
+
+
+def rff_gaussian(bandwidth: float = 1.0) -> FeatureKernel:
+    """Random Fourier features of the Gaussian kernel of width ``bandwidth`` (Avron et al. 2017).
+
+    phi(x, w) = [cos w^T x, sin w^T x], w ~ N(0, I / bandwidth^2):
+    E[phi(x)^T phi(z)] = E[cos w^T (x - z)] = exp(-|x - z|^2 / (2 bandwidth^2)).
+    Since |phi| = 1, score(w) <= lam_max(A) n, Avron et al.'s bound n / lam.
+    """
+    _checks.check_positive("bandwidth", bandwidth)
+    bandwidth = float(bandwidth)
+
+    def features(x, w):
+        t = _mm(x, w.T)
+        return jnp.stack([jnp.cos(t), jnp.sin(t)], axis=-1)
+
+    def gram(x1, x2, w, c2):
+        t1, t2 = _mm(x1, w.T), _mm(x2, w.T)
+        return _mm(jnp.cos(t1) * c2, jnp.cos(t2).T) + _mm(jnp.sin(t1) * c2, jnp.sin(t2).T)
+
+    return FeatureKernel(
+        name="rff_gaussian",
+        features=features,
+        exact=lambda x1, x2=None: kernels.gaussian_kernel(x1, x2, bandwidth=bandwidth),
+        sample_base=lambda key, m, d, dtype: _normal(key, m, d, dtype) / bandwidth,
+        proposal="base",
+        score_bound=lambda x, a, lam_max_a: lam_max_a * x.shape[0],
+        gram=gram,
+    )
+
+
+RFF_GAUSSIAN = rff_gaussian(1.0)
+
+#: Registry of the shipped instances, by name.
+KERNELS: dict[str, FeatureKernel] = {
+    "relu_ntk": RELU_NTK,
+    "arccos1": ARCCOS1,
+    "rff_gaussian": RFF_GAUSSIAN,
+}
+
+
+def get_kernel(kernel: str | FeatureKernel) -> FeatureKernel:
+    """A :class:`FeatureKernel` from its registry name (or itself)."""
+    if isinstance(kernel, FeatureKernel):
+        return kernel
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {sorted(KERNELS)} or a FeatureKernel, "
+                         f"got {kernel!r}")
+    return KERNELS[kernel]
+
+
+# --------------------------------------------------------------------------- K_m and eps
+
+
+def _generic_gram(spec: FeatureKernel, x1, x2, w, c2):
+    f1 = spec.features(x1, w) * c2[None, :, None]
+    f2 = spec.features(x2, w)
+    return jnp.einsum("irp,jrp->ij", f1, f2, precision=_HIGHEST)
+
+
+def _rf_kernel(spec: FeatureKernel, x1, x2, w, scale, chunk: int):
+    m = w.shape[0]
+    gram = spec.gram or (lambda a, b, ww, cc: _generic_gram(spec, a, b, ww, cc))
+    c2 = scale * scale
+    n_chunks = -(-m // chunk)
+    pad = n_chunks * chunk - m
+    # Padded features get weight c^2 = 0 and so add nothing.
+    w = jnp.pad(w, ((0, pad), (0, 0))).reshape(n_chunks, chunk, -1)
+    c2 = jnp.pad(c2, (0, pad)).reshape(n_chunks, chunk)
+
+    def body(acc, wc):
+        return acc + gram(x1, x2, wc[0], wc[1]), None
+
+    init = jnp.zeros((x1.shape[0], x2.shape[0]), x1.dtype)
+    total, _ = jax.lax.scan(body, init, (w, c2))
+    return total / m
+
+
+_rf_kernel_jit = jax.jit(_rf_kernel, static_argnums=(0, 5))
+
+
+def rf_kernel(x1, x2, sample, kernel: str | FeatureKernel = "relu_ntk", *,
+              chunk: int = 4096) -> jax.Array:
+    r"""Random-feature kernel :math:`K_m(x, z) = \frac1m \sum_r c_r^2 \phi(x, w_r)^\top \phi(z, w_r)`.
+
+    Computed ``chunk`` features at a time from the kernel's ``gram`` (for ``relu_ntk``:
+    :math:`(X_1 X_2^\top) \circ (S_1 \,\mathrm{diag}(c^2)\, S_2^\top) / m` with
+    :math:`S = 1[X W^\top \ge 0]`), so neither an ``(n, m d)`` feature matrix nor more
+    than ``n * chunk`` activations are held at once.
+
+    Args:
+      x1: inputs, shape ``(n1, d)``.
+      x2: inputs, shape ``(n2, d)``, or ``None`` for ``x1``.
+      sample: a :class:`nnkrr.sampling.FeatureSample` (``w`` of shape ``(m, d)``,
+        ``scale`` of shape ``(m,)``), or any object with those fields.
+      kernel: a registry name or :class:`FeatureKernel`.
+      chunk: features per step.
+
+    Returns:
+      ``K_m``, shape ``(n1, n2)``.
+    """
+    spec = get_kernel(kernel)
+    x1 = _checks.as_matrix("x1", x1)
+    x2 = x1 if x2 is None else _checks.as_matrix("x2", x2)
+    _checks.check_same_features("x1", x1, "x2", x2)
+    w = _checks.as_matrix("sample.w", sample.w)
+    scale = _checks.as_matrix("sample.scale", sample.scale, ndim=1)
+    _checks.check_same_features("x1", x1, "sample.w", w)
+    if scale.shape[0] != w.shape[0]:
+        raise ValueError(f"sample.scale has {scale.shape[0]} entries but sample.w has "
+                         f"{w.shape[0]} rows")
+    chunk = min(_checks.check_positive_int("chunk", chunk), w.shape[0])
+    return _rf_kernel_jit(spec, x1, x2, w, scale, chunk)
+
+
+@jax.jit
+def _spectral_epsilon(k, k_approx, lam):
+    mu, u = jnp.linalg.eigh(k)
+    inv_sqrt = (u / jnp.sqrt(jnp.maximum(mu, 0) + lam)) @ u.T
+    e = _mm(_mm(inv_sqrt, k_approx - k), inv_sqrt)
+    e = (e + e.T) / 2
+    return jnp.max(jnp.abs(jnp.linalg.eigvalsh(e)))
+
+
+def spectral_epsilon(k, k_approx, lam) -> jax.Array:
+    r"""Spectral error of an approximation :math:`\tilde K` of :math:`K`.
+
+    .. math:: \epsilon = \| (K + \lambda I)^{-1/2} (\tilde K - K) (K + \lambda I)^{-1/2} \|_2,
+
+    the smallest :math:`\epsilon` with
+    :math:`(1-\epsilon)(K + \lambda I) \preceq \tilde K + \lambda I \preceq (1+\epsilon)(K + \lambda I)`
+    (Avron et al. 2017, Def. 1; Lee et al. 2020, Thm. 3.3).  Computed from one
+    eigendecomposition of K (negative round-off eigenvalues clipped to 0).
+
+    Args:
+      k: exact kernel, shape ``(n, n)``, symmetric PSD.
+      k_approx: approximation, shape ``(n, n)``, symmetric.
+      lam: ridge, > 0.
+
+    Returns:
+      The scalar :math:`\epsilon \ge 0`.
+    """
+    k = _checks.as_matrix("k", k, dtype=_float_of(k))
+    k_approx = _checks.as_matrix("k_approx", k_approx, dtype=k.dtype)
+    if k.shape[0] != k.shape[1]:
+        raise ValueError(f"k must be square, got shape {tuple(k.shape)}")
+    if k_approx.shape != k.shape:
+        raise ValueError(f"k_approx has shape {tuple(k_approx.shape)}, k has {tuple(k.shape)}")
+    _checks.check_positive("lam", lam)
+    return _spectral_epsilon(k, k_approx, jnp.asarray(lam, k.dtype))
+
+
+def _float_of(x):
+    if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating):
+        return jax.dtypes.canonicalize_dtype(x.dtype)
+    return None

@@ -1,0 +1,416 @@
+r"""Gaussian and ridge-leverage-score sampling of random features.
+
+For a kernel :math:`K(x, z) = E_{w \sim p}[\phi(x, w)^\top \phi(z, w)]` (a
+:class:`nnkrr.features.FeatureKernel`) on data :math:`X = (x_1, \dots, x_n)`, let
+:math:`\Phi(w) = [\phi(x_1, w), \dots, \phi(x_n, w)]^\top \in R^{n \times P}` and
+:math:`A = (K + \lambda I)^{-1}`.  Lee et al. (2020, Def. 3.1), generalising Avron et
+al. (2017), define
+
+* the ridge leverage function :math:`\tau_\lambda(w) = p(w)\,\mathrm{tr}[\Phi(w)^\top A \Phi(w)]`;
+  we call :math:`\mathrm{score}(w) = \tau_\lambda(w) / p(w)` the *score*.  For the ReLU
+  NTK, :math:`\Phi(w) = \mathrm{diag}(s) X` with :math:`s = 1[Xw \ge 0]`, so
+  :math:`\mathrm{score}(w) = s^\top M s`, :math:`M = A \circ (X X^\top)`;
+* the statistical dimension :math:`s_\lambda = \mathrm{tr}[K (K + \lambda I)^{-1}] = \int \tau_\lambda`;
+* the leverage distribution :math:`q(w) = \tau_\lambda(w) / s_\lambda`, with importance
+  weight :math:`c(w) = \sqrt{p(w)/q(w)} = \sqrt{s_\lambda / \mathrm{score}(w)}`.
+
+Sampling m features from q instead of p needs :math:`O(\epsilon^{-2} s_\lambda \log(s_\lambda/\delta))`
+features for spectral error :math:`\epsilon` instead of
+:math:`O(\epsilon^{-2} (n/\lambda) \log(s_\lambda/\delta))` (Lee et al., Thm. 3.3); the gain is
+governed by how far :math:`\sup_w \mathrm{score}(w)` is above :math:`s_\lambda` (see :func:`flatness`).
+
+Two exact-in-the-limit samplers of q are provided, both compiled with ``jit``, chunked
+so memory is bounded for any m, deterministic for a key, and free of host round trips:
+
+* ``method="rejection"`` (exact): propose :math:`w \sim q_0`, accept with probability
+  :math:`\mathrm{score}(w) / (C\, t(w))`, where :math:`q_0 \propto t\, p` is p itself
+  (t = 1) or a tilted proposal, and :math:`\mathrm{score} \le C t` is the kernel's
+  provable bound (checked on every proposal).  Acceptance rate
+  :math:`s_\lambda / (C\, E_p[t])`, reported.
+* ``method="sir"`` (sampling-importance-resampling): score a pool of ``pool_size``
+  proposals, resample m of them with probability proportional to
+  :math:`\mathrm{score}/t`.  Approximate (exact as the pool grows); the effective sample
+  size of the pool's weights is reported.  Pool members are regenerated from their
+  index, so only ``pool_size`` scores are stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nnkrr import _checks
+from nnkrr.features import FeatureKernel, get_kernel
+
+__all__ = [
+    "SAMPLERS",
+    "METHODS",
+    "FeatureSample",
+    "Leverage",
+    "flatness",
+    "leverage",
+    "leverage_scores",
+    "sample",
+    "statistical_dimension",
+]
+
+SAMPLERS = ("gaussian", "leverage")
+METHODS = ("rejection", "sir")
+_HIGHEST = jax.lax.Precision.HIGHEST
+
+
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["w", "scale", "stats"],
+                   meta_fields=[])
+@dataclasses.dataclass(frozen=True)
+class FeatureSample:
+    """m random features: ``w`` (m, d) and importance weights ``scale`` (m,) = c_r.
+
+    ``stats`` holds the sampler's diagnostics as scalars (``acceptance_rate`` and
+    ``proposals`` for rejection; ``ess``, ``ess_fraction`` and ``pool_size`` for SIR).
+    """
+
+    w: jax.Array
+    scale: jax.Array
+    stats: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def m(self) -> int:
+        return self.w.shape[0]
+
+
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["x", "a", "aux", "s_lambda", "bound", "lam_max_a"],
+    meta_fields=["kernel"],
+)
+@dataclasses.dataclass(frozen=True)
+class Leverage:
+    """Everything the leverage sampler needs, computed once per (x, K, lam).
+
+    Attributes:
+      kernel: the :class:`FeatureKernel`.
+      x: data, (n, d).
+      a: A = (K + lam I)^{-1}, (n, n).
+      aux: the kernel's ``prepare(x, a)`` (for ``relu_ntk``, M = A o X X^T), or None.
+      s_lambda: statistical dimension s_lam = tr[K (K + lam I)^{-1}].
+      bound: C with score(w) <= C t(w) for all w.
+      lam_max_a: largest eigenvalue of A, 1 / (mu_min + lam).
+    """
+
+    kernel: FeatureKernel
+    x: jax.Array
+    a: jax.Array
+    aux: jax.Array | None
+    s_lambda: jax.Array
+    bound: jax.Array
+    lam_max_a: jax.Array
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_lam(lam) -> float:
+    if lam is None or isinstance(lam, bool):
+        raise ValueError(f"lam must be a positive number, got {lam!r}")
+    try:
+        value = float(lam)
+    except (TypeError, ValueError):
+        raise ValueError(f"lam must be a positive number, got {lam!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"lam must be a positive number, got {lam!r}")
+    return value
+
+
+def _kernel_matrix(spec: FeatureKernel, x, k) -> jax.Array:
+    if k is None:
+        return spec.exact(x)
+    k = _checks.as_matrix("k", k, dtype=x.dtype)
+    if k.shape != (x.shape[0], x.shape[0]):
+        raise ValueError(f"k must have shape {(x.shape[0], x.shape[0])} for x with "
+                         f"{x.shape[0]} rows, got {tuple(k.shape)}")
+    return k
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+@jax.jit
+def _eig_ridge(k, lam):
+    mu, u = jnp.linalg.eigh((k + k.T) / 2)
+    mu = jnp.maximum(mu, 0)
+    a = (u / (mu + lam)) @ u.T
+    return (a + a.T) / 2, jnp.sum(mu / (mu + lam)), 1 / (mu[0] + lam)
+
+
+def statistical_dimension(k, lam) -> jax.Array:
+    r"""Statistical dimension :math:`s_\lambda = \mathrm{tr}[K(K + \lambda I)^{-1}] = \sum_i \mu_i / (\mu_i + \lambda)`.
+
+    Args:
+      k: kernel matrix, shape ``(n, n)``, symmetric PSD (round-off negative
+        eigenvalues are clipped to 0).
+      lam: ridge, > 0.
+
+    Returns:
+      The scalar :math:`s_\lambda \in [0, n]`.
+    """
+    k = _checks.as_matrix("k", k)
+    if k.shape[0] != k.shape[1]:
+        raise ValueError(f"k must be square, got shape {tuple(k.shape)}")
+    lam = _check_lam(lam)
+    return _eig_ridge(k, jnp.asarray(lam, k.dtype))[1]
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _leverage(spec: FeatureKernel, x, k, lam) -> Leverage:
+    a, s_lam, lam_max_a = _eig_ridge(k, lam)
+    aux = spec.prepare(x, a) if spec.prepare is not None else None
+    bound = spec.score_bound(x, a, lam_max_a)
+    return Leverage(spec, x, a, aux, s_lam, bound, lam_max_a)
+
+
+def leverage(x, lam, *, k=None, kernel: str | FeatureKernel = "relu_ntk") -> Leverage:
+    """Precompute A, s_lam and the score bound for sampling from q on data ``x``.
+
+    Args:
+      x: data, shape ``(n, d)``.
+      lam: ridge, > 0.
+      k: the kernel matrix on ``x``, shape ``(n, n)``; defaults to ``kernel``'s exact one.
+      kernel: a registry name of :data:`nnkrr.features.KERNELS` or a :class:`FeatureKernel`.
+    """
+    spec = get_kernel(kernel)
+    x = _checks.as_matrix("x", x)
+    lam = _check_lam(lam)
+    k = _kernel_matrix(spec, x, k)
+    return _leverage(spec, x, k, jnp.asarray(lam, x.dtype))
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def _scores(lev: Leverage, w: jax.Array) -> jax.Array:
+    """score(w) = tr[Phi(w)^T A Phi(w)] for a batch w (B, d)."""
+    spec = lev.kernel
+    if spec.fast_scores is not None:
+        return spec.fast_scores(lev.aux, lev.x, w)
+    phi = spec.features(lev.x, w)  # (n, B, P)
+    n, b, p = phi.shape
+    flat = phi.reshape(n, b * p)
+    a_phi = jnp.matmul(lev.a, flat, precision=_HIGHEST)
+    return jnp.sum((flat * a_phi).reshape(n, b, p), axis=(0, 2))
+
+
+def _generic_scores(lev: Leverage, w: jax.Array) -> jax.Array:
+    return _scores(dataclasses.replace(lev, kernel=dataclasses.replace(lev.kernel,
+                                                                       fast_scores=None)), w)
+
+
+@functools.partial(jax.jit, static_argnames=("chunk", "generic"))
+def _scores_chunked(lev: Leverage, w: jax.Array, chunk: int, generic: bool = False):
+    fn = _generic_scores if generic else _scores
+    return jax.lax.map(lambda wi: fn(lev, wi[None, :])[0], w, batch_size=chunk)
+
+
+def leverage_scores(w, x, k, lam, *, kernel: str | FeatureKernel = "relu_ntk",
+                    chunk: int = 4096, generic: bool = False) -> jax.Array:
+    r"""Scores :math:`\tau_\lambda(w)/p(w) = \mathrm{tr}[\Phi(w)^\top (K + \lambda I)^{-1} \Phi(w)]`.
+
+    Args:
+      w: weights, shape ``(m, d)``.
+      x: data, shape ``(n, d)``.
+      k: kernel matrix on ``x``, shape ``(n, n)``, or ``None`` for the exact one.
+      lam: ridge, > 0.
+      kernel: registry name or :class:`FeatureKernel`.
+      chunk: weights scored per step (memory ~ ``chunk * n * P``).
+      generic: use the generic trace formula even where the kernel has a fast path
+        (for ``relu_ntk``: :math:`s^\top M s`).
+
+    Returns:
+      Scores, shape ``(m,)``; their mean under p is :math:`s_\lambda`.
+    """
+    lev = leverage(x, lam, k=k, kernel=kernel)
+    w = _checks.as_matrix("w", w, dtype=lev.x.dtype)
+    _checks.check_same_features("x", lev.x, "w", w)
+    chunk = _checks.check_positive_int("chunk", chunk)
+    return _scores_chunked(lev, w, chunk=min(chunk, w.shape[0]), generic=generic)
+
+
+# --------------------------------------------------------------------------- samplers
+
+
+def _proposal(lev: Leverage, key, count: int, dtype):
+    """Draw ``count`` proposals from q0 and return (w, t(w))."""
+    spec, d = lev.kernel, lev.x.shape[1]
+    if spec.proposal == "tilted":
+        w = spec.sample_tilted(key, count, d, dtype)
+        return w, spec.tilt(w)
+    return spec.sample_base(key, count, d, dtype), jnp.ones((count,), dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("m", "chunk", "max_rounds"))
+def _rejection(key, lev: Leverage, m: int, chunk: int, max_rounds: int):
+    dtype = lev.x.dtype
+    d = lev.x.shape[1]
+
+    def body(state):
+        i, count, accepted, worst, w_out, s_out = state
+        k_prop, k_unif = jax.random.split(jax.random.fold_in(key, i))
+        w, t = _proposal(lev, k_prop, chunk, dtype)
+        score = _scores(lev, w)
+        ratio = score / (lev.bound * t)
+        accept = jax.random.uniform(k_unif, (chunk,), dtype) < ratio
+        slot = jnp.where(accept, count + jnp.cumsum(accept) - 1, m)  # m: dropped
+        w_out = w_out.at[slot].set(w, mode="drop")
+        s_out = s_out.at[slot].set(score, mode="drop")
+        n_acc = jnp.sum(accept)
+        return (i + 1, jnp.minimum(count + n_acc, m), accepted + n_acc,
+                jnp.maximum(worst, jnp.max(ratio)), w_out, s_out)
+
+    def cond(state):
+        i, count = state[0], state[1]
+        return (count < m) & (i < max_rounds)
+
+    init = (jnp.int32(0), jnp.int32(0), jnp.int32(0), jnp.zeros((), dtype),
+            jnp.zeros((m, d), dtype), jnp.ones((m,), dtype))
+    rounds, count, accepted, worst, w, score = jax.lax.while_loop(cond, body, init)
+    proposals = rounds * chunk
+    stats = {"acceptance_rate": accepted / proposals, "proposals": proposals,
+             "filled": count, "max_score_over_bound": worst}
+    return w, score, stats
+
+
+@functools.partial(jax.jit, static_argnames=("m", "pool_size", "chunk"))
+def _sir(key, lev: Leverage, m: int, pool_size: int, chunk: int):
+    dtype = lev.x.dtype
+    k_pool, k_pick = jax.random.split(key)
+
+    def member(i):
+        """Pool member i, regenerated from its index (so the pool is never stored)."""
+        w, t = _proposal(lev, jax.random.fold_in(k_pool, i), 1, dtype)
+        return w[0], t[0]
+
+    def weigh(idx):
+        w, t = jax.vmap(member)(idx)
+        return _scores(lev, w) / t
+
+    n_chunks = -(-pool_size // chunk)
+    idx = jnp.arange(n_chunks * chunk).reshape(n_chunks, chunk)
+    weights = jax.lax.map(weigh, idx).reshape(-1)
+    weights = jnp.where(jnp.arange(weights.shape[0]) < pool_size, weights, 0)
+    total = jnp.sum(weights)
+    ess = total**2 / jnp.sum(weights**2)
+    cdf = jnp.cumsum(weights)
+    u = jax.random.uniform(k_pick, (m,), dtype) * total
+    picked = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), pool_size - 1)
+    w, _ = jax.vmap(member)(picked)
+    score = jax.lax.map(lambda wi: _scores(lev, wi[None, :])[0], w, batch_size=chunk)
+    stats = {"ess": ess, "ess_fraction": ess / pool_size, "pool_size": jnp.int32(pool_size)}
+    return w, score, stats
+
+
+def sample(key, x, m: int, *, sampler: str, lam=None, k=None,
+           kernel: str | FeatureKernel = "relu_ntk", method: str = "rejection",
+           pool_size: int | None = None, chunk: int = 2048,
+           max_proposals: int | None = None, lev: Leverage | None = None) -> FeatureSample:
+    r"""Draw m random features from p (``sampler="gaussian"``) or from q (``"leverage"``).
+
+    Args:
+      key: a JAX PRNG key; the result is a deterministic function of it.
+      x: data, shape ``(n, d)`` (defines q; for Gaussian sampling only d is used).
+      m: number of features (the network's width), >= 1.
+      sampler: ``"gaussian"`` (w ~ p, scale 1) or ``"leverage"`` (w ~ q, scale
+        :math:`\sqrt{s_\lambda / \mathrm{score}(w)}`).
+      lam: ridge :math:`\lambda > 0` of the leverage function (leverage only).
+      k: kernel matrix on ``x``; defaults to the exact kernel of ``kernel``.
+      kernel: registry name or :class:`FeatureKernel`.
+      method: ``"rejection"`` (exact) or ``"sir"`` (sampling-importance-resampling).
+      pool_size: SIR pool size; default ``max(16 m, 65536)``.
+      chunk: proposals scored per step (memory ~ ``chunk * n``).
+      max_proposals: give up (ValueError) after this many rejection proposals;
+        default ``max(10**8, 10**4 * m)``.
+      lev: a precomputed :func:`leverage` for ``(x, lam, k, kernel)`` to reuse.
+
+    Returns:
+      A :class:`FeatureSample` with ``w`` (m, d), ``scale`` (m,) and ``stats``.
+    """
+    m = _checks.check_positive_int("m", m)
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    chunk = _checks.check_positive_int("chunk", chunk)
+    spec = get_kernel(kernel)
+    x = _checks.as_matrix("x", x)
+    if sampler == "gaussian":
+        w = spec.sample_base(key, m, x.shape[1], x.dtype)
+        return FeatureSample(w, jnp.ones((m,), x.dtype), {})
+    if lev is None:
+        lev = leverage(x, lam, k=k, kernel=spec)
+    elif lev.kernel is not spec or lev.x.shape != x.shape:
+        raise ValueError("lev was computed for another kernel or data than x/kernel")
+    if method == "rejection":
+        if max_proposals is None:
+            max_proposals = max(10**8, 10**4 * m)
+        max_proposals = _checks.check_positive_int("max_proposals", max_proposals)
+        max_rounds = max(1, -(-max_proposals // chunk))
+        w, score, stats = _rejection(key, lev, m=m, chunk=chunk, max_rounds=max_rounds)
+        if _checks.is_concrete(w):
+            if float(stats["max_score_over_bound"]) > 1 + 1e-4:
+                raise RuntimeError(
+                    f"score bound of kernel {spec.name!r} violated by a factor "
+                    f"{float(stats['max_score_over_bound']):.6g}: the rejection sampler "
+                    "would be biased (a bug in the kernel's score_bound)")
+            if int(stats["filled"]) < m:
+                raise ValueError(
+                    f"rejection sampling accepted only {int(stats['filled'])} of m={m} "
+                    f"features in max_proposals={max_proposals} proposals (acceptance rate "
+                    f"{float(stats['acceptance_rate']):.3g}); raise max_proposals or use "
+                    "method='sir'")
+    else:
+        pool_size = max(16 * m, 65536) if pool_size is None else pool_size
+        pool_size = _checks.check_positive_int("pool_size", pool_size)
+        w, score, stats = _sir(key, lev, m=m, pool_size=pool_size,
+                               chunk=min(chunk, pool_size))
+    scale = jnp.sqrt(lev.s_lambda / score)
+    return FeatureSample(w, scale, stats)
+
+
+@functools.partial(jax.jit, static_argnames=("num", "chunk"))
+def _flatness(key, lev: Leverage, num: int, chunk: int):
+    w = lev.kernel.sample_base(key, num, lev.x.shape[1], lev.x.dtype)
+    score = jax.lax.map(lambda wi: _scores(lev, wi[None, :])[0], w, batch_size=chunk)
+    return score
+
+
+def flatness(key, lev: Leverage, *, num: int = 65536, chunk: int = 2048) -> dict[str, float]:
+    r"""How far the leverage function is from flat, from ``num`` draws w ~ p.
+
+    Returns a dict of floats:
+
+    * ``s_lambda``: :math:`s_\lambda`;
+    * ``score_mean``: mean score under p (an estimate of :math:`s_\lambda`);
+    * ``score_max``: the largest score seen, a lower bound on :math:`\sup_w \mathrm{score}(w)`;
+    * ``flatness``: ``score_max / s_lambda`` (1 = flat: leverage sampling gains nothing);
+    * ``bound``, ``bound_over_s_lambda``: the provable score bound C (times E_p[t]
+      for a tilted proposal) and its ratio to :math:`s_\lambda`;
+    * ``zero_fraction``: :math:`P_p(\mathrm{score} = 0)`, the mass q does not cover.
+    """
+    num = _checks.check_positive_int("num", num)
+    score = np.asarray(_flatness(key, lev, num=num, chunk=min(chunk, num)), np.float64)
+    s_lam = float(lev.s_lambda)
+    spec = lev.kernel
+    tilt_mean = spec.tilt_mean(lev.x.shape[1]) if spec.proposal == "tilted" else 1.0
+    bound = float(lev.bound) * tilt_mean
+    return {
+        "s_lambda": s_lam,
+        "score_mean": float(score.mean()),
+        "score_max": float(score.max()),
+        "flatness": float(score.max()) / s_lam,
+        "bound": bound,
+        "bound_over_s_lambda": bound / s_lam,
+        "zero_fraction": float(np.mean(score <= 0)),
+    }
