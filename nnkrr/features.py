@@ -110,7 +110,7 @@ def _relu_ntk_features(x, w):
 def _relu_ntk_gram(x1, x2, w, c2):
     s1 = (_mm(x1, w.T) >= 0).astype(x1.dtype)
     s2 = (_mm(x2, w.T) >= 0).astype(x2.dtype)
-    return _mm(x1, x2.T) * _mm(s1 * c2, s2.T)
+    return _mm(x1, x2.T) * _mm(s1 * c2[None, :], s2.T)
 
 
 def _relu_ntk_prepare(x, a):
@@ -147,7 +147,7 @@ RELU_NTK = FeatureKernel(
 
 
 def _arccos1_gram(x1, x2, w, c2):
-    return _mm(jax.nn.relu(_mm(x1, w.T)) * c2, jax.nn.relu(_mm(x2, w.T)).T)
+    return _mm(jax.nn.relu(_mm(x1, w.T)) * c2[None, :], jax.nn.relu(_mm(x2, w.T)).T)
 
 
 def _arccos1_bound(x, a, lam_max_a):
@@ -199,7 +199,9 @@ def rff_gaussian(bandwidth: float = 1.0) -> FeatureKernel:
 
     def gram(x1, x2, w, c2):
         t1, t2 = _mm(x1, w.T), _mm(x2, w.T)
-        return _mm(jnp.cos(t1) * c2, jnp.cos(t2).T) + _mm(jnp.sin(t1) * c2, jnp.sin(t2).T)
+        return _mm(jnp.cos(t1) * c2[None, :], jnp.cos(t2).T) + _mm(
+            jnp.sin(t1) * c2[None, :], jnp.sin(t2).T
+        )
 
     return FeatureKernel(
         name="rff_gaussian",
@@ -227,8 +229,9 @@ def get_kernel(kernel: str | FeatureKernel) -> FeatureKernel:
     if isinstance(kernel, FeatureKernel):
         return kernel
     if kernel not in KERNELS:
-        raise ValueError(f"kernel must be one of {sorted(KERNELS)} or a FeatureKernel, "
-                         f"got {kernel!r}")
+        raise ValueError(
+            f"kernel must be one of {sorted(KERNELS)} or a FeatureKernel, got {kernel!r}"
+        )
     return KERNELS[kernel]
 
 
@@ -262,8 +265,9 @@ def _rf_kernel(spec: FeatureKernel, x1, x2, w, scale, chunk: int):
 _rf_kernel_jit = jax.jit(_rf_kernel, static_argnums=(0, 5))
 
 
-def rf_kernel(x1, x2, sample, kernel: str | FeatureKernel = "relu_ntk", *,
-              chunk: int = 4096) -> jax.Array:
+def rf_kernel(
+    x1, x2, sample, kernel: str | FeatureKernel = "relu_ntk", *, chunk: int = 4096
+) -> jax.Array:
     r"""Random-feature kernel :math:`K_m(x, z) = \frac1m \sum_r c_r^2 \phi(x, w_r)^\top \phi(z, w_r)`.
 
     Computed ``chunk`` features at a time from the kernel's ``gram`` (for ``relu_ntk``:
@@ -290,8 +294,9 @@ def rf_kernel(x1, x2, sample, kernel: str | FeatureKernel = "relu_ntk", *,
     scale = _checks.as_matrix("sample.scale", sample.scale, ndim=1)
     _checks.check_same_features("x1", x1, "sample.w", w)
     if scale.shape[0] != w.shape[0]:
-        raise ValueError(f"sample.scale has {scale.shape[0]} entries but sample.w has "
-                         f"{w.shape[0]} rows")
+        raise ValueError(
+            f"sample.scale has {scale.shape[0]} entries but sample.w has {w.shape[0]} rows"
+        )
     chunk = min(_checks.check_positive_int("chunk", chunk), w.shape[0])
     return _rf_kernel_jit(spec, x1, x2, w, scale, chunk)
 
@@ -299,7 +304,7 @@ def rf_kernel(x1, x2, sample, kernel: str | FeatureKernel = "relu_ntk", *,
 @jax.jit
 def _spectral_epsilon(k, k_approx, lam):
     mu, u = jnp.linalg.eigh(k)
-    inv_sqrt = (u / jnp.sqrt(jnp.maximum(mu, 0) + lam)) @ u.T
+    inv_sqrt = _mm(u / jnp.sqrt(jnp.maximum(mu, 0) + lam)[None, :], u.T)
     e = _mm(_mm(inv_sqrt, k_approx - k), inv_sqrt)
     e = (e + e.T) / 2
     return jnp.max(jnp.abs(jnp.linalg.eigvalsh(e)))

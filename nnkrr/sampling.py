@@ -64,8 +64,9 @@ METHODS = ("rejection", "sir")
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
-@functools.partial(jax.tree_util.register_dataclass, data_fields=["w", "scale", "stats"],
-                   meta_fields=[])
+@functools.partial(
+    jax.tree_util.register_dataclass, data_fields=["w", "scale", "stats"], meta_fields=[]
+)
 @dataclasses.dataclass(frozen=True)
 class FeatureSample:
     """m random features: ``w`` (m, d) and importance weights ``scale`` (m,) = c_r.
@@ -131,8 +132,10 @@ def _kernel_matrix(spec: FeatureKernel, x, k) -> jax.Array:
         return spec.exact(x)
     k = _checks.as_matrix("k", k, dtype=x.dtype)
     if k.shape != (x.shape[0], x.shape[0]):
-        raise ValueError(f"k must have shape {(x.shape[0], x.shape[0])} for x with "
-                         f"{x.shape[0]} rows, got {tuple(k.shape)}")
+        raise ValueError(
+            f"k must have shape {(x.shape[0], x.shape[0])} for x with "
+            f"{x.shape[0]} rows, got {tuple(k.shape)}"
+        )
     return k
 
 
@@ -143,7 +146,7 @@ def _kernel_matrix(spec: FeatureKernel, x, k) -> jax.Array:
 def _eig_ridge(k, lam):
     mu, u = jnp.linalg.eigh((k + k.T) / 2)
     mu = jnp.maximum(mu, 0)
-    a = (u / (mu + lam)) @ u.T
+    a = jnp.matmul(u / (mu + lam)[None, :], u.T, precision=_HIGHEST)
     return (a + a.T) / 2, jnp.sum(mu / (mu + lam)), 1 / (mu[0] + lam)
 
 
@@ -205,8 +208,9 @@ def _scores(lev: Leverage, w: jax.Array) -> jax.Array:
 
 
 def _generic_scores(lev: Leverage, w: jax.Array) -> jax.Array:
-    return _scores(dataclasses.replace(lev, kernel=dataclasses.replace(lev.kernel,
-                                                                       fast_scores=None)), w)
+    return _scores(
+        dataclasses.replace(lev, kernel=dataclasses.replace(lev.kernel, fast_scores=None)), w
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("chunk", "generic"))
@@ -215,8 +219,16 @@ def _scores_chunked(lev: Leverage, w: jax.Array, chunk: int, generic: bool = Fal
     return jax.lax.map(lambda wi: fn(lev, wi[None, :])[0], w, batch_size=chunk)
 
 
-def leverage_scores(w, x, k, lam, *, kernel: str | FeatureKernel = "relu_ntk",
-                    chunk: int = 4096, generic: bool = False) -> jax.Array:
+def leverage_scores(
+    w,
+    x,
+    k,
+    lam,
+    *,
+    kernel: str | FeatureKernel = "relu_ntk",
+    chunk: int = 4096,
+    generic: bool = False,
+) -> jax.Array:
     r"""Scores :math:`\tau_\lambda(w)/p(w) = \mathrm{tr}[\Phi(w)^\top (K + \lambda I)^{-1} \Phi(w)]`.
 
     Args:
@@ -263,23 +275,39 @@ def _rejection(key, lev: Leverage, m: int, chunk: int, max_rounds: int):
         score = _scores(lev, w)
         ratio = score / (lev.bound * t)
         accept = jax.random.uniform(k_unif, (chunk,), dtype) < ratio
-        slot = jnp.where(accept, count + jnp.cumsum(accept) - 1, m)  # m: dropped
+        slot = jnp.where(accept, count + jnp.cumsum(accept, dtype=jnp.int32) - 1, m)  # m: dropped
         w_out = w_out.at[slot].set(w, mode="drop")
         s_out = s_out.at[slot].set(score, mode="drop")
-        n_acc = jnp.sum(accept)
-        return (i + 1, jnp.minimum(count + n_acc, m), accepted + n_acc,
-                jnp.maximum(worst, jnp.max(ratio)), w_out, s_out)
+        n_acc = jnp.sum(accept, dtype=jnp.int32)
+        return (
+            i + 1,
+            jnp.minimum(count + n_acc, m),
+            accepted + n_acc,
+            jnp.maximum(worst, jnp.max(ratio)),
+            w_out,
+            s_out,
+        )
 
     def cond(state):
         i, count = state[0], state[1]
         return (count < m) & (i < max_rounds)
 
-    init = (jnp.int32(0), jnp.int32(0), jnp.int32(0), jnp.zeros((), dtype),
-            jnp.zeros((m, d), dtype), jnp.ones((m,), dtype))
+    init = (
+        jnp.int32(0),
+        jnp.int32(0),
+        jnp.int32(0),
+        jnp.zeros((), dtype),
+        jnp.zeros((m, d), dtype),
+        jnp.ones((m,), dtype),
+    )
     rounds, count, accepted, worst, w, score = jax.lax.while_loop(cond, body, init)
     proposals = rounds * chunk
-    stats = {"acceptance_rate": accepted / proposals, "proposals": proposals,
-             "filled": count, "max_score_over_bound": worst}
+    stats = {
+        "acceptance_rate": accepted / proposals,
+        "proposals": proposals,
+        "filled": count,
+        "max_score_over_bound": worst,
+    }
     return w, score, stats
 
 
@@ -312,10 +340,21 @@ def _sir(key, lev: Leverage, m: int, pool_size: int, chunk: int):
     return w, score, stats
 
 
-def sample(key, x, m: int, *, sampler: str, lam=None, k=None,
-           kernel: str | FeatureKernel = "relu_ntk", method: str = "rejection",
-           pool_size: int | None = None, chunk: int = 2048,
-           max_proposals: int | None = None, lev: Leverage | None = None) -> FeatureSample:
+def sample(
+    key,
+    x,
+    m: int,
+    *,
+    sampler: str,
+    lam=None,
+    k=None,
+    kernel: str | FeatureKernel = "relu_ntk",
+    method: str = "rejection",
+    pool_size: int | None = None,
+    chunk: int = 2048,
+    max_proposals: int | None = None,
+    lev: Leverage | None = None,
+) -> FeatureSample:
     r"""Draw m random features from p (``sampler="gaussian"``) or from q (``"leverage"``).
 
     Args:
@@ -363,18 +402,19 @@ def sample(key, x, m: int, *, sampler: str, lam=None, k=None,
                 raise RuntimeError(
                     f"score bound of kernel {spec.name!r} violated by a factor "
                     f"{float(stats['max_score_over_bound']):.6g}: the rejection sampler "
-                    "would be biased (a bug in the kernel's score_bound)")
+                    "would be biased (a bug in the kernel's score_bound)"
+                )
             if int(stats["filled"]) < m:
                 raise ValueError(
                     f"rejection sampling accepted only {int(stats['filled'])} of m={m} "
                     f"features in max_proposals={max_proposals} proposals (acceptance rate "
                     f"{float(stats['acceptance_rate']):.3g}); raise max_proposals or use "
-                    "method='sir'")
+                    "method='sir'"
+                )
     else:
         pool_size = max(16 * m, 65536) if pool_size is None else pool_size
         pool_size = _checks.check_positive_int("pool_size", pool_size)
-        w, score, stats = _sir(key, lev, m=m, pool_size=pool_size,
-                               chunk=min(chunk, pool_size))
+        w, score, stats = _sir(key, lev, m=m, pool_size=pool_size, chunk=min(chunk, pool_size))
     scale = jnp.sqrt(lev.s_lambda / score)
     return FeatureSample(w, scale, stats)
 

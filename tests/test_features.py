@@ -1,0 +1,135 @@
+"""Random-feature kernels and the spectral error."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+
+from nnkrr import features, kernels, sampling
+from nnkrr.features import KERNELS
+
+
+def small_data(seed=0, n=12, d=4):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)) * rng.uniform(0.5, 2.0, size=(n, 1))
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_rf_kernel_equals_explicit_features(x64, name):
+    spec = KERNELS[name]
+    x1, x2 = small_data(0), small_data(1, n=7)
+    key = jax.random.key(3)
+    w = spec.sample_base(key, 50, 4, jnp.float64)
+    scale = jax.random.uniform(jax.random.key(4), (50,), jnp.float64, 0.5, 2.0)
+    sample = sampling.FeatureSample(w, scale)
+    phi1 = np.asarray(spec.features(jnp.asarray(x1), w))  # (n1, m, P)
+    phi2 = np.asarray(spec.features(jnp.asarray(x2), w))
+    expected = np.einsum("irp,r,jrp->ij", phi1, np.asarray(scale) ** 2, phi2) / 50
+    for chunk in (7, 50, 4096):
+        got = features.rf_kernel(x1, x2, sample, name, chunk=chunk)
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_relu_ntk_features_are_network_gradients(x64):
+    """phi(x, w) = d relu(w.x) / dw: the width-m network's first-layer gradients."""
+    x, w = jnp.asarray(small_data(2)), jax.random.normal(jax.random.key(0), (9, 4), jnp.float64)
+    grads = jax.vmap(
+        lambda xi: jax.vmap(lambda wr: jax.grad(lambda v: jax.nn.relu(v @ xi))(wr))(w)
+    )(x)
+    np.testing.assert_allclose(features.RELU_NTK.features(x, w), grads, rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "name,exact",
+    [
+        ("relu_ntk", kernels.relu_ntk_closed_form),
+        ("arccos1", kernels.arccos1_kernel),
+        ("rff_gaussian", lambda a, b=None: kernels.gaussian_kernel(a, b, bandwidth=1.0)),
+    ],
+)
+def test_registry_exact_kernels(x64, name, exact):
+    x = small_data(5)
+    np.testing.assert_allclose(KERNELS[name].exact(x), exact(x), rtol=1e-13)
+
+
+def test_arccos1_and_gaussian_closed_forms(x64):
+    x = small_data(6, n=5, d=3)
+    # arc-cosine of order 1 at u = 1 is |x|^2 / 2, at u = -1 it is 0, at u = 0 it is |x||z| / (2 pi)
+    pts = np.array([[1.0, 0.0], [-2.0, 0.0], [0.0, 3.0]])
+    np.testing.assert_allclose(
+        kernels.arccos1_kernel(pts),
+        [
+            [0.5, 0, 3 / (2 * np.pi)],
+            [0, 2, 6 / (2 * np.pi)],
+            [3 / (2 * np.pi), 6 / (2 * np.pi), 4.5],
+        ],
+        atol=1e-12,
+    )
+    g = np.exp(-((x[:, None] - x[None]) ** 2).sum(-1) / (2 * 0.7**2))
+    np.testing.assert_allclose(kernels.gaussian_kernel(x, bandwidth=0.7), g, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_spectral_epsilon_matches_generalised_eigenvalues(x64, seed):
+    x = small_data(seed, n=20, d=3)
+    k = np.asarray(kernels.relu_ntk_closed_form(x))
+    s = sampling.sample(jax.random.key(seed), x, 64, sampler="gaussian")
+    k_m = np.asarray(features.rf_kernel(x, None, s))
+    lam = 0.05
+    eps = float(features.spectral_epsilon(k, k_m, lam))
+    gen = scipy.linalg.eigh(k_m - k, k + lam * np.eye(len(k)), eigvals_only=True)
+    np.testing.assert_allclose(eps, np.abs(gen).max(), rtol=1e-9)
+    # the defining sandwich holds with eps and fails with anything smaller
+    assert (
+        np.linalg.eigvalsh((1 + eps) * (k + lam * np.eye(20)) - k_m - lam * np.eye(20)).min()
+        > -1e-9
+    )
+    assert (
+        np.linalg.eigvalsh(k_m + lam * np.eye(20) - (1 - eps) * (k + lam * np.eye(20))).min()
+        > -1e-9
+    )
+    assert float(features.spectral_epsilon(k, k, lam)) < 1e-12
+
+
+@pytest.mark.parametrize(
+    "name,call",
+    [
+        ("k_approx", lambda: features.spectral_epsilon(np.eye(3), np.eye(4), 1.0)),
+        ("k", lambda: features.spectral_epsilon(np.ones((3, 2)), np.ones((3, 2)), 1.0)),
+        ("lam", lambda: features.spectral_epsilon(np.eye(3), np.eye(3), 0.0)),
+        ("kernel", lambda: features.get_kernel("laplace")),
+        (
+            "x2",
+            lambda: features.rf_kernel(
+                np.ones((3, 2)),
+                np.ones((3, 4)),
+                sampling.FeatureSample(jnp.ones((5, 2)), jnp.ones(5)),
+            ),
+        ),
+        (
+            "sample.w",
+            lambda: features.rf_kernel(
+                np.ones((3, 2)), None, sampling.FeatureSample(jnp.ones((5, 3)), jnp.ones(5))
+            ),
+        ),
+        (
+            "sample.scale",
+            lambda: features.rf_kernel(
+                np.ones((3, 2)), None, sampling.FeatureSample(jnp.ones((5, 2)), jnp.ones(4))
+            ),
+        ),
+        (
+            "x1",
+            lambda: features.rf_kernel(
+                np.array([[np.nan, 1.0]]),
+                None,
+                sampling.FeatureSample(jnp.ones((5, 2)), jnp.ones(5)),
+            ),
+        ),
+        ("bandwidth", lambda: features.rff_gaussian(-1.0)),
+    ],
+)
+def test_bad_inputs_name_the_argument(name, call):
+    with pytest.raises(ValueError, match=name):
+        call()

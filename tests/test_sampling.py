@@ -1,0 +1,270 @@
+"""Gaussian and leverage-score samplers: the distribution q, unbiasedness, diagnostics."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats
+
+from nnkrr import data, features, kernels, sampling
+from nnkrr.features import KERNELS
+
+
+def cone_x(n=40, d=4, spread=0.05, seed=0):
+    return data.cone(seed, n_train=n, n_test=1, dim=d, spread=spread).x_train
+
+
+def sphere_x(n=40, d=4, seed=0):
+    return data.synthetic(seed, n_train=n, n_test=1, dim=d).x_train
+
+
+def exact_scores(w, x, lam, spec):
+    """score(w) = tr[Phi^T (K + lam I)^-1 Phi] in float64 NumPy, straight from the definition."""
+    k = np.asarray(spec.exact(jnp.asarray(x)), np.float64)
+    a = np.linalg.inv(k + lam * np.eye(len(x)))
+    phi = np.asarray(spec.features(jnp.asarray(x), jnp.asarray(w)), np.float64)  # (n, m, P)
+    return np.einsum("irp,ij,jrp->r", phi, a, phi)
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def test_statistical_dimension_equals_eigenvalue_sum(x64):
+    x = sphere_x(30)
+    k = np.asarray(kernels.relu_ntk_closed_form(x))
+    mu = np.linalg.eigvalsh(k)
+    for lam in (1e-3, 0.1, 10.0):
+        expected = np.sum(mu / (mu + lam))
+        np.testing.assert_allclose(sampling.statistical_dimension(k, lam), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_scores_match_definition_and_average_to_s_lambda(x64, name):
+    spec, x, lam = KERNELS[name], cone_x(20, spread=0.3), 0.05
+    w = spec.sample_base(jax.random.key(0), 20000, 4, jnp.float64)
+    got = np.asarray(sampling.leverage_scores(w, x, None, lam, kernel=name, chunk=777))
+    np.testing.assert_allclose(got[:200], exact_scores(w[:200], x, lam, spec), rtol=1e-9)
+    s_lam = float(sampling.statistical_dimension(spec.exact(x), lam))
+    # E_p[score] = integral of tau_lambda = s_lambda
+    assert abs(got.mean() - s_lam) < 4 * got.std() / np.sqrt(len(got))
+
+
+def test_relu_ntk_fast_path_equals_generic(x64):
+    x = cone_x(50, d=6, spread=0.2)
+    w = jax.random.normal(jax.random.key(1), (3000, 6), jnp.float64)
+    fast = sampling.leverage_scores(w, x, None, 0.01)
+    generic = sampling.leverage_scores(w, x, None, 0.01, generic=True)
+    np.testing.assert_allclose(fast, generic, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+@pytest.mark.parametrize("make_x", [cone_x, sphere_x])
+def test_score_bound_holds(x64, name, make_x):
+    spec = KERNELS[name]
+    x = make_x(30)
+    lev = sampling.leverage(x, 0.01, kernel=name)
+    w = jax.random.normal(jax.random.key(2), (20000, x.shape[1]), jnp.float64) * 2.0
+    t = spec.tilt(w) if spec.proposal == "tilted" else 1.0
+    score = sampling.leverage_scores(w, x, None, 0.01, kernel=name)
+    assert float(jnp.max(score / (lev.bound * t))) <= 1.0
+
+
+# --------------------------------------------------------------------------- q itself
+
+
+@pytest.mark.parametrize("make_x,zero_mass", [(sphere_x, False), (cone_x, True)])
+def test_leverage_sample_is_q(make_x, zero_mass):
+    """E_q[p/q] = P_p(score > 0) and E_q[score] = E_p[score^2] / s_lambda."""
+    x, lam = make_x(40), 0.01
+    lev = sampling.leverage(x, lam)
+    s = sampling.sample(jax.random.key(0), x, 20000, sampler="leverage", lam=lam, lev=lev)
+    c2 = np.asarray(s.scale, np.float64) ** 2
+    s_lam = float(lev.s_lambda)
+    q_scores = s_lam / c2
+    w_p = jax.random.normal(jax.random.key(1), (200000, x.shape[1]))
+    p_scores = np.asarray(sampling.leverage_scores(w_p, x, None, lam), np.float64)
+    positive = p_scores > 0
+    assert (positive.mean() < 0.9) == zero_mass  # cone: many half-spaces miss all the data
+    se = np.hypot(c2.std() / np.sqrt(len(c2)), positive.std() / np.sqrt(len(positive)))
+    assert abs(c2.mean() - positive.mean()) < 4 * se
+    lhs, rhs = q_scores.mean(), np.mean(p_scores**2) / s_lam
+    se = np.hypot(
+        q_scores.std() / np.sqrt(len(q_scores)),
+        np.std(p_scores**2) / s_lam / np.sqrt(len(p_scores)),
+    )
+    assert abs(lhs - rhs) < 4 * se
+    # and q is not p: the Gaussian mean score is s_lambda, well below E_q[score]
+    assert p_scores.mean() < lhs - 10 * se
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_rejection_and_sir_agree_in_distribution(name):
+    x, lam = cone_x(30, spread=0.2), 0.01
+    lev = sampling.leverage(x, lam, kernel=name)
+    kw = dict(sampler="leverage", lam=lam, kernel=name, lev=lev)
+    rej = sampling.sample(jax.random.key(0), x, 3000, **kw)
+    sir = sampling.sample(jax.random.key(1), x, 3000, method="sir", pool_size=300000, **kw)
+    gauss = sampling.sample(jax.random.key(2), x, 3000, sampler="gaussian", kernel=name)
+    score = lambda s: np.asarray(sampling.leverage_scores(s.w, x, None, lam, kernel=name))  # noqa: E731
+    assert scipy.stats.ks_2samp(score(rej), score(sir)).pvalue > 1e-3
+    assert scipy.stats.ks_2samp(score(rej), score(gauss)).pvalue < 1e-6  # the test has power
+    assert 0 < float(rej.stats["acceptance_rate"]) <= 1
+    assert 0 < float(sir.stats["ess_fraction"]) <= 1
+
+
+def test_tilted_proposal_is_exact(x64):
+    """q0(w) ∝ |w|^2 N(0, I_d): E|w|^2 = d + 2, E|w|^4 = (d + 2)(d + 4), isotropic direction."""
+    d = 5
+    w = np.asarray(features.ARCCOS1.sample_tilted(jax.random.key(0), 400000, d, jnp.float64))
+    r2 = (w**2).sum(1)
+    assert abs(r2.mean() - (d + 2)) < 4 * r2.std() / np.sqrt(len(r2))
+    assert abs((r2**2).mean() - (d + 2) * (d + 4)) < 4 * (r2**2).std() / np.sqrt(len(r2))
+    u = w / np.sqrt(r2)[:, None]
+    np.testing.assert_allclose(u.mean(0), 0, atol=4 / np.sqrt(len(u)))
+
+
+# --------------------------------------------------------------------------- unbiasedness
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+@pytest.mark.parametrize("sampler", ["gaussian", "leverage"])
+def test_rf_kernel_is_unbiased(x64, name, sampler):
+    """Mean of K_m over independent samples -> K, with errors the size of the standard error."""
+    x, lam, m, draws = cone_x(8, d=3, spread=0.3), 0.01, 16, 1000
+    s = sampling.sample(jax.random.key(7), x, m * draws, sampler=sampler, lam=lam, kernel=name)
+    groups = [
+        sampling.FeatureSample(s.w[i * m : (i + 1) * m], s.scale[i * m : (i + 1) * m])
+        for i in range(draws)
+    ]
+    k_ms = np.stack([np.asarray(features.rf_kernel(x, None, g, name)) for g in groups])
+    exact = np.asarray(KERNELS[name].exact(x))
+    iu = np.triu_indices(len(x))
+
+    def z_scores(k_ms):
+        mean, se = k_ms.mean(0)[iu], k_ms.std(0, ddof=1)[iu] / np.sqrt(draws)
+        fixed = se < 1e-12  # e.g. rff's diagonal: phi^T phi = 1 for every w
+        np.testing.assert_allclose(mean[fixed], exact[iu][fixed], atol=1e-12)
+        return (mean - exact[iu])[~fixed] / se[~fixed]
+
+    # the error of the mean of `draws` samples is within a few SE = std / sqrt(draws)
+    assert np.abs(z_scores(k_ms)).max() < 5
+    if sampler == "leverage":  # power: without the importance weights c_r the mean is biased
+        unweighted = np.stack(
+            [
+                np.asarray(
+                    features.rf_kernel(x, None, sampling.FeatureSample(g.w, jnp.ones(m)), name)
+                )
+                for g in groups
+            ]
+        )
+        assert np.abs(z_scores(unweighted)).max() > 8
+
+
+def test_leverage_beats_gaussian_on_the_cone():
+    """The anisotropic set: smaller median spectral error at equal m (notes: 0.74 vs 0.28)."""
+    x, lam, m = cone_x(150, d=8, spread=0.05), 0.01, 1024
+    k = kernels.relu_ntk_closed_form(x)
+    lev = sampling.leverage(x, lam, k=k)
+    eps = {}
+    for sampler in ("gaussian", "leverage"):
+        eps[sampler] = np.median(
+            [
+                float(
+                    features.spectral_epsilon(
+                        k,
+                        features.rf_kernel(
+                            x,
+                            None,
+                            sampling.sample(
+                                jax.random.key(seed), x, m, sampler=sampler, lam=lam, lev=lev
+                            ),
+                        ),
+                        lam,
+                    )
+                )
+                for seed in range(5)
+            ]
+        )
+    assert eps["leverage"] < 0.7 * eps["gaussian"], eps
+
+
+# --------------------------------------------------------------------------- API behaviour
+
+
+def test_deterministic_and_vmappable():
+    x, lam = cone_x(20), 0.01
+    lev = sampling.leverage(x, lam)
+    a = sampling.sample(jax.random.key(3), x, 100, sampler="leverage", lev=lev)
+    b = sampling.sample(jax.random.key(3), x, 100, sampler="leverage", lev=lev)
+    c = sampling.sample(jax.random.key(4), x, 100, sampler="leverage", lev=lev)
+    np.testing.assert_array_equal(a.w, b.w)
+    assert not np.array_equal(a.w, c.w)
+    keys = jax.random.split(jax.random.key(5), 3)
+    batched = jax.vmap(lambda k: sampling.sample(k, x, 64, sampler="leverage", lev=lev).w)(keys)
+    for i in range(3):
+        single = sampling.sample(keys[i], x, 64, sampler="leverage", lev=lev)
+        np.testing.assert_allclose(batched[i], single.w, rtol=1e-6)
+
+
+def test_chunk_size_does_not_change_scores(x64):
+    x = cone_x(25)
+    w = jax.random.normal(jax.random.key(0), (1000, 4), jnp.float64)
+    a = sampling.leverage_scores(w, x, None, 0.01, chunk=1000)
+    b = sampling.leverage_scores(w, x, None, 0.01, chunk=33)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_flatness_report():
+    x_cone, x_sphere = cone_x(100, d=8), sphere_x(100, d=8)
+    fc = sampling.flatness(jax.random.key(0), sampling.leverage(x_cone, 0.01))
+    fs = sampling.flatness(jax.random.key(0), sampling.leverage(x_sphere, 0.01))
+    for f in (fc, fs):
+        assert abs(f["score_mean"] - f["s_lambda"]) < 0.05 * f["s_lambda"]
+        assert 1 <= f["flatness"] <= f["bound_over_s_lambda"]
+    assert fs["flatness"] < 2 and fs["zero_fraction"] == 0
+    assert fc["flatness"] > 4 and 0.2 < fc["zero_fraction"] < 0.5
+
+
+def test_rejection_gives_up_with_clear_error():
+    x = cone_x(20)
+    with pytest.raises(ValueError, match="max_proposals"):
+        sampling.sample(
+            jax.random.key(0), x, 5000, sampler="leverage", lam=0.01, max_proposals=1000, chunk=500
+        )
+
+
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("m", {"m": 0}),
+        ("m", {"m": 2.5}),
+        ("sampler", {"sampler": "uniform"}),
+        ("method", {"method": "mcmc"}),
+        ("lam", {"lam": 0.0}),
+        ("lam", {"lam": None}),
+        ("lam", {"lam": -1.0}),
+        ("kernel", {"kernel": "laplace"}),
+        ("pool_size", {"pool_size": 0, "method": "sir"}),
+        ("chunk", {"chunk": 0}),
+        ("x", {"x": np.array([[np.nan, 1.0]])}),
+        ("k", {"k": np.eye(3)}),
+    ],
+)
+def test_bad_inputs_name_the_argument(name, kwargs):
+    args = {
+        "key": jax.random.key(0),
+        "x": np.ones((4, 2)),
+        "m": 10,
+        "sampler": "leverage",
+        "lam": 0.1,
+    }
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=name):
+        sampling.sample(**args)
+
+
+def test_bad_inputs_of_scores():
+    with pytest.raises(ValueError, match="w"):
+        sampling.leverage_scores(np.ones((3, 5)), np.ones((4, 2)), None, 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        sampling.statistical_dimension(np.eye(3), -1.0)
