@@ -213,10 +213,23 @@ def _generic_scores(lev: Leverage, w: jax.Array) -> jax.Array:
     )
 
 
+def _map_chunks(fn, w: jax.Array, chunk: int) -> jax.Array:
+    """``fn`` on ``chunk`` rows of ``w`` at a time (zero-padded), concatenated: bounded memory.
+
+    Each call is a whole-chunk matrix product, so the work stays in large GEMMs.
+    """
+    m = w.shape[0]
+    chunk = min(chunk, m)
+    n_chunks = -(-m // chunk)
+    padded = jnp.pad(w, ((0, n_chunks * chunk - m), (0, 0))).reshape(n_chunks, chunk, -1)
+    out = jax.lax.map(fn, padded)
+    return out.reshape((n_chunks * chunk,) + out.shape[2:])[:m]
+
+
 @functools.partial(jax.jit, static_argnames=("chunk", "generic"))
 def _scores_chunked(lev: Leverage, w: jax.Array, chunk: int, generic: bool = False):
     fn = _generic_scores if generic else _scores
-    return jax.lax.map(lambda wi: fn(lev, wi[None, :])[0], w, batch_size=chunk)
+    return _map_chunks(lambda wc: fn(lev, wc), w, chunk)
 
 
 def leverage_scores(
@@ -226,7 +239,7 @@ def leverage_scores(
     lam,
     *,
     kernel: str | FeatureKernel = "relu_ntk",
-    chunk: int = 4096,
+    chunk: int = 1024,
     generic: bool = False,
 ) -> jax.Array:
     r"""Scores :math:`\tau_\lambda(w)/p(w) = \mathrm{tr}[\Phi(w)^\top (K + \lambda I)^{-1} \Phi(w)]`.
@@ -335,7 +348,7 @@ def _sir(key, lev: Leverage, m: int, pool_size: int, chunk: int):
     u = jax.random.uniform(k_pick, (m,), dtype) * total
     picked = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), pool_size - 1)
     w, _ = jax.vmap(member)(picked)
-    score = jax.lax.map(lambda wi: _scores(lev, wi[None, :])[0], w, batch_size=chunk)
+    score = _map_chunks(lambda wc: _scores(lev, wc), w, chunk)
     stats = {"ess": ess, "ess_fraction": ess / pool_size, "pool_size": jnp.int32(pool_size)}
     return w, score, stats
 
@@ -351,7 +364,7 @@ def sample(
     kernel: str | FeatureKernel = "relu_ntk",
     method: str = "rejection",
     pool_size: int | None = None,
-    chunk: int = 2048,
+    chunk: int = 1024,
     max_proposals: int | None = None,
     lev: Leverage | None = None,
 ) -> FeatureSample:
@@ -422,11 +435,10 @@ def sample(
 @functools.partial(jax.jit, static_argnames=("num", "chunk"))
 def _flatness(key, lev: Leverage, num: int, chunk: int):
     w = lev.kernel.sample_base(key, num, lev.x.shape[1], lev.x.dtype)
-    score = jax.lax.map(lambda wi: _scores(lev, wi[None, :])[0], w, batch_size=chunk)
-    return score
+    return _map_chunks(lambda wc: _scores(lev, wc), w, chunk)
 
 
-def flatness(key, lev: Leverage, *, num: int = 65536, chunk: int = 2048) -> dict[str, float]:
+def flatness(key, lev: Leverage, *, num: int = 65536, chunk: int = 1024) -> dict[str, float]:
     r"""How far the leverage function is from flat, from ``num`` draws w ~ p.
 
     Returns a dict of floats:

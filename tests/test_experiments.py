@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
+import pandas as pd
+from jax.experimental import enable_x64
 
-from nnkrr import data
+from nnkrr import data, features, sampling
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,3 +45,39 @@ def test_krr_app_writes_correct_metrics(tmp_path):
     np.testing.assert_allclose(
         metrics["test_accuracy"], np.mean(pred.argmax(1) == ds.labels_test), rtol=0
     )
+
+
+def test_spectral_multirun_gathers_reproducible_rows(tmp_path):
+    sweep = tmp_path / "sweep"
+    cmd = [
+        sys.executable,
+        str(ROOT / "experiments" / "spectral.py"),
+        "-m",
+        "data=synthetic,cone",
+        "data.n_train=40",
+        "data.n_test=1",
+        "data.dim=4",
+        "widths=[32,256]",
+        "seeds=2",
+        "flatness_draws=4096",
+        f"hydra.sweep.dir={sweep}",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    frame = pd.read_parquet(sweep / "spectral.parquet")
+    assert len(frame) == 2 * 2 * 2 * 2  # datasets x samplers x widths x seeds
+    assert (sweep / "eps_vs_m.png").stat().st_size > 10_000
+    assert (sweep / "spectral.csv").exists() and (sweep / "0" / "spectral.parquet").exists()
+    assert set(frame["dataset"]) == {"synthetic", "cone"}
+
+    # Recompute one leverage row from its coordinates, independently of the app.
+    row = frame[(frame.dataset == "cone") & (frame.sampler == "leverage")].iloc[-1]
+    with enable_x64():
+        x = data.cone(0, n_train=40, n_test=1, dim=4).x_train
+        k = features.RELU_NTK.exact(x)
+        key = jax.random.fold_in(jax.random.key(0), int(row.seed))
+        s = sampling.sample(key, x, int(row.m), sampler="leverage", lam=float(row.lam))
+        eps = float(features.spectral_epsilon(k, features.rf_kernel(x, None, s), row.lam))
+        s_lam = float(sampling.statistical_dimension(k, row.lam))
+    np.testing.assert_allclose(row.eps, eps, rtol=1e-9)
+    np.testing.assert_allclose(row.s_lambda, s_lam, rtol=1e-9)

@@ -1,0 +1,92 @@
+"""Figures drawn from results tables (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+COLORS = {"gaussian": "tab:blue", "leverage": "tab:orange"}
+
+
+def loglog_slope(x, y) -> float:
+    """Least-squares slope of log y against log x."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = (x > 0) & (y > 0) & np.isfinite(y)
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
+
+
+def spectral_slopes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fitted slope of median eps versus m, per (dataset, lam, kernel, sampler)."""
+    keys = ["dataset", "lam", "kernel", "sampler"]
+    med = frame.groupby(keys + ["m"], as_index=False)["eps"].median()
+    return (
+        med.groupby(keys)
+        .apply(lambda g: loglog_slope(g["m"], g["eps"]), include_groups=False)
+        .rename("slope")
+        .reset_index()
+    )
+
+
+def _spectral_panel(ax, frame: pd.DataFrame) -> None:
+    row = frame.iloc[0]
+    for sampler, group in frame.groupby("sampler"):
+        stats = group.groupby("m")["eps"].quantile([0.25, 0.5, 0.75]).unstack()
+        slope = loglog_slope(stats.index, stats[0.5])
+        color = COLORS.get(sampler)
+        ax.plot(
+            stats.index,
+            stats[0.5],
+            "o-",
+            color=color,
+            label=f"{sampler} (median, slope {slope:.2f})",
+        )
+        ax.fill_between(stats.index, stats[0.25], stats[0.75], color=color, alpha=0.2)
+    m = np.array(sorted(frame["m"].unique()), float)
+    log_term = np.log(row["s_lambda"] / row["delta"])
+    for label, q, style in [
+        ("theory, Gaussian: √((n/λ)", row["n"] / row["lam"], "--"),
+        ("theory, leverage: √(s_λ", row["s_lambda"], ":"),
+    ]:
+        ax.plot(
+            m,
+            np.sqrt(q * log_term / m),
+            style,
+            color="gray",
+            label=f"{label}·log(s_λ/δ)/m), slope −1/2",
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="number of features m",
+        ylabel="spectral error ε",
+        title=f"{row['dataset']} (n={row['n']}, d={row['dim']}), {row['kernel']}, "
+        f"λ={row['lam']:g}\ns_λ={row['s_lambda']:.1f}, "
+        f"flatness sup score/s_λ≈{row['flatness']:.2f}",
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def spectral_figure(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
+    """One log-log panel of eps versus m per (dataset, lam, kernel): ``eps_vs_m.png``."""
+    panels = list(frame.groupby(["dataset", "lam", "kernel"], sort=True))
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.5 * rows), squeeze=False)
+    for ax, (_, group) in zip(axes.flat, panels, strict=False):
+        _spectral_panel(ax, group)
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    path = Path(directory) / "eps_vs_m.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
