@@ -16,8 +16,15 @@ def default_float() -> jnp.dtype:
     return jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64))
 
 
+try:  # public name in jax 0.5; kept working on newer jax (e.g. on accelerator images)
+    from jax.core import Tracer as _Tracer
+except ImportError:  # pragma: no cover
+    from jax._src.core import Tracer as _Tracer
+
+
 def is_concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
+    """False for a tracer inside ``jit``/``vmap``/``grad``, where values are unknown."""
+    return not isinstance(x, _Tracer)
 
 
 def as_matrix(name: str, x, *, dtype=None, ndim: int = 2) -> jax.Array:

@@ -119,7 +119,7 @@ def _relu_ntk_prepare(x, a):
 
 def _relu_ntk_fast_scores(m_mat, x, w):
     s = (_mm(w, x.T) >= 0).astype(m_mat.dtype)  # (B, n) activation patterns
-    return jnp.sum(jnp.matmul(s, m_mat) * s, axis=1)  # s^T M s, row by row
+    return jnp.sum(_mm(s, m_mat) * s, axis=1)  # s^T M s, row by row
 
 
 def _relu_ntk_bound(x, a, lam_max_a):

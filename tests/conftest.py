@@ -1,15 +1,26 @@
 """Test configuration: strict JAX numerics (as in equinox's suite) and an x64 fixture."""
 
+import contextlib
+
 import jax
 import pytest
-from jax.experimental import enable_x64
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 
+@contextlib.contextmanager
+def _x64():
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
 @pytest.fixture
 def x64():
     """Run the test body with ``jax_enable_x64`` on (float64 by default)."""
-    with enable_x64():
+    with _x64():
         yield
