@@ -12,7 +12,6 @@ XLA's memory analysis of the compiled ``cholesky(K + lam I)`` program.
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
@@ -22,15 +21,7 @@ jax.config.update("jax_enable_x64", True)
 
 from nnkrr import kernels  # noqa: E402
 
-
-def best_time(fn, repeats: int) -> float:
-    jax.block_until_ready(fn())  # compile and warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_time  # noqa: E402
 
 
 def largest_n(dtype, dim: int, budget_bytes: int) -> tuple[int, int]:

@@ -14,22 +14,13 @@ Prints
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
 
 from nnkrr import data, sampling
 
-
-def best_time(fn, repeats: int = 5) -> float:
-    jax.block_until_ready(fn())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_time
 
 
 def matmul_peak(sizes=(2048, 4096)) -> float:

@@ -104,17 +104,27 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- synthetic
 
 
-def _teacher(
-    rng: np.random.Generator, dim: int, terms: int, omega: float, centre: np.ndarray | None = None
-) -> Callable[[np.ndarray], np.ndarray]:
+def _teacher(rng: np.random.Generator, dim: int, terms: int, omega: float):
+    """y(u) = terms^{-1/2} sum_j a_j sin(omega v_j^T u), unit v_j, a_j ~ N(0, 1)."""
     v = _normalise(rng.standard_normal((terms, dim)))
     a = rng.standard_normal(terms)
-    shift = np.zeros(dim) if centre is None else centre
+    return lambda u: (np.sin(omega * u @ v.T) @ a / np.sqrt(terms))[:, None]
 
-    def f(x: np.ndarray) -> np.ndarray:
-        return (np.sin(omega * (x - shift) @ v.T) @ a / np.sqrt(terms))[:, None]
 
-    return f
+def _generated(name: str, seed, n_train, n_test, dim, noise, frequency, terms, points) -> Dataset:
+    """Checks, seeding, teacher and noise shared by the synthetic sets.
+
+    ``points(rng, n, dim, frequency) -> (x, u, omega)`` draws the inputs x, the
+    teacher's inputs u and its angular frequency omega.
+    """
+    n_train, n_test = _check_int("n_train", n_train, 1), _check_int("n_test", n_test, 1)
+    dim, terms = _check_int("dim", dim, 2), _check_int("terms", terms, 1)
+    noise, frequency = _check_float("noise", noise), _check_float("frequency", frequency)
+    rng = np.random.default_rng(_check_int("seed", seed, 0))
+    x, u, omega = points(rng, n_train + n_test, dim, frequency)
+    y = _teacher(rng, dim, terms, omega)(u)
+    y[:n_train] += noise * rng.standard_normal((n_train, 1))
+    return Dataset(name, x[:n_train], y[:n_train], x[n_train:], y[n_train:])
 
 
 def synthetic(
@@ -128,15 +138,12 @@ def synthetic(
     terms: int = 4,
 ) -> Dataset:
     """Uniform points on S^{dim-1} with a smooth sum-of-sines teacher (module docstring)."""
-    n_train, n_test = _check_int("n_train", n_train, 1), _check_int("n_test", n_test, 1)
-    dim, terms = _check_int("dim", dim, 2), _check_int("terms", terms, 1)
-    noise, frequency = _check_float("noise", noise), _check_float("frequency", frequency)
-    rng = np.random.default_rng(_check_int("seed", seed, 0))
-    f = _teacher(rng, dim, terms, frequency)
-    x = _normalise(rng.standard_normal((n_train + n_test, dim)))
-    y = f(x)
-    y[:n_train] += noise * rng.standard_normal((n_train, 1))
-    return Dataset("synthetic", x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+    def points(rng, n, dim, frequency):
+        x = _normalise(rng.standard_normal((n, dim)))
+        return x, x, frequency
+
+    return _generated("synthetic", seed, n_train, n_test, dim, noise, frequency, terms, points)
 
 
 def cone(
@@ -152,22 +159,18 @@ def cone(
     terms: int = 4,
 ) -> Dataset:
     """Points in ``clusters`` narrow cones of angular width ~``spread`` (module docstring)."""
-    n_train, n_test = _check_int("n_train", n_train, 1), _check_int("n_test", n_test, 1)
-    dim, terms = _check_int("dim", dim, 2), _check_int("terms", terms, 1)
     clusters = _check_int("clusters", clusters, 1)
     spread = _check_float("spread", spread, positive=True)
-    noise, frequency = _check_float("noise", noise), _check_float("frequency", frequency)
-    rng = np.random.default_rng(_check_int("seed", seed, 0))
-    centres = np.eye(dim)[:1]
-    if clusters > 1:
-        centres = np.vstack([centres, _normalise(rng.standard_normal((clusters - 1, dim)))])
-    n = n_train + n_test
-    member = rng.integers(0, clusters, size=n)
-    x = _normalise(centres[member] + spread * rng.standard_normal((n, dim)))
-    f = _teacher(rng, dim, terms, frequency / spread)
-    y = f(x - centres[member])
-    y[:n_train] += noise * rng.standard_normal((n_train, 1))
-    return Dataset("cone", x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+    def points(rng, n, dim, frequency):
+        centres = np.eye(dim)[:1]
+        if clusters > 1:
+            centres = np.vstack([centres, _normalise(rng.standard_normal((clusters - 1, dim)))])
+        member = rng.integers(0, clusters, size=n)
+        x = _normalise(centres[member] + spread * rng.standard_normal((n, dim)))
+        return x, x - centres[member], frequency / spread
+
+    return _generated("cone", seed, n_train, n_test, dim, noise, frequency, terms, points)
 
 
 # --------------------------------------------------------------------------- scikit-learn

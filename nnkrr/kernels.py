@@ -23,7 +23,9 @@ Two independent computations are provided:
 * :func:`relu_ntk_closed_form`, the formula above in pure JAX (jit-able).
 
 :func:`mlp_ntk` gives the NTK of a depth-L ReLU MLP in NTK parameterisation,
-all layers trained or the last one frozen.
+all layers trained or the last one frozen.  :func:`arccos1_kernel` (ReLU random
+features) and :func:`gaussian_kernel` (random Fourier features) are the exact kernels
+of the other feature maps in :mod:`nnkrr.features`.
 
 All functions compute in the default float dtype -- float32, or float64 when
 ``jax_enable_x64`` is on -- unless ``dtype`` is given.  Kernel matrices have shape

@@ -15,18 +15,16 @@ from nnkrr import data, features, sampling
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_app(script: str, *overrides: str, cwd: Path) -> None:
+    """Run ``experiments/<script>`` as a user would; fail with its stderr."""
+    cmd = [sys.executable, str(ROOT / "experiments" / script), *overrides]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 def test_krr_app_writes_correct_metrics(tmp_path):
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        str(ROOT / "experiments" / "krr.py"),
-        "data=wine",
-        "lam=0.05",
-        "seed=2",
-        f"hydra.run.dir={out}",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_app("krr.py", "data=wine", "lam=0.05", "seed=2", f"hydra.run.dir={out}", cwd=tmp_path)
     metrics = json.loads((out / "metrics.json").read_text())
     assert (out / ".hydra" / "config.yaml").exists()
 
@@ -49,9 +47,8 @@ def test_krr_app_writes_correct_metrics(tmp_path):
 
 def test_spectral_multirun_gathers_reproducible_rows(tmp_path):
     sweep = tmp_path / "sweep"
-    cmd = [
-        sys.executable,
-        str(ROOT / "experiments" / "spectral.py"),
+    run_app(
+        "spectral.py",
         "-m",
         "data=synthetic,cone",
         "data.n_train=40",
@@ -61,9 +58,8 @@ def test_spectral_multirun_gathers_reproducible_rows(tmp_path):
         "seeds=2",
         "flatness_draws=4096",
         f"hydra.sweep.dir={sweep}",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+        cwd=tmp_path,
+    )
     frame = pd.read_parquet(sweep / "spectral.parquet")
     assert len(frame) == 2 * 2 * 2 * 2  # datasets x samplers x widths x seeds
     assert (sweep / "eps_vs_m.png").stat().st_size > 10_000
