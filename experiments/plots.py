@@ -90,3 +90,87 @@ def spectral_figure(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return [path]
+
+
+def gap_slopes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fitted slope of mean gap_rms versus width, per (dataset, regime, sampler)."""
+    keys = ["dataset", "regime", "sampler"]
+    mean = frame.groupby(keys + ["width"], as_index=False)["gap_rms"].mean()
+    return (
+        mean.groupby(keys)
+        .apply(lambda g: loglog_slope(g["width"], g["gap_rms"]), include_groups=False)
+        .rename("slope")
+        .reset_index()
+    )
+
+
+def _grid(n: int, size=(5.5, 4.5)):
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes.flat
+
+
+def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
+    """``gap_vs_width.png`` and ``gap_decomposition.png`` from a sweep's results table."""
+    directory = Path(directory)
+    ok = frame[frame["status"] == "ok"]
+    panels = list(ok.groupby(["dataset", "regime"], sort=True))
+    fig, axes = _grid(len(panels))
+    for ax, ((dataset, regime), group) in zip(axes, panels, strict=False):
+        for sampler, sub in group.groupby("sampler"):
+            stats = sub.groupby("width")["gap_rms"].agg(["mean", "std", "min", "max"])
+            slope = loglog_slope(stats.index, stats["mean"])
+            color = COLORS.get(sampler)
+            ax.errorbar(
+                stats.index,
+                stats["mean"],
+                yerr=stats["std"].fillna(0),
+                fmt="o-",
+                color=color,
+                capsize=3,
+                label=f"{sampler}: slope {slope:.2f} (mean ± sd, {sub.seed.nunique()} seeds)",
+            )
+            ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.15)
+        row = group.iloc[0]
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="width m",
+            ylabel="RMS gap |f_nn − f*| on test",
+            title=f"{dataset} (n={row.n_train}, d={row.dim}), {regime} regime\n"
+            f"λ={row.lam:g}, κ={row.kappa:g}, s_λ={row.s_lambda:.1f}",
+        )
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path_gap = directory / "gap_vs_width.png"
+    fig.savefig(path_gap, dpi=120)
+    plt.close(fig)
+
+    parts = ["gap_rms", "gap_kernel", "gap_init", "gap_opt", "gap_nonlin"]
+    styles = dict(zip(parts, ["k-", "o-", "s:", "^--", "v-."], strict=True))
+    panels = list(ok.groupby(["dataset", "regime", "sampler"], sort=True))
+    fig, axes = _grid(len(panels))
+    for ax, ((dataset, regime, sampler), group) in zip(axes, panels, strict=False):
+        means = group.groupby("width")[parts].mean()
+        for part in parts:
+            if (means[part] > 0).any():
+                label = "total" if part == "gap_rms" else part.removeprefix("gap_")
+                ax.plot(means.index, means[part], styles[part], label=label)
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="width m",
+            ylabel="RMS on test points",
+            title=f"{dataset}, {regime} regime, {sampler} init",
+        )
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path_dec = directory / "gap_decomposition.png"
+    fig.savefig(path_dec, dpi=120)
+    plt.close(fig)
+    return [path_gap, path_dec]

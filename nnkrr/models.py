@@ -1,0 +1,194 @@
+r"""The paper's two-layer ReLU network in Flax, its linearisation, and the fused kernel under both.
+
+Lee et al. (2020, eq. (1)) with the importance weights of leverage sampling and a scale
+:math:`\kappa`:
+
+.. math:: f(W, x) = \frac{\kappa}{\sqrt m} \sum_{r=1}^m a_r c_r \,\mathrm{relu}(w_r^\top x),
+
+:math:`a_r \in \{-1, +1\}` and :math:`c_r` (1 for Gaussian, :math:`\sqrt{p/q}(w_r)` for
+leverage initialisation) fixed, W trained.  Its gradient features at initialisation,
+:math:`\partial f / \partial w_r = \frac{\kappa}{\sqrt m} a_r c_r 1[w_r^\top x \ge 0]\, x`, are
+the random features of :mod:`nnkrr.features`, so the network's NTK at initialisation is
+:math:`\kappa^2 K_m` (``rf_kernel`` of the same sample).
+
+Because ReLU is 1-homogeneous, :math:`f(W, x) = \langle \nabla_W f(W, x), W \rangle`, and the
+linearisation around :math:`W(0)` is the same network with its activation patterns frozen:
+
+.. math:: f_\mathrm{lin}(W, x) = \frac{\kappa}{\sqrt m} \sum_r a_r c_r\, 1[w_r(0)^\top x \ge 0]\, w_r^\top x.
+
+Both are computed by :func:`two_layer`, which never holds the ``(n, m)`` pre-activations:
+it walks over ``chunk`` neurons at a time (forward: accumulate f; backward: recompute
+each chunk's pre-activations and form its gradient), so the working set stays in cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from nnkrr import _checks
+
+__all__ = ["DEFAULT_CHUNK", "TwoLayerReLU", "init_variables", "symmetric_pairs", "two_layer"]
+
+#: Neurons per step of :func:`two_layer` (``benchmarks/train.py`` measures the choice).
+DEFAULT_CHUNK = 512
+_HIGHEST = jax.lax.Precision.HIGHEST
+
+
+def _mm(a, b):
+    return jnp.matmul(a, b, precision=_HIGHEST)
+
+
+def _chunks(arr: jax.Array, chunk: int) -> jax.Array:
+    """(m, ...) -> (m / chunk, chunk, ...), zero-padding m up to a multiple of chunk."""
+    m = arr.shape[0]
+    pad = -m % chunk
+    if pad:
+        arr = jnp.pad(arr, [(0, pad)] + [(0, 0)] * (arr.ndim - 1))
+    return arr.reshape((arr.shape[0] // chunk, chunk) + arr.shape[1:])
+
+
+def _unchunk(arr: jax.Array, m: int) -> jax.Array:
+    return arr.reshape((-1,) + arr.shape[2:])[:m]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+def two_layer(
+    w: jax.Array, v: jax.Array, x: jax.Array, u: jax.Array, chunk: int, frozen: bool
+) -> jax.Array:
+    r""":math:`f(x_i) = \sum_r v_r\, 1[u_r^\top x_i > 0]\, w_r^\top x_i`, shape ``(n,)``.
+
+    With ``u = w`` (``frozen=False``) this is :math:`\sum_r v_r \mathrm{relu}(w_r^\top x_i)`;
+    with ``u = W(0)`` (``frozen=True``) it is the linearised network.  Gradients flow to
+    ``w`` and ``v`` (never to ``x`` or ``u``), computed ``chunk`` neurons at a time.
+
+    Args:
+      w: first-layer weights, ``(m, d)``.
+      v: effective readout :math:`\kappa a_r c_r / \sqrt m`, ``(m,)``.
+      x: inputs, ``(n, d)``.
+      u: weights defining the activation patterns, ``(m, d)`` (ignored unless ``frozen``).
+      chunk: neurons per step (static).
+      frozen: whether patterns come from ``u`` (static).
+    """
+    return _forward(w, v, x, u, chunk, frozen)
+
+
+def _forward(w, v, x, u, chunk, frozen):
+    m = w.shape[0]
+    chunk = min(chunk, m)
+    wc, vc = _chunks(w, chunk), _chunks(v, chunk)
+    uc = _chunks(u, chunk) if frozen else wc
+
+    def body(acc, blk):
+        wb, vb, ub = blk
+        z = _mm(x, wb.T)  # (n, chunk) pre-activations, in cache
+        zu = _mm(x, ub.T) if frozen else z
+        return acc + _mm(jnp.where(zu > 0, z, 0), vb), None
+
+    out, _ = jax.lax.scan(body, jnp.zeros((x.shape[0],), x.dtype), (wc, vc, uc))
+    return out
+
+
+def _two_layer_fwd(w, v, x, u, chunk, frozen):
+    return _forward(w, v, x, u, chunk, frozen), (w, v, x, u)
+
+
+def _two_layer_bwd(chunk, frozen, res, g):
+    w, v, x, u = res
+    m = w.shape[0]
+    chunk = min(chunk, m)
+    wc, vc = _chunks(w, chunk), _chunks(v, chunk)
+    uc = _chunks(u, chunk) if frozen else wc
+
+    def block(blk):
+        wb, vb, ub = blk
+        z = _mm(x, wb.T)
+        zu = _mm(x, ub.T) if frozen else z
+        gm = jnp.where(zu > 0, g[:, None], 0)  # (n, chunk): g_i 1[u_r.x_i > 0]
+        grad_w = _mm(gm.T, x) * vb[:, None]  # sum_i g_i v_r 1[.] x_i
+        grad_v = jnp.sum(gm * z, axis=0)  # sum_i g_i 1[.] w_r.x_i
+        return grad_w, grad_v
+
+    grad_w, grad_v = jax.lax.map(block, (wc, vc, uc))
+    return (_unchunk(grad_w, m), _unchunk(grad_v, m), jnp.zeros_like(x), jnp.zeros_like(u))
+
+
+two_layer.defvjp(_two_layer_fwd, _two_layer_bwd)
+
+
+class TwoLayerReLU(nn.Module):
+    r"""The paper's network :math:`f(W, x) = \frac{\kappa}{\sqrt m}\sum_r a_r c_r \mathrm{relu}(w_r^\top x)`.
+
+    Variables: ``params/W`` (m, d), trained; ``constants/c`` (m,) importance weights;
+    ``a`` (m,) readout signs, in ``constants`` or, with ``train_readout=True``, in
+    ``params``; ``constants/W0`` (m, d), the initial weights (used when ``linearized``).
+    Build them from a feature sample with :func:`init_variables`; ``init`` draws the
+    paper's Gaussian initialisation (c = 1, independent signs).
+
+    Attributes:
+      width: m.
+      kappa: output scale :math:`\kappa`.
+      linearized: freeze the activation patterns at ``W0`` (the linearised model).
+      train_readout: train the signs' magnitudes ``a`` too (both layers trained).
+      chunk: neurons per step of :func:`two_layer`.
+    """
+
+    width: int
+    kappa: float = 1.0
+    linearized: bool = False
+    train_readout: bool = False
+    chunk: int = DEFAULT_CHUNK
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Outputs, shape ``(n,)``, for inputs ``x`` of shape ``(n, d)``."""
+        m, d = self.width, x.shape[-1]
+        w = self.param("W", nn.initializers.normal(1.0), (m, d), x.dtype)
+
+        def signs():
+            return jax.random.rademacher(self.make_rng("params"), (m,), x.dtype)
+
+        a = (
+            self.param("a", lambda key: signs())
+            if self.train_readout
+            else self.variable("constants", "a", signs).value
+        )
+        c = self.variable("constants", "c", lambda: jnp.ones((m,), x.dtype)).value
+        w0 = self.variable("constants", "W0", lambda: w).value
+        v = self.kappa / math.sqrt(m) * a * c
+        return two_layer(w, v, x, w0, self.chunk, self.linearized)
+
+
+def symmetric_pairs(w: jax.Array, c: jax.Array, a: jax.Array):
+    """Symmetric initialisation: (w, c, a) and (w, c, -a) side by side, so f(W(0), .) = 0."""
+    return (jnp.concatenate([w, w]), jnp.concatenate([c, c]), jnp.concatenate([a, -a]))
+
+
+def init_variables(sample, signs: jax.Array, *, train_readout: bool = False) -> dict:
+    """Flax variables of :class:`TwoLayerReLU` from a feature sample and readout signs.
+
+    Args:
+      sample: a :class:`nnkrr.sampling.FeatureSample` (``w`` (m, d), ``scale`` (m,) = c).
+      signs: readout signs a, shape ``(m,)``.
+      train_readout: put ``a`` among the trained ``params``.
+    """
+    w = jnp.asarray(sample.w)
+    c = jnp.asarray(sample.scale, w.dtype)
+    a = jnp.asarray(signs, w.dtype)
+    if w.ndim != 2 or c.shape != (w.shape[0],) or a.shape != (w.shape[0],):
+        raise ValueError(
+            f"sample.w (m, d), sample.scale (m,) and signs (m,) disagree: "
+            f"{w.shape}, {c.shape}, {a.shape}"
+        )
+    _checks.check_finite("sample.w", w)
+    params = {"W": w}
+    constants = {"c": c, "W0": w}
+    if train_readout:
+        params["a"] = a
+    else:
+        constants["a"] = a
+    return {"params": params, "constants": constants}
