@@ -149,14 +149,13 @@ class TwoLayerReLU(nn.Module):
         m, d = self.width, x.shape[-1]
         w = self.param("W", nn.initializers.normal(1.0), (m, d), x.dtype)
 
-        def signs():
-            return jax.random.rademacher(self.make_rng("params"), (m,), x.dtype)
+        def signs(key):
+            return jax.random.rademacher(key, (m,), x.dtype)
 
-        a = (
-            self.param("a", lambda key: signs())
-            if self.train_readout
-            else self.variable("constants", "a", signs).value
-        )
+        if self.train_readout:
+            a = self.param("a", signs)
+        else:
+            a = self.variable("constants", "a", lambda: signs(self.make_rng("params"))).value
         c = self.variable("constants", "c", lambda: jnp.ones((m,), x.dtype)).value
         w0 = self.variable("constants", "W0", lambda: w).value
         v = self.kappa / math.sqrt(m) * a * c

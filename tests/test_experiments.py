@@ -77,3 +77,43 @@ def test_spectral_multirun_gathers_reproducible_rows(tmp_path):
         s_lam = float(sampling.statistical_dimension(k, row.lam))
     np.testing.assert_allclose(row.eps, eps, rtol=1e-9)
     np.testing.assert_allclose(row.s_lambda, s_lam, rtol=1e-9)
+
+
+REQUIRED = (
+    "dataset n_train n_test dim sampler regime width seed lam kappa steps time_T gap_max gap_rms "
+    "gap_rel gap_kernel gap_opt gap_nonlin spectral_eps s_lambda weight_move pattern_flips "
+    "nn_test_mse krr_test_mse wall_s"
+).split()
+
+
+def test_sweep_multirun_table_and_figures(tmp_path):
+    sweep = tmp_path / "sweep"
+    run_app(
+        "sweep.py",
+        "-m",
+        "model.width=16,64",
+        "sampler=gaussian,leverage",
+        "regime=lazy,paper",
+        "data.n_train=24",
+        "data.n_test=12",
+        "data.dim=3",
+        "seeds=2",
+        "train.max_steps=400",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    frame = pd.read_parquet(sweep / "results.parquet")
+    assert set(REQUIRED) <= set(frame.columns)
+    assert len(frame) == 2 * 2 * 2 * 2 and set(frame.status) == {"ok"}
+    assert frame.groupby(["width", "sampler", "regime"]).seed.nunique().eq(2).all()
+    assert (sweep / "results.csv").exists()
+    for png in ("gap_vs_width.png", "gap_decomposition.png"):
+        assert (sweep / png).stat().st_size > 10_000
+    # the decomposition adds up (signed parts; RMS of the sum <= sum of RMS)
+    parts = frame[["gap_kernel", "gap_init", "gap_opt", "gap_nonlin"]].sum(axis=1)
+    assert (frame.gap_rms <= parts * (1 + 1e-9)).all()
+    # regimes as configured: the lazy init outputs 0, the paper regime is centred at 0
+    lazy, paper = frame[frame.regime == "lazy"], frame[frame.regime == "paper"]
+    assert (lazy.gap_init < 1e-5).all() and (paper.kappa == 0.1).all()
+    # KRR target is the same for every row of one regime
+    assert lazy.krr_test_mse.nunique() == 1

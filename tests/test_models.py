@@ -1,0 +1,107 @@
+"""The Flax network: its NTK at initialisation, symmetric init, the fused kernel."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nnkrr import data, features, kernels, models, sampling
+
+
+def problem(n=15, d=4, seed=0):
+    return jnp.asarray(data.cone(seed, n_train=n, n_test=7, dim=d, spread=0.3).x_train)
+
+
+def empirical_ntk(model, variables, x, names=("W",)):
+    """sum over trained parameters of J J^T, by autodiff through model.apply."""
+
+    def f(params):
+        return model.apply({"params": params, "constants": variables["constants"]}, x)
+
+    jac = jax.jacobian(f)(variables["params"])
+    total = 0.0
+    for name in names:
+        j = jac[name].reshape(x.shape[0], -1)
+        total = total + j @ j.T
+    return total
+
+
+@pytest.mark.parametrize("sampler", ["gaussian", "leverage"])
+@pytest.mark.parametrize("kappa", [1.0, 0.3])
+@pytest.mark.parametrize("train_readout", [False, True])
+def test_ntk_at_init_is_kappa2_rf_kernel(x64, sampler, kappa, train_readout):
+    x = problem()
+    s = sampling.sample(jax.random.key(1), x, 64, sampler=sampler, lam=0.05)
+    signs = jax.random.rademacher(jax.random.key(2), (64,), jnp.float64)
+    model = models.TwoLayerReLU(width=64, kappa=kappa, train_readout=train_readout, chunk=24)
+    variables = models.init_variables(s, signs, train_readout=train_readout)
+    names = ("W", "a") if train_readout else ("W",)
+    got = empirical_ntk(model, variables, x, names)
+    expected = features.rf_kernel(x, None, s)
+    if train_readout:  # d f / d a_r = kappa / sqrt(m) c_r relu(w_r . x): ReLU random features
+        expected = expected + features.rf_kernel(x, None, s, "arccos1")
+    np.testing.assert_allclose(got, kappa**2 * expected, rtol=1e-10, atol=1e-12)
+
+
+def test_wide_gaussian_ntk_approaches_exact_kernel(x64):
+    x = problem(8)
+    model = models.TwoLayerReLU(width=2**15)
+    variables = model.init(jax.random.key(0), x)
+    assert variables["constants"]["c"].tolist() == [1.0] * 2**15
+    got = np.asarray(empirical_ntk(model, variables, x))
+    exact = np.asarray(kernels.relu_ntk_closed_form(x))
+    # K_m(x, z) is a mean of 2^15 iid terms bounded by |x||z|: error ~ |x||z| / sqrt(m)
+    np.testing.assert_allclose(got, exact, atol=5 * 2**-7.5)
+
+
+def test_symmetric_init_outputs_zero(x64):
+    x = problem()
+    s = sampling.sample(jax.random.key(3), x, 32, sampler="leverage", lam=0.1)
+    w, c, a = models.symmetric_pairs(
+        s.w, s.scale, jax.random.rademacher(jax.random.key(4), (32,), jnp.float64)
+    )
+    model = models.TwoLayerReLU(width=64)
+    variables = models.init_variables(sampling.FeatureSample(w, c), a)
+    assert np.abs(np.asarray(model.apply(variables, x))).max() < 1e-14
+    # but it is a real network: one step away from W(0) it is not zero
+    moved = jax.tree.map(lambda p: p, variables)
+    moved["params"]["W"] = moved["params"]["W"].at[0].add(1.0)
+    assert np.abs(np.asarray(model.apply(moved, x))).max() > 1e-3
+
+
+@pytest.mark.parametrize("linearized", [False, True])
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1000])
+def test_fused_kernel_matches_plain_autodiff(x64, linearized, chunk):
+    x = problem()
+    w0 = jax.random.normal(jax.random.key(5), (64, 4), jnp.float64)
+    w = w0 + 0.3 * jax.random.normal(jax.random.key(6), (64, 4), jnp.float64)
+    v = jax.random.normal(jax.random.key(7), (64,), jnp.float64)
+
+    def plain(w, v):
+        z, z0 = x @ w.T, x @ w0.T
+        return jnp.where((z0 if linearized else z) > 0, z, 0) @ v
+
+    def fused(w, v):
+        return models.two_layer(w, v, x, w0, chunk, linearized)
+
+    loss = lambda f: lambda w, v: jnp.sum(jnp.cos(f(w, v)))  # noqa: E731
+    np.testing.assert_allclose(fused(w, v), plain(w, v), rtol=1e-12)
+    for g1, g2 in zip(
+        jax.grad(loss(fused), (0, 1))(w, v), jax.grad(loss(plain), (0, 1))(w, v), strict=True
+    ):
+        np.testing.assert_allclose(g1, g2, rtol=1e-11, atol=1e-13)
+
+
+def test_homogeneity_linearisation_equals_network_at_init(x64):
+    """ReLU is 1-homogeneous: f(W, x) = <grad f(W, x), W>, so f_lin(W(0)) = f(W(0))."""
+    x = problem()
+    model = models.TwoLayerReLU(width=40)
+    variables = model.init(jax.random.key(8), x)
+    lin = models.TwoLayerReLU(width=40, linearized=True)
+    np.testing.assert_allclose(lin.apply(variables, x), model.apply(variables, x), rtol=1e-12)
+
+
+def test_init_variables_checks_shapes():
+    s = sampling.FeatureSample(jnp.ones((5, 2)), jnp.ones(4))
+    with pytest.raises(ValueError, match="sample.scale"):
+        models.init_variables(s, jnp.ones(5))

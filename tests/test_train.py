@@ -1,0 +1,184 @@
+"""Training: convergence to the ridge optimum, the lazy limit, vmapped seeds, divergence."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nnkrr import data, features, gap, kernels, models, sampling, train
+
+
+def setup(seed=0, n=12, n_test=6, d=3, m=48, symmetric=False, sampler="gaussian", lam=0.05):
+    ds = data.synthetic(seed, n_train=n, n_test=n_test, dim=d)
+    x, xt, y = jnp.asarray(ds.x_train), jnp.asarray(ds.x_test), jnp.asarray(ds.y_train[:, 0])
+    k = m // 2 if symmetric else m
+    s = sampling.sample(jax.random.key(seed), x, k, sampler=sampler, lam=lam)
+    signs = jax.random.rademacher(jax.random.key(seed + 1), (k,), jnp.float64)
+    w, c, a = models.symmetric_pairs(s.w, s.scale, signs) if symmetric else (s.w, s.scale, signs)
+    sample = sampling.FeatureSample(w, c)
+    return x, xt, y, sample, models.init_variables(sample, a)
+
+
+def batch(tree):
+    return jax.tree.map(lambda a: a[None], tree)
+
+
+@pytest.mark.parametrize("centre", ["init", "zero"])
+def test_linearised_model_converges_to_ridge_optimum(x64, centre):
+    kappa, lam = 0.7, 0.05
+    x, xt, y, sample, variables = setup()
+    lin = models.TwoLayerReLU(width=48, kappa=kappa, linearized=True, chunk=16)
+    km = kappa**2 * features.rf_kernel(x, None, sample)
+    kmt = kappa**2 * features.rf_kernel(xt, x, sample)
+    mu = np.linalg.eigvalsh(np.asarray(km))
+    lr = train.step_size(mu[-1], lam)
+    steps = int(np.ceil(train.horizon(mu[0], lam, c=40) / lr))
+    cfg = train.TrainConfig(lam=lam, learning_rate=lr, steps=steps, centre=centre)
+    state = train.fit(lin.apply, batch(variables), x, y, cfg, segments=3)
+    final = {
+        "params": jax.tree.map(lambda a: a[0], state.params),
+        "constants": variables["constants"],
+    }
+    f_lin = lin.apply(final, xt)
+
+    f0, f0t = lin.apply(variables, x), lin.apply(variables, xt)
+    assert np.abs(np.asarray(f0)).max() > 0.05  # independent signs: f(W(0)) != 0
+    parts = gap.decompose(
+        k_train=km,
+        k_test=kmt,
+        km_train=km,
+        km_test=kmt,
+        y=y,
+        lam=lam,
+        f0_train=f0,
+        f0_test=f0t,
+        f_lin=f_lin,
+        f_nn=f_lin,
+        centre=centre,
+    )
+    np.testing.assert_allclose(f_lin, parts["f_lin_inf"], rtol=1e-8, atol=1e-10)
+
+    # Independent: explicit features G (n x m d) and W* = Wc + G^T (G G^T + lam)^-1 (Y - G Wc).
+    def jac(xs):
+        return jax.jacobian(
+            lambda w: lin.apply({"params": {"W": w}, "constants": variables["constants"]}, xs)
+        )(sample.w).reshape(xs.shape[0], -1)
+
+    g, gt = np.asarray(jac(x)), np.asarray(jac(xt))
+    np.testing.assert_allclose(g @ g.T, km, rtol=1e-10, atol=1e-12)
+    wc = np.asarray(sample.w).ravel() if centre == "init" else np.zeros(g.shape[1])
+    w_star = wc + g.T @ np.linalg.solve(g @ g.T + lam * np.eye(len(y)), np.asarray(y) - g @ wc)
+    np.testing.assert_allclose(f_lin, gt @ w_star, rtol=1e-8, atol=1e-10)
+
+
+def test_lazy_wide_network_matches_ntk_krr(x64):
+    """lazy regime, m = 2^14, n = 16: the network lands within the kernel-approximation error.
+
+    For (1-eps)(K + lam I) <= K_m + lam I <= (1+eps)(K + lam I), KRR predictions on the
+    training points satisfy |f_m*(X) - f*(X)| <= eps / (1 - eps) |Y| (lam (K+lam)^-1 has
+    norm <= 1).  The network should add no more than that again (its nonlinearity and
+    finite training time are smaller than the kernel part), so we assert a factor 2.
+    """
+    lam, m = 0.1, 2**14
+    x, xt, y, sample, variables = setup(n=16, n_test=16, d=4, m=m, symmetric=True, lam=lam)
+    net = models.TwoLayerReLU(width=m)
+    k = kernels.relu_ntk(x)
+    km = features.rf_kernel(x, None, sample)
+    mu_m, mu = np.linalg.eigvalsh(np.asarray(km)), np.linalg.eigvalsh(np.asarray(k))
+    lr = train.step_size(mu_m[-1], lam)
+    steps = int(np.ceil(train.horizon(mu[0], lam, c=12) / lr))
+    cfg = train.TrainConfig(lam=lam, learning_rate=lr, steps=steps, centre="init")
+    state = train.fit(net.apply, batch(variables), x, y, cfg)
+    final = {
+        "params": jax.tree.map(lambda a: a[0], state.params),
+        "constants": variables["constants"],
+    }
+    f_nn = np.asarray(net.apply(final, x))
+    f_star = np.asarray(kernels.relu_ntk(x, x) @ np.linalg.solve(k + lam * np.eye(16), y))
+    eps = float(features.spectral_epsilon(k, km, lam))
+    assert eps < 0.1
+    bound = eps / (1 - eps) * np.linalg.norm(y)
+    assert np.linalg.norm(f_nn - f_star) <= 2 * bound
+    # and on unseen points the relative gap is small
+    f_nn_t = np.asarray(net.apply(final, xt))
+    f_star_t = np.asarray(kernels.relu_ntk(xt, x) @ np.linalg.solve(k + lam * np.eye(16), y))
+    assert np.sqrt(np.mean((f_nn_t - f_star_t) ** 2)) < 0.03 * np.sqrt(np.mean(f_star_t**2))
+
+
+def test_vmapped_seeds_equal_separate_runs(x64):
+    runs = [setup(seed=s, m=32, sampler="leverage") for s in (3, 4)]
+    x, y = runs[0][0], runs[0][2]
+    net = models.TwoLayerReLU(width=32, chunk=8)
+    cfg = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=60, centre="zero")
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *[r[4] for r in runs])
+    together = train.fit(net.apply, stacked, x, y, cfg, segments=4)
+    for i, r in enumerate(runs):
+        alone = train.fit(net.apply, batch(r[4]), x, y, cfg)
+        np.testing.assert_allclose(together.params["W"][i], alone.params["W"][0], rtol=1e-12)
+        np.testing.assert_allclose(together.loss[i], alone.loss[0], rtol=1e-12)
+    assert together.step.tolist() == [60, 60]  # segments of 15; no extra steps
+
+
+def test_divergence_is_recorded_not_raised(x64):
+    x, _, y, _, variables = setup()
+    variables = jax.tree.map(lambda a: a.astype(jnp.float32), variables)
+    net = models.TwoLayerReLU(width=48)
+    stable = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=300)
+    wild = train.TrainConfig(lam=0.05, learning_rate=50.0, steps=300)
+    ok = train.fit(
+        net.apply, batch(variables), x.astype(jnp.float32), y.astype(jnp.float32), stable
+    )
+    bad = train.fit(net.apply, batch(variables), x.astype(jnp.float32), y.astype(jnp.float32), wild)
+    assert int(ok.diverged_step[0]) == -1 and int(ok.step[0]) == 300
+    assert 0 < int(bad.diverged_step[0]) < 300
+    assert not np.isfinite(float(bad.diverged_loss[0]))
+    assert np.all(np.isfinite(np.asarray(bad.params["W"])))  # last finite parameters kept
+    assert int(bad.step[0]) == int(bad.diverged_step[0])
+
+
+def test_other_optax_optimizers(x64):
+    x, _, y, _, variables = setup()
+    net = models.TwoLayerReLU(width=48)
+    objective = lambda p: train.objective(
+        p,
+        variables["constants"],
+        net.apply,
+        x,
+        y,
+        0.05,  # noqa: E731
+        variables["params"],
+    )
+    before = float(objective(variables["params"]))
+    for name, kwargs in [("adam", ()), ("sgd", (("momentum", 0.9),))]:
+        cfg = train.TrainConfig(
+            lam=0.05, learning_rate=0.01, steps=200, optimizer=name, optimizer_kwargs=kwargs
+        )
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes int32 counts and floats
+            state = train.fit(net.apply, batch(variables), x, y, cfg)
+        after = float(objective(jax.tree.map(lambda a: a[0], state.params)))
+        assert after < 0.5 * before, name
+
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"lam": 0.0}, "lam"),
+        ({"learning_rate": -1.0}, "learning_rate"),
+        ({"steps": 0}, "steps"),
+        ({"centre": "mean"}, "centre"),
+        ({"optimizer": "newton"}, "optimizer"),
+        ({"optimizer_kwargs": (("bogus", 1),)}, "optimizer_kwargs"),
+    ],
+)
+def test_bad_train_config(kwargs, name):
+    args = {"lam": 0.1, "learning_rate": 0.1, "steps": 10}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=name):
+        train.TrainConfig(**args)
+
+
+def test_step_size_and_horizon():
+    assert train.step_size(9.0, 1.0) == pytest.approx(0.1)
+    assert train.horizon(0.5, 0.5, c=3.0) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="factor"):
+        train.step_size(1.0, 0.1, factor=2.0)
