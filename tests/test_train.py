@@ -139,15 +139,12 @@ def test_divergence_is_recorded_not_raised(x64):
 def test_other_optax_optimizers(x64):
     x, _, y, _, variables = setup()
     net = models.TwoLayerReLU(width=48)
-    objective = lambda p: train.objective(
-        p,
-        variables["constants"],
-        net.apply,
-        x,
-        y,
-        0.05,  # noqa: E731
-        variables["params"],
-    )
+
+    def objective(p):
+        return train.objective(
+            p, variables["constants"], net.apply, x, y, 0.05, variables["params"]
+        )
+
     before = float(objective(variables["params"]))
     for name, kwargs in [("adam", ()), ("sgd", (("momentum", 0.9),))]:
         cfg = train.TrainConfig(
