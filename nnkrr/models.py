@@ -17,8 +17,9 @@ linearisation around :math:`W(0)` is the same network with its activation patter
 .. math:: f_\mathrm{lin}(W, x) = \frac{\kappa}{\sqrt m} \sum_r a_r c_r\, 1[w_r(0)^\top x \ge 0]\, w_r^\top x.
 
 Both are computed by :func:`two_layer`, which never holds the ``(n, m)`` pre-activations:
-it walks over ``chunk`` neurons at a time (forward: accumulate f; backward: recompute
-each chunk's pre-activations and form its gradient), so the working set stays in cache.
+it walks over ``chunk`` neurons at a time, accumulating f with each chunk's
+pre-activations in cache, and keeps only the activation patterns (n m booleans) for
+the backward pass, where both gradients come from one product ``mask^T (g o X)``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from nnkrr import _checks
 __all__ = ["DEFAULT_CHUNK", "TwoLayerReLU", "init_variables", "symmetric_pairs", "two_layer"]
 
 #: Neurons per step of :func:`two_layer` (``benchmarks/train.py`` measures the choice).
-DEFAULT_CHUNK = 512
+DEFAULT_CHUNK = 128
+#: dtype of the activation patterns kept for the backward pass.
+MASK_DTYPE = jnp.bool_
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
@@ -74,10 +77,10 @@ def two_layer(
       chunk: neurons per step (static).
       frozen: whether patterns come from ``u`` (static).
     """
-    return _forward(w, v, x, u, chunk, frozen)
+    return _forward(w, v, x, u, chunk, frozen)[0]
 
 
-def _forward(w, v, x, u, chunk, frozen):
+def _forward(w, v, x, u, chunk, frozen, keep_masks=False):
     m = w.shape[0]
     chunk = min(chunk, m)
     wc, vc = _chunks(w, chunk), _chunks(v, chunk)
@@ -86,35 +89,32 @@ def _forward(w, v, x, u, chunk, frozen):
     def body(acc, blk):
         wb, vb, ub = blk
         z = _mm(x, wb.T)  # (n, chunk) pre-activations, in cache
-        zu = _mm(x, ub.T) if frozen else z
-        return acc + _mm(jnp.where(zu > 0, z, 0), vb), None
+        mask = (_mm(x, ub.T) if frozen else z) > 0
+        saved = mask.astype(MASK_DTYPE) if keep_masks else None
+        return acc + _mm(jnp.where(mask, z, 0), vb), saved
 
-    out, _ = jax.lax.scan(body, jnp.zeros((x.shape[0],), x.dtype), (wc, vc, uc))
-    return out
+    return jax.lax.scan(body, jnp.zeros((x.shape[0],), x.dtype), (wc, vc, uc))
 
 
 def _two_layer_fwd(w, v, x, u, chunk, frozen):
-    return _forward(w, v, x, u, chunk, frozen), (w, v, x, u)
+    out, masks = _forward(w, v, x, u, chunk, frozen, keep_masks=True)
+    return out, (w, v, x, masks)  # masks: (m / chunk, n, chunk), n m entries
 
 
 def _two_layer_bwd(chunk, frozen, res, g):
-    w, v, x, u = res
+    # With P = mask^T (g o X) (m x d):  d/dw_r = v_r P_r  and  d/dv_r = w_r . P_r,
+    # since d f_i / d v_r = 1[.] w_r . x_i.  One GEMM with inner dimension n per chunk.
+    w, v, x, masks = res
     m = w.shape[0]
-    chunk = min(chunk, m)
-    wc, vc = _chunks(w, chunk), _chunks(v, chunk)
-    uc = _chunks(u, chunk) if frozen else wc
+    gx = g[:, None] * x
 
-    def block(blk):
-        wb, vb, ub = blk
-        z = _mm(x, wb.T)
-        zu = _mm(x, ub.T) if frozen else z
-        gm = jnp.where(zu > 0, g[:, None], 0)  # (n, chunk): g_i 1[u_r.x_i > 0]
-        grad_w = _mm(gm.T, x) * vb[:, None]  # sum_i g_i v_r 1[.] x_i
-        grad_v = jnp.sum(gm * z, axis=0)  # sum_i g_i 1[.] w_r.x_i
-        return grad_w, grad_v
+    def block(mask):
+        return _mm(mask.T.astype(x.dtype), gx)  # (chunk, d)
 
-    grad_w, grad_v = jax.lax.map(block, (wc, vc, uc))
-    return (_unchunk(grad_w, m), _unchunk(grad_v, m), jnp.zeros_like(x), jnp.zeros_like(u))
+    p = _unchunk(jax.lax.map(block, masks), m)
+    grad_w = v[:, None] * p
+    grad_v = jnp.sum(w * p, axis=1)
+    return grad_w, grad_v, jnp.zeros_like(x), None
 
 
 two_layer.defvjp(_two_layer_fwd, _two_layer_bwd)
