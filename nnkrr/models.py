@@ -33,7 +33,16 @@ import jax.numpy as jnp
 
 from nnkrr import _checks
 
-__all__ = ["DEFAULT_CHUNK", "TwoLayerReLU", "init_variables", "symmetric_pairs", "two_layer"]
+__all__ = [
+    "DEFAULT_CHUNK",
+    "MLP",
+    "TwoLayerReLU",
+    "init_variables",
+    "linearize",
+    "symmetric_pairs",
+    "two_layer",
+    "with_theta0",
+]
 
 #: Neurons per step of :func:`two_layer` (``benchmarks/train.py`` measures the choice).
 DEFAULT_CHUNK = 128
@@ -191,3 +200,81 @@ def init_variables(sample, signs: jax.Array, *, train_readout: bool = False) -> 
     else:
         constants["a"] = a
     return {"params": params, "constants": constants}
+
+
+class MLP(nn.Module):
+    r"""A depth-L ReLU network in NTK parameterisation (Gaussian initialisation only).
+
+    .. math:: h_0 = x,\quad h_l = \mathrm{relu}\big(\sigma_w W_l h_{l-1} / \sqrt{n_{l-1}}\big),
+              \quad f = \kappa\, \sigma_w W_{L+1} h_L / \sqrt{n_L},
+
+    all :math:`W_l \sim N(0, 1)`, no biases: the finite network of
+    :func:`nnkrr.kernels.mlp_stax` (``b_std=None``), whose infinite-width NTK is
+    :math:`\kappa^2` :func:`nnkrr.kernels.mlp_ntk` (readout trained or, with
+    ``train_readout=False``, frozen in the ``constants`` collection).
+
+    Attributes:
+      width: hidden width.
+      depth: number of hidden layers L >= 1.
+      kappa: output scale.
+      W_std: :math:`\sigma_w`.
+      train_readout: whether the last layer is trained.
+    """
+
+    width: int
+    depth: int = 2
+    kappa: float = 1.0
+    W_std: float = 1.0
+    train_readout: bool = True
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Outputs, shape ``(n,)``, for inputs ``x`` of shape ``(n, d)``."""
+        h = x
+        for layer in range(self.depth):
+            w = self.param(
+                f"W{layer}", nn.initializers.normal(1.0), (h.shape[-1], self.width), x.dtype
+            )
+            h = jax.nn.relu(self.W_std * _mm(h, w) / math.sqrt(h.shape[-1]))
+        shape = (self.width,)
+        if self.train_readout:
+            out = self.param("readout", nn.initializers.normal(1.0), shape, x.dtype)
+        else:
+            out = self.variable(
+                "constants",
+                "readout",
+                lambda: jax.random.normal(self.make_rng("params"), shape, x.dtype),
+            ).value
+        return self.kappa * self.W_std * _mm(h, out) / math.sqrt(self.width)
+
+
+def linearize(apply_fn):
+    r"""The first-order Taylor model of ``apply_fn`` around parameters kept in ``constants``.
+
+    .. math:: f_\mathrm{lin}(\theta, x) = f(\theta_0, x) + \partial_\theta f(\theta_0, x)(\theta - \theta_0),
+
+    with :math:`\theta_0` = ``variables["constants"]["theta0"]`` (set by
+    :func:`with_theta0`).  For :class:`TwoLayerReLU`, ``linearized=True`` computes the
+    same model faster (1-homogeneity).
+    """
+
+    def apply_lin(variables, x):
+        constants = dict(variables["constants"])
+        theta0 = constants.pop("theta0")
+
+        def f(params):
+            return apply_fn({"params": params, "constants": constants}, x)
+
+        delta = jax.tree.map(jnp.subtract, variables["params"], theta0)
+        f0, df = jax.jvp(f, (theta0,), (delta,))
+        return f0 + df
+
+    return apply_lin
+
+
+def with_theta0(variables: dict) -> dict:
+    """``variables`` with a copy of its ``params`` as ``constants/theta0`` (for :func:`linearize`)."""
+    return {
+        "params": variables["params"],
+        "constants": {**variables.get("constants", {}), "theta0": variables["params"]},
+    }

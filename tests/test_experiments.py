@@ -117,3 +117,33 @@ def test_sweep_multirun_table_and_figures(tmp_path):
     assert (lazy.gap_init < 1e-5).all() and (paper.kappa == 0.1).all()
     # KRR target is the same for every row of one regime
     assert lazy.krr_test_mse.nunique() == 1
+
+
+def test_sweep_mlp_job_and_sampler_check(tmp_path):
+    out = tmp_path / "mlp"
+    run_app(
+        "sweep.py",
+        "model=mlp",
+        "model.width=32",
+        "seeds=2",
+        "data.n_train=16",
+        "data.n_test=8",
+        "train.max_steps=200",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
+    frame = pd.read_parquet(out / "results.parquet")
+    assert set(frame.model) == {"mlp"} and set(frame.depth) == {2} and len(frame) == 2
+    assert np.isfinite(
+        frame[["gap_rms", "gap_kernel", "gap_init", "gap_opt", "gap_nonlin"]].to_numpy()
+    ).all()
+    assert (frame.gap_init > 0).all()  # no symmetric pairs for the MLP: f(W(0)) != 0
+    cmd = [
+        sys.executable,
+        str(ROOT / "experiments" / "sweep.py"),
+        "model=mlp",
+        "sampler=leverage",
+        f"hydra.run.dir={tmp_path / 'bad'}",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode != 0 and "sampler must be gaussian" in proc.stderr

@@ -105,3 +105,48 @@ def test_init_variables_checks_shapes():
     s = sampling.FeatureSample(jnp.ones((5, 2)), jnp.ones(4))
     with pytest.raises(ValueError, match="sample.scale"):
         models.init_variables(s, jnp.ones(5))
+
+
+@pytest.mark.parametrize("train_readout", [True, False])
+def test_mlp_empirical_ntk_converges_to_mlp_ntk(x64, train_readout):
+    """Average of J J^T over random initialisations of the finite MLP -> kernels.mlp_ntk."""
+    x = jax.random.normal(jax.random.key(0), (5, 3), jnp.float64)
+    mlp = models.MLP(width=512, depth=2, train_readout=train_readout)
+
+    @jax.jit
+    def ntk(key):
+        v = mlp.init(key, x)
+
+        def f(params):
+            return mlp.apply({"params": params, "constants": v.get("constants", {})}, x)
+
+        jac = jax.jacobian(f)(v["params"])
+        j = jnp.concatenate([a.reshape(5, -1) for a in jax.tree.leaves(jac)], 1)
+        return j @ j.T
+
+    draws = np.stack([np.asarray(ntk(jax.random.key(s))) for s in range(40)])
+    exact = np.asarray(kernels.mlp_ntk(x, depth=2, train_last=train_readout))
+    se = draws.std(0, ddof=1) / np.sqrt(len(draws))
+    # finite-width bias of the NTK is O(1/width), far below 5 SE here
+    assert np.all(np.abs(draws.mean(0) - exact) < 5 * se + 2e-3 * np.abs(exact).max())
+    assert se.max() < 0.05 * np.abs(exact).max()
+
+
+def test_linearize_is_first_order_taylor(x64):
+    x = problem(6)
+    mlp = models.MLP(width=32, depth=2)
+    v = mlp.init(jax.random.key(1), x)
+    v = {"params": v["params"], "constants": {}}
+    lin = models.linearize(mlp.apply)
+    v0 = models.with_theta0(v)
+    np.testing.assert_allclose(lin(v0, x), mlp.apply(v, x), rtol=1e-13)
+    direction = jax.tree.map(lambda a: jax.random.normal(jax.random.key(2), a.shape), v["params"])
+    for t in (1e-3, 1e-4):
+        moved = jax.tree.map(lambda a, d, t=t: a + t * d, v["params"], direction)
+        err = np.abs(
+            np.asarray(
+                lin({"params": moved, "constants": v0["constants"]}, x)
+                - mlp.apply({"params": moved, "constants": {}}, x)
+            )
+        ).max()
+        assert err < 50 * t**2  # second-order remainder
