@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--width", type=int, default=16384)
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--chunks", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
+    parser.add_argument("--chunks", type=int, nargs="+", default=[64, 128, 256, 512])
     args = parser.parse_args()
     n, d, m, steps = args.n, args.dim, args.width, args.steps
 
@@ -83,10 +83,15 @@ def main() -> None:
 
     cfg = train.TrainConfig(lam=lam, learning_rate=lr, steps=steps, centre="zero")
     batched = jax.tree.map(lambda a: a[None], variables)
-    for chunk in args.chunks:
+    for chunk in [None, *args.chunks]:
         model = models.TwoLayerReLU(width=m, chunk=chunk)
         t = best_time(lambda model=model: train.fit(model.apply, batched, x, y, cfg).params, 3)
-        rows.append((f"nnkrr fused, chunk {chunk}", t / steps, useful))
+        name = (
+            f"nnkrr fused, chunk {chunk}"
+            if chunk
+            else f"nnkrr default ({models.resolve_chunk(None) or 'unchunked'})"
+        )
+        rows.append((name, t / steps, useful))
 
     print(
         f"{'step':32} {'ms/step':>8} {'steps/s':>8} {'GFLOP/s':>9} {'of peak':>8} {'speed-up':>9}"

@@ -105,7 +105,7 @@ def two_layer_setup(cfg, x, xt, dtype) -> Setup:
             kappa=float(reg.kappa),
             linearized=linearized,
             train_readout=cfg.model.train_readout,
-            chunk=int(cfg.model.chunk),
+            chunk=cfg.model.chunk,
         )
 
     return Setup(
