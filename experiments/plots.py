@@ -23,16 +23,28 @@ def loglog_slope(x, y) -> float:
     return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
 
 
-def spectral_slopes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Fitted slope of median eps versus m, per (dataset, lam, kernel, sampler)."""
-    keys = ["dataset", "lam", "kernel", "sampler"]
-    med = frame.groupby(keys + ["m"], as_index=False)["eps"].median()
+def grouped_slopes(
+    frame: pd.DataFrame, keys: list[str], x: str, y: str, agg: str = "mean"
+) -> pd.DataFrame:
+    """Fitted log-log slope of ``agg(y)`` (over seeds) versus ``x``, per group of ``keys``."""
+    summary = frame.groupby(keys + [x], as_index=False)[y].agg(agg)
     return (
-        med.groupby(keys)
-        .apply(lambda g: loglog_slope(g["m"], g["eps"]), include_groups=False)
+        summary.groupby(keys)
+        .apply(lambda g: loglog_slope(g[x], g[y]), include_groups=False)
         .rename("slope")
         .reset_index()
     )
+
+
+def spectral_slopes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fitted slope of median eps versus m, per (dataset, lam, kernel, sampler)."""
+    return grouped_slopes(frame, ["dataset", "lam", "kernel", "sampler"], "m", "eps", "median")
+
+
+def _loglog(ax, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
 
 
 def _spectral_panel(ax, frame: pd.DataFrame) -> None:
@@ -62,29 +74,22 @@ def _spectral_panel(ax, frame: pd.DataFrame) -> None:
             color="gray",
             label=f"{label}·log(s_λ/δ)/m), slope −1/2",
         )
-    ax.set(
-        xscale="log",
-        yscale="log",
-        xlabel="number of features m",
-        ylabel="spectral error ε",
-        title=f"{row['dataset']} (n={row['n']}, d={row['dim']}), {row['kernel']}, "
+    _loglog(
+        ax,
+        "number of features m",
+        "spectral error ε",
+        f"{row['dataset']} (n={row['n']}, d={row['dim']}), {row['kernel']}, "
         f"λ={row['lam']:g}\ns_λ={row['s_lambda']:.1f}, "
         f"flatness sup score/s_λ≈{row['flatness']:.2f}",
     )
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
 
 
 def spectral_figure(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     """One log-log panel of eps versus m per (dataset, lam, kernel): ``eps_vs_m.png``."""
     panels = list(frame.groupby(["dataset", "lam", "kernel"], sort=True))
-    cols = min(3, len(panels))
-    rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.5 * rows), squeeze=False)
-    for ax, (_, group) in zip(axes.flat, panels, strict=False):
+    fig, axes = _grid(len(panels))
+    for ax, (_, group) in zip(axes, panels, strict=False):
         _spectral_panel(ax, group)
-    for ax in axes.flat[len(panels) :]:
-        ax.axis("off")
     fig.tight_layout()
     path = Path(directory) / "eps_vs_m.png"
     fig.savefig(path, dpi=120)
@@ -94,14 +99,7 @@ def spectral_figure(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
 
 def gap_slopes(frame: pd.DataFrame) -> pd.DataFrame:
     """Fitted slope of mean gap_rms versus width, per (dataset, regime, sampler)."""
-    keys = ["dataset", "regime", "sampler"]
-    mean = frame.groupby(keys + ["width"], as_index=False)["gap_rms"].mean()
-    return (
-        mean.groupby(keys)
-        .apply(lambda g: loglog_slope(g["width"], g["gap_rms"]), include_groups=False)
-        .rename("slope")
-        .reset_index()
-    )
+    return grouped_slopes(frame, ["dataset", "regime", "sampler"], "width", "gap_rms")
 
 
 def _grid(n: int, size=(5.5, 4.5)):
@@ -135,16 +133,13 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
             )
             ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.15)
         row = group.iloc[0]
-        ax.set(
-            xscale="log",
-            yscale="log",
-            xlabel="width m",
-            ylabel="RMS gap |f_nn − f*| on test",
-            title=f"{dataset} (n={row.n_train}, d={row.dim}), {regime} regime\n"
+        _loglog(
+            ax,
+            "width m",
+            "RMS gap |f_nn − f*| on test",
+            f"{dataset} (n={row.n_train}, d={row.dim}), {regime} regime\n"
             f"λ={row.lam:g}, κ={row.kappa:g}, s_λ={row.s_lambda:.1f}",
         )
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
     fig.tight_layout()
     path_gap = directory / "gap_vs_width.png"
     fig.savefig(path_gap, dpi=120)
@@ -160,15 +155,12 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
             if (means[part] > 0).any():
                 label = "total" if part == "gap_rms" else part.removeprefix("gap_")
                 ax.plot(means.index, means[part], styles[part], label=label)
-        ax.set(
-            xscale="log",
-            yscale="log",
-            xlabel="width m",
-            ylabel="RMS on test points",
-            title=f"{dataset}, {regime} regime, {sampler} init",
+        _loglog(
+            ax,
+            "width m",
+            "RMS on test points",
+            f"{dataset}, {regime} regime, {sampler} init",
         )
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
     fig.tight_layout()
     path_dec = directory / "gap_decomposition.png"
     fig.savefig(path_dec, dpi=120)
