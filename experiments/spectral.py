@@ -21,8 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-import plots
-import results
+from experiments import plots, results
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +32,9 @@ def main(cfg: DictConfig) -> None:
     from nnkrr import features, sampling  # after the precision is set
 
     out = Path(HydraConfig.get().runtime.output_dir)
+    if (out / "spectral.parquet").exists() and not cfg.force:
+        log.info("%s already has spectral.parquet: skipped (force=true recomputes)", out)
+        return
     ds = hydra.utils.instantiate(cfg.data)
     x = jax.numpy.asarray(ds.x_train)
     spec = features.get_kernel(cfg.kernel)

@@ -27,8 +27,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-import plots
-import results
+from experiments import plots, results
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +185,9 @@ def main(cfg: DictConfig) -> None:
 
     start = time.perf_counter()
     out = Path(HydraConfig.get().runtime.output_dir)
+    if (out / "results.parquet").exists() and not cfg.force:
+        log.info("%s already has results.parquet: skipped (force=true recomputes)", out)
+        return
     dtype = jnp.dtype(cfg.dtype)
     ds = hydra.utils.instantiate(cfg.data)
     if not 0 <= cfg.target < ds.n_outputs:

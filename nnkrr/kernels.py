@@ -234,11 +234,14 @@ def _evaluate(
     n2 = n1 if x2 is None else x2.shape[0]
     if batch_size is not None:
         batch_size = _checks.check_positive_int("batch_size", batch_size)
+    devices = jax.local_device_count()
+    if batch_size is None and devices > 1:  # spread x1's rows over all local devices
+        batch_size = min(DEFAULT_BATCH_SIZE, -(-n1 // devices))
     if batch_size is None and n1 * n2 <= AUTO_BATCH_ENTRIES:
         k = compiled.full(x1, x2)
     else:
         batch_size = min(batch_size or DEFAULT_BATCH_SIZE, max(n1, n2))
-        step = jax.local_device_count() * batch_size
+        step = devices * batch_size
 
         def pad(x):
             extra = -x.shape[0] % step
@@ -266,7 +269,8 @@ def relu_ntk(
       x1: inputs, shape ``(n1, d)``, any norms (zero rows give 0).
       x2: inputs, shape ``(n2, d)``; ``None`` for ``x1``.
       batch_size: block side for ``nt.batch`` (per device); ``None`` batches with
-        :data:`DEFAULT_BATCH_SIZE` only when ``n1 * n2 > AUTO_BATCH_ENTRIES``.
+        :data:`DEFAULT_BATCH_SIZE` only when ``n1 * n2 > AUTO_BATCH_ENTRIES``, and
+        always when there are several local devices (x1's rows are split across them).
       store_on_device: passed to ``nt.batch``; ``False`` assembles blocks on the host.
       dtype: compute dtype; defaults to float64 under ``jax_enable_x64``, else float32.
 

@@ -27,6 +27,7 @@ from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from nnkrr import _checks
@@ -177,6 +178,22 @@ _segment_vmapped = jax.jit(
 )
 
 
+def shard_seeds(tree, devices=None):
+    """Place a pytree with a leading seed axis across ``devices`` (default: all local ones).
+
+    The seeds are split along a one-axis mesh ``("seeds",)`` (``jax.sharding``); the
+    vmapped training program then runs each device's seeds there, with no communication.
+    Returned unchanged when there is one device or the seeds do not divide evenly.
+    """
+    devices = list(jax.local_devices() if devices is None else devices)
+    n_seeds = jax.tree.leaves(tree)[0].shape[0]
+    if len(devices) == 1 or n_seeds % len(devices):
+        return tree
+    mesh = jax.sharding.Mesh(np.array(devices), ("seeds",))
+    spec = jax.sharding.PartitionSpec("seeds")
+    return jax.device_put(tree, jax.sharding.NamedSharding(mesh, spec))
+
+
 def fit(
     apply_fn: Callable,
     variables: dict,
@@ -186,6 +203,7 @@ def fit(
     *,
     segments: int = 1,
     progress: Callable[[int], None] | None = None,
+    shard: bool = True,
 ):
     """Train vmapped seeds for ``cfg.steps`` GD steps; returns the final :class:`TrainState`.
 
@@ -196,14 +214,22 @@ def fit(
       cfg: the :class:`TrainConfig`.
       segments: split the steps into this many compiled ``lax.scan`` calls (one
         compilation) so that ``progress(steps_done)`` can report between them.
+      shard: spread the seeds over the local devices (:func:`shard_seeds`); the
+        numbers are the same as on one device.
+      shard: spread the seeds over the local devices (:func:`shard_seeds`); the
+        numbers are the same as on one device.
 
     The centre :math:`\\theta_c` is 0 or the initial parameters, by ``cfg.centre``.
     """
     segments = _checks.check_positive_int("segments", segments)
+    if shard:
+        variables = shard_seeds(variables)
     constants = variables["constants"]
     params = variables["params"]
     centre = params if cfg.centre == "init" else jax.tree.map(jnp.zeros_like, params)
     state = jax.vmap(lambda p: init_state({"params": p}, cfg))(params)
+    if shard:
+        state = shard_seeds(state)
     length = -(-cfg.steps // segments)  # equal segments: one compilation; extra steps idle
     for i in range(segments):
         state = _segment_vmapped(apply_fn, cfg, length, x, y, constants, centre, state)
