@@ -56,12 +56,21 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
+    try:  # neural-tangents 0.6.5 needs jax < 0.6; accelerator images may have a newer jax
+        from nnkrr import _nt  # noqa: F401
+
+        have_nt = True
+    except (ImportError, AttributeError) as err:
+        have_nt = False
+        print(f"(neural-tangents unavailable on jax {jax.__version__}: {err}; closed form only)")
     for dtype in (jnp.float32, jnp.float64):
         for n in args.sizes:
             x = jax.random.normal(jax.random.key(n), (n, args.dim), dtype=dtype)
-            t_nt = best_time(
-                lambda x=x, dtype=dtype: kernels.relu_ntk(x, dtype=dtype), args.repeats
-            )
+            t_nt = float("nan")
+            if have_nt:
+                t_nt = best_time(
+                    lambda x=x, dtype=dtype: kernels.relu_ntk(x, dtype=dtype), args.repeats
+                )
             t_cf = best_time(
                 lambda x=x, dtype=dtype: kernels.relu_ntk_closed_form(x, dtype=dtype), args.repeats
             )

@@ -89,7 +89,7 @@ def main() -> None:
         name = (
             f"nnkrr fused, chunk {chunk}"
             if chunk
-            else f"nnkrr default ({models.resolve_chunk(None) or 'unchunked'})"
+            else f"nnkrr default (chunk {models.resolve_chunk(None, m)})"
         )
         rows.append((name, t / steps, useful))
 
