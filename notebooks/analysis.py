@@ -1,0 +1,185 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Do wide regularised networks predict what NTK-KRR predicts?
+#
+# Reads a width sweep (`experiments/sweep.py -m`) and a spectral sweep (`experiments/spectral.py -m`).
+# Set `SWEEP` / `SPECTRAL` (or the environment variables `NNKRR_SWEEP`, `NNKRR_SPECTRAL`) to their
+# sweep directories; left empty, the notebook runs tiny sweeps itself so that it always executes
+# (CI runs it that way). Pictures first, tables after.
+
+# %% tags=["parameters"]
+import os
+
+SWEEP = os.environ.get("NNKRR_SWEEP", "")  # directory holding results.parquet
+SPECTRAL = os.environ.get("NNKRR_SPECTRAL", "")  # directory holding spectral.parquet
+
+# %%
+import io
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import jax
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Image, display
+
+jax.config.update("jax_enable_x64", True)
+ROOT = next(
+    p for p in [Path.cwd(), *Path.cwd().parents] if (p / "experiments" / "sweep.py").exists()
+)
+sys.path.insert(0, str(ROOT))
+from experiments import plots  # noqa: E402
+
+from nnkrr import data, sampling  # noqa: E402
+
+
+def show(fig):
+    """Display a matplotlib figure as PNG (the plotting helpers select the Agg backend)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    display(Image(data=buffer.getvalue()))
+
+
+def run_tiny(script, *overrides):
+    out = Path(tempfile.mkdtemp(prefix=f"nnkrr-{script}-"))
+    cmd = [
+        sys.executable,
+        str(ROOT / "experiments" / f"{script}.py"),
+        "-m",
+        *overrides,
+        f"hydra.sweep.dir={out}",
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, cwd=out)
+    return out
+
+
+if not SWEEP:
+    SWEEP = run_tiny(
+        "sweep",
+        "model.width=16,64,256,1024",
+        "sampler=gaussian,leverage",
+        "regime=lazy,paper",
+        "data.n_train=32",
+        "data.n_test=32",
+        "data.dim=4",
+        "seeds=2",
+        "train.max_steps=2000",
+    )
+if not SPECTRAL:
+    SPECTRAL = run_tiny(
+        "spectral",
+        "data=synthetic,cone",
+        "data.n_train=64",
+        "data.n_test=1",
+        "widths=[32,128,512,2048]",
+        "seeds=3",
+        "flatness_draws=8192",
+    )
+results = pd.read_parquet(Path(SWEEP) / "results.parquet")
+spectral = pd.read_parquet(Path(SPECTRAL) / "spectral.parquet")
+print(f"{len(results)} network rows from {SWEEP}; {len(spectral)} spectral rows from {SPECTRAL}")
+
+# %% [markdown]
+# ## The gap to NTK-KRR versus width
+# RMS over test points of |f_nn − f*|, mean ± sd over seeds, fitted log-log slopes, both samplers
+# and both regimes. In the lazy regime the gap should fall like m^(-1/2); in the paper's regime
+# (centre 0) the ridge pulls W away from its initialisation and the gap stops falling.
+
+# %%
+figures = Path(tempfile.mkdtemp(prefix="nnkrr-figures-"))
+gap_png, decomposition_png = plots.gap_figures(results, figures)
+display(Image(filename=str(gap_png)))
+plots.gap_slopes(results)
+
+# %% [markdown]
+# ## Where the gap comes from
+# kernel: KRR with the initial network's kernel K_m vs exact KRR; init: the initial output;
+# opt: finite training time; nonlin: the network vs its linearisation.
+
+# %%
+display(Image(filename=str(decomposition_png)))
+
+# %% [markdown]
+# ## The lazy-training picture
+# Relative weight movement ‖W(T) − W(0)‖/‖W(0)‖ and the fraction of ReLU patterns that flipped.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+for (regime, sampler), group in results.groupby(["regime", "sampler"]):
+    means = group.groupby("width")[["weight_move", "pattern_flips"]].mean()
+    for ax, column in zip(axes, means.columns, strict=True):
+        ax.plot(means.index, means[column], "o-", label=f"{regime}, {sampler}")
+for ax, label in zip(
+    axes, ["‖W(T) − W(0)‖ / ‖W(0)‖", "fraction of ReLU patterns flipped"], strict=True
+):
+    ax.set(xscale="log", yscale="log", xlabel="width m", ylabel=label)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+fig.tight_layout()
+show(fig)
+
+# %% [markdown]
+# ## Spectral error of the random-feature kernel versus m
+# Against the two theoretical rates √((n/λ) log(s_λ/δ)/m) (Gaussian) and √(s_λ log(s_λ/δ)/m) (leverage).
+
+# %%
+(eps_png,) = plots.spectral_figure(spectral, figures)
+display(Image(filename=str(eps_png)))
+plots.spectral_slopes(spectral)
+
+# %% [markdown]
+# ## Why leverage sampling helps on one dataset and not the other
+# The distribution of score(w) / s_λ under the Gaussian p: nearly flat on the sphere (no gain),
+# heavy-tailed with an atom at 0 on the cone (half-spaces that miss all the data), which q avoids.
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 4))
+for name in ("synthetic", "cone"):
+    x = data.load(name, 0, n_train=128, n_test=1, dim=8).x_train
+    lev = sampling.leverage(x, 0.01)
+    w = jax.random.normal(jax.random.key(0), (20000, 8))
+    score = np.asarray(sampling.leverage_scores(w, x, None, 0.01)) / float(lev.s_lambda)
+    ax.hist(
+        score,
+        bins=80,
+        density=True,
+        alpha=0.6,
+        label=f"{name}: max {score.max():.1f}, P(score=0) {np.mean(score == 0):.2f}",
+    )
+ax.set(xlabel="score(w) / s_λ,  w ~ N(0, I)", ylabel="density", yscale="log")
+ax.legend(fontsize=8)
+show(fig)
+
+# %% [markdown]
+# ## The numbers
+
+# %%
+columns = [
+    "gap_rms",
+    "gap_rel",
+    "gap_kernel",
+    "gap_opt",
+    "gap_nonlin",
+    "weight_move",
+    "pattern_flips",
+    "spectral_eps",
+]
+results.groupby(["regime", "sampler", "width"])[columns].mean()
