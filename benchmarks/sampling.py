@@ -20,18 +20,7 @@ import jax.numpy as jnp
 
 from nnkrr import data, sampling
 
-from timing import best_time
-
-
-def matmul_peak(sizes=(2048, 4096)) -> float:
-    """Best float32 GEMM rate over a few square sizes, in FLOP/s (full fp32 precision, as
-    the scoring kernel uses: no TF32 on GPUs)."""
-    mm = jax.jit(lambda a, b: jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST))
-    best = 0.0
-    for n in sizes:
-        a = jax.random.normal(jax.random.key(n), (n, n), jnp.float32)
-        best = max(best, 2 * n**3 / best_time(lambda a=a: mm(a, a)))
-    return best
+from timing import best_time, matmul_peak
 
 
 def main() -> None:
@@ -61,13 +50,19 @@ def main() -> None:
         w = jax.random.normal(jax.random.key(1), (batch, d), jnp.float32)
         peak_n = max(peak, matmul_peak())
         for chunk in chunks:
-            t = best_time(lambda lev=lev, w=w, c=chunk: sampling._scores_chunked(lev, w, chunk=c))
+            t = best_time(
+                lambda lev=lev, w=w, c=chunk: sampling.leverage_scores(
+                    w, None, None, None, lev=lev, chunk=c
+                )
+            )
             flops = 2 * batch * n * n / t
             print(f"{n:6d} {chunk:6d} {batch / t:12.3e} {flops / 1e9:9.1f} {flops / peak_n:8.1%}")
         gen = min(batch, max(256, 2**22 // n))
         wg = w[:gen]
         t = best_time(
-            lambda lev=lev, wg=wg: sampling._scores_chunked(lev, wg, chunk=1024, generic=True),
+            lambda lev=lev, wg=wg: sampling.leverage_scores(
+                wg, None, None, None, lev=lev, chunk=1024, generic=True
+            ),
             repeats=2,
         )
         flops = 2 * gen * n * n * d / t

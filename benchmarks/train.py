@@ -20,16 +20,7 @@ import optax
 
 from nnkrr import models, train
 
-from timing import best_time
-
-
-def matmul_peak() -> float:
-    mm = jax.jit(lambda a, b: jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST))
-    best = 0.0
-    for n in (2048, 4096):
-        a = jax.random.normal(jax.random.key(n), (n, n), jnp.float32)
-        best = max(best, 2 * n**3 / best_time(lambda a=a: mm(a, a)))
-    return best
+from timing import best_time, matmul_peak
 
 
 def main() -> None:

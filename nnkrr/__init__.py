@@ -5,6 +5,14 @@ Modules (each concept lives in the module named after it):
 * :mod:`nnkrr.kernels` -- exact NTKs (neural-tangents and closed form).
 * :mod:`nnkrr.krr` -- kernel ridge regression with an exact ridge, by Cholesky.
 * :mod:`nnkrr.data` -- datasets as arrays with seeded train/test splits.
+* :mod:`nnkrr.features` -- random-feature kernels, ``rf_kernel``, ``spectral_epsilon``.
+* :mod:`nnkrr.sampling` -- Gaussian and ridge-leverage-score sampling of features.
+* :mod:`nnkrr.models` -- the paper's two-layer network (Flax), its linearisation, MLPs.
+* :mod:`nnkrr.train` -- optax gradient descent on the regularised loss, seeds vmapped.
+* :mod:`nnkrr.gap` -- the network-versus-NTK-KRR gap and its decomposition.
+
+Those five are imported on use (``from nnkrr import sampling``), so that ``import nnkrr``
+does not pull in Flax and optax.
 """
 
 from nnkrr import data, kernels, krr

@@ -59,7 +59,32 @@ def check_positive(name: str, value) -> None:
         raise ValueError(f"{name} must be > 0, got {value}")
 
 
-def check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def check_int(name: str, value, minimum: int) -> int:
+    """``value`` as an int >= ``minimum`` (bools and floats rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_positive_int(name: str, value) -> int:
+    return check_int(name, value, 1)
+
+
+def check_number(name: str, value, *, positive: bool = False) -> float:
+    """``value`` as a finite float >= 0 (> 0 with ``positive``); ValueError naming ``name``."""
+    try:
+        number = float(value) if not isinstance(value, bool) and value is not None else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not np.isfinite(number) or number < 0 or (positive and number == 0):
+        raise ValueError(
+            f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}"
+        )
+    return number
+
+
+def float_dtype_of(x):
+    """The (x64-canonical) dtype of a floating array, or None (then the default float applies)."""
+    if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating):
+        return jax.dtypes.canonicalize_dtype(x.dtype)
+    return None

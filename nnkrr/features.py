@@ -32,8 +32,10 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nnkrr import _checks, kernels
+from nnkrr._linalg import HIGHEST, mm
 
 __all__ = [
     "ARCCOS1",
@@ -45,12 +47,6 @@ __all__ = [
     "rff_gaussian",
     "spectral_epsilon",
 ]
-
-_HIGHEST = jax.lax.Precision.HIGHEST
-
-
-def _mm(a, b):
-    return jnp.matmul(a, b, precision=_HIGHEST)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -104,22 +100,22 @@ def _normal(key, m, d, dtype):
 
 
 def _relu_ntk_features(x, w):
-    return x[:, None, :] * (_mm(x, w.T) >= 0)[:, :, None].astype(x.dtype)
+    return x[:, None, :] * (mm(x, w.T) >= 0)[:, :, None].astype(x.dtype)
 
 
 def _relu_ntk_gram(x1, x2, w, c2):
-    s1 = (_mm(x1, w.T) >= 0).astype(x1.dtype)
-    s2 = (_mm(x2, w.T) >= 0).astype(x2.dtype)
-    return _mm(x1, x2.T) * _mm(s1 * c2[None, :], s2.T)
+    s1 = (mm(x1, w.T) >= 0).astype(x1.dtype)
+    s2 = (mm(x2, w.T) >= 0).astype(x2.dtype)
+    return mm(x1, x2.T) * mm(s1 * c2[None, :], s2.T)
 
 
 def _relu_ntk_prepare(x, a):
-    return a * _mm(x, x.T)  # M = A o (X X^T)
+    return a * mm(x, x.T)  # M = A o (X X^T)
 
 
 def _relu_ntk_fast_scores(m_mat, x, w):
-    s = (_mm(w, x.T) >= 0).astype(m_mat.dtype)  # (B, n) activation patterns
-    return jnp.sum(_mm(s, m_mat) * s, axis=1)  # s^T M s, row by row
+    s = (mm(w, x.T) >= 0).astype(m_mat.dtype)  # (B, n) activation patterns
+    return jnp.sum(mm(s, m_mat) * s, axis=1)  # s^T M s, row by row
 
 
 def _relu_ntk_bound(x, a, lam_max_a):
@@ -147,7 +143,7 @@ RELU_NTK = FeatureKernel(
 
 
 def _arccos1_gram(x1, x2, w, c2):
-    return _mm(jax.nn.relu(_mm(x1, w.T)) * c2[None, :], jax.nn.relu(_mm(x2, w.T)).T)
+    return mm(jax.nn.relu(mm(x1, w.T)) * c2[None, :], jax.nn.relu(mm(x2, w.T)).T)
 
 
 def _arccos1_bound(x, a, lam_max_a):
@@ -168,7 +164,7 @@ def _sample_norm_tilted(key, m, d, dtype):
 #: so rejection proposes from q0(w) ∝ |w|^2 p(w).
 ARCCOS1 = FeatureKernel(
     name="arccos1",
-    features=lambda x, w: jax.nn.relu(_mm(x, w.T))[:, :, None],
+    features=lambda x, w: jax.nn.relu(mm(x, w.T))[:, :, None],
     exact=kernels.arccos1_kernel,
     sample_base=_normal,
     proposal="tilted",
@@ -194,12 +190,12 @@ def rff_gaussian(bandwidth: float = 1.0) -> FeatureKernel:
     bandwidth = float(bandwidth)
 
     def features(x, w):
-        t = _mm(x, w.T)
+        t = mm(x, w.T)
         return jnp.stack([jnp.cos(t), jnp.sin(t)], axis=-1)
 
     def gram(x1, x2, w, c2):
-        t1, t2 = _mm(x1, w.T), _mm(x2, w.T)
-        return _mm(jnp.cos(t1) * c2[None, :], jnp.cos(t2).T) + _mm(
+        t1, t2 = mm(x1, w.T), mm(x2, w.T)
+        return mm(jnp.cos(t1) * c2[None, :], jnp.cos(t2).T) + mm(
             jnp.sin(t1) * c2[None, :], jnp.sin(t2).T
         )
 
@@ -241,7 +237,7 @@ def get_kernel(kernel: str | FeatureKernel) -> FeatureKernel:
 def _generic_gram(spec: FeatureKernel, x1, x2, w, c2):
     f1 = spec.features(x1, w) * c2[None, :, None]
     f2 = spec.features(x2, w)
-    return jnp.einsum("irp,jrp->ij", f1, f2, precision=_HIGHEST)
+    return jnp.einsum("irp,jrp->ij", f1, f2, precision=HIGHEST)
 
 
 def _rf_kernel(spec: FeatureKernel, x1, x2, w, scale, chunk: int):
@@ -303,11 +299,14 @@ def rf_kernel(
 
 @jax.jit
 def _spectral_epsilon(k, k_approx, lam):
-    mu, u = jnp.linalg.eigh(k)
-    inv_sqrt = _mm(u / jnp.sqrt(jnp.maximum(mu, 0) + lam)[None, :], u.T)
-    e = _mm(_mm(inv_sqrt, k_approx - k), inv_sqrt)
-    e = (e + e.T) / 2
-    return jnp.max(jnp.abs(jnp.linalg.eigvalsh(e)))
+    mu, u = jnp.linalg.eigh(k)  # once, for every approximation in the batch
+    inv_sqrt = mm(u / jnp.sqrt(jnp.maximum(mu, 0) + lam)[None, :], u.T)
+
+    def eps(k_m):
+        e = mm(mm(inv_sqrt, k_m - k), inv_sqrt)
+        return jnp.max(jnp.abs(jnp.linalg.eigvalsh((e + e.T) / 2)))
+
+    return jax.vmap(eps)(k_approx.reshape((-1,) + k.shape)).reshape(k_approx.shape[:-2])
 
 
 def spectral_epsilon(k, k_approx, lam) -> jax.Array:
@@ -318,27 +317,23 @@ def spectral_epsilon(k, k_approx, lam) -> jax.Array:
     the smallest :math:`\epsilon` with
     :math:`(1-\epsilon)(K + \lambda I) \preceq \tilde K + \lambda I \preceq (1+\epsilon)(K + \lambda I)`
     (Avron et al. 2017, Def. 1; Lee et al. 2020, Thm. 3.3).  Computed from one
-    eigendecomposition of K (negative round-off eigenvalues clipped to 0).
+    eigendecomposition of K (negative round-off eigenvalues clipped to 0), shared by a
+    batch of approximations.
 
     Args:
       k: exact kernel, shape ``(n, n)``, symmetric PSD.
-      k_approx: approximation, shape ``(n, n)``, symmetric.
+      k_approx: approximation, shape ``(n, n)``, or a batch ``(b, n, n)``; symmetric.
       lam: ridge, > 0.
 
     Returns:
-      The scalar :math:`\epsilon \ge 0`.
+      :math:`\epsilon \ge 0`: a scalar, or shape ``(b,)`` for a batch.
     """
-    k = _checks.as_matrix("k", k, dtype=_float_of(k))
-    k_approx = _checks.as_matrix("k_approx", k_approx, dtype=k.dtype)
+    k = _checks.as_matrix("k", k, dtype=_checks.float_dtype_of(k))
+    batched = getattr(k_approx, "ndim", np.ndim(k_approx)) == 3
+    k_approx = _checks.as_matrix("k_approx", k_approx, dtype=k.dtype, ndim=3 if batched else 2)
     if k.shape[0] != k.shape[1]:
         raise ValueError(f"k must be square, got shape {tuple(k.shape)}")
-    if k_approx.shape != k.shape:
+    if k_approx.shape[-2:] != k.shape:
         raise ValueError(f"k_approx has shape {tuple(k_approx.shape)}, k has {tuple(k.shape)}")
     _checks.check_positive("lam", lam)
     return _spectral_epsilon(k, k_approx, jnp.asarray(lam, k.dtype))
-
-
-def _float_of(x):
-    if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating):
-        return jax.dtypes.canonicalize_dtype(x.dtype)
-    return None

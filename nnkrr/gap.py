@@ -43,14 +43,15 @@ def rms(v) -> jax.Array:
 
 
 def decompose(
-    *, k_train, k_test, km_train, km_test, y, lam, f0_train, f0_test, f_lin, f_nn, centre: str
+    *, f_star, km_train, km_test, y, lam, f0_train, f0_test, f_lin, f_nn, centre: str
 ) -> dict[str, jax.Array]:
     r"""Signed gap parts on the test points (module docstring).
 
     Kernels are already scaled by :math:`\kappa^2`.
 
     Args:
-      k_train, k_test: exact kernel, ``(n, n)`` and ``(n_test, n)``.
+      f_star: the exact NTK-KRR prediction on the test points,
+        ``krr.fit_predict(k_train, y, k_test, lam)`` (the same for every seed of a job).
       km_train, km_test: random-feature kernel :math:`K_m` of the initial network.
       y: training targets ``(n,)``.
       lam: ridge.
@@ -60,19 +61,17 @@ def decompose(
       centre: ``"zero"`` or ``"init"``.
 
     Returns:
-      ``{"f_star", "f_m", "f_lin_inf", "total", "kernel", "init", "opt", "nonlin"}``,
+      ``{"f_m", "f_lin_inf", "total", "kernel", "init", "opt", "nonlin"}``,
       each of shape ``(n_test,)``.
     """
     if centre not in ("zero", "init"):
         raise ValueError(f"centre must be 'zero' or 'init', got {centre!r}")
-    f_star = krr.fit_predict(k_train, y, k_test, lam)
     f_m = krr.fit_predict(km_train, y, km_test, lam)
     if centre == "init":
         f_lin_inf = f0_test + krr.fit_predict(km_train, y - f0_train, km_test, lam)
     else:
         f_lin_inf = f_m
     return {
-        "f_star": f_star,
         "f_m": f_m,
         "f_lin_inf": f_lin_inf,
         "total": f_nn - f_star,

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 
 from nnkrr import _checks
+from nnkrr._linalg import mm
 
 __all__ = ["fit_predict", "predict", "solve"]
 
@@ -65,7 +66,7 @@ def solve(k_train, y, lam) -> jax.Array:
       >>> solve(jnp.eye(2), jnp.array([1.0, 2.0]), 1.0)
       Array([0.5, 1. ], dtype=float32)
     """
-    k_train = _as_kernel("k_train", k_train)
+    k_train = _checks.as_matrix("k_train", k_train, dtype=_checks.float_dtype_of(k_train))
     if k_train.shape[0] != k_train.shape[1]:
         raise ValueError(f"k_train must be square, got shape {tuple(k_train.shape)}")
     y = _as_targets("y", y, k_train.shape[0], k_train.dtype)
@@ -80,12 +81,6 @@ def solve(k_train, y, lam) -> jax.Array:
     return alpha
 
 
-def _as_kernel(name: str, k) -> jax.Array:
-    floating = hasattr(k, "dtype") and jnp.issubdtype(k.dtype, jnp.floating)
-    dtype = jax.dtypes.canonicalize_dtype(k.dtype) if floating else None
-    return _checks.as_matrix(name, k, dtype=dtype)
-
-
 def predict(k_test_train, alpha) -> jax.Array:
     r"""KRR prediction :math:`f^*(x) = K(x, X)\,\alpha`.
 
@@ -96,9 +91,11 @@ def predict(k_test_train, alpha) -> jax.Array:
     Returns:
       Predictions, shape ``(n_test,)`` or ``(n_test, k)``.
     """
-    k_test_train = _as_kernel("k_test_train", k_test_train)
+    k_test_train = _checks.as_matrix(
+        "k_test_train", k_test_train, dtype=_checks.float_dtype_of(k_test_train)
+    )
     alpha = _as_targets("alpha", alpha, k_test_train.shape[1], k_test_train.dtype)
-    return jnp.matmul(k_test_train, alpha, precision=jax.lax.Precision.HIGHEST)
+    return mm(k_test_train, alpha)
 
 
 def fit_predict(k_train, y, k_test_train, lam) -> jax.Array:

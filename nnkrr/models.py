@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from nnkrr import _checks
+from nnkrr._linalg import mm
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -46,13 +47,6 @@ __all__ = [
 
 #: Neurons per step of :func:`two_layer` on CPUs (``benchmarks/train.py`` measures the choice).
 DEFAULT_CHUNK = 128
-#: dtype of the activation patterns kept for the backward pass.
-MASK_DTYPE = jnp.bool_
-_HIGHEST = jax.lax.Precision.HIGHEST
-
-
-def _mm(a, b):
-    return jnp.matmul(a, b, precision=_HIGHEST)
 
 
 def _chunks(arr: jax.Array, chunk: int) -> jax.Array:
@@ -97,10 +91,10 @@ def _forward(w, v, x, u, chunk, frozen, keep_masks=False):
 
     def body(acc, blk):
         wb, vb, ub = blk
-        z = _mm(x, wb.T)  # (n, chunk) pre-activations, in cache
-        mask = (_mm(x, ub.T) if frozen else z) > 0
-        saved = mask.astype(MASK_DTYPE) if keep_masks else None
-        return acc + _mm(jnp.where(mask, z, 0), vb), saved
+        z = mm(x, wb.T)  # (n, chunk) pre-activations, in cache
+        mask = (mm(x, ub.T) if frozen else z) > 0
+        saved = mask if keep_masks else None
+        return acc + mm(jnp.where(mask, z, 0), vb), saved
 
     return jax.lax.scan(body, jnp.zeros((x.shape[0],), x.dtype), (wc, vc, uc))
 
@@ -118,7 +112,7 @@ def _two_layer_bwd(chunk, frozen, res, g):
     gx = g[:, None] * x
 
     def block(mask):
-        return _mm(mask.T.astype(x.dtype), gx)  # (chunk, d)
+        return mm(mask.T.astype(x.dtype), gx)  # (chunk, d)
 
     p = _unchunk(jax.lax.map(block, masks), m)
     grad_w = v[:, None] * p
@@ -245,7 +239,7 @@ class MLP(nn.Module):
             w = self.param(
                 f"W{layer}", nn.initializers.normal(1.0), (h.shape[-1], self.width), x.dtype
             )
-            h = jax.nn.relu(self.W_std * _mm(h, w) / math.sqrt(h.shape[-1]))
+            h = jax.nn.relu(self.W_std * mm(h, w) / math.sqrt(h.shape[-1]))
         shape = (self.width,)
         if self.train_readout:
             out = self.param("readout", nn.initializers.normal(1.0), shape, x.dtype)
@@ -255,7 +249,7 @@ class MLP(nn.Module):
                 "readout",
                 lambda: jax.random.normal(self.make_rng("params"), shape, x.dtype),
             ).value
-        return self.kappa * self.W_std * _mm(h, out) / math.sqrt(self.width)
+        return self.kappa * self.W_std * mm(h, out) / math.sqrt(self.width)
 
 
 def linearize(apply_fn):

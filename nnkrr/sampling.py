@@ -38,13 +38,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from nnkrr import _checks
+from nnkrr._linalg import mm
 from nnkrr.features import FeatureKernel, get_kernel
 
 __all__ = [
@@ -62,7 +62,6 @@ __all__ = [
 
 SAMPLERS = ("gaussian", "leverage")
 METHODS = ("rejection", "sir")
-_HIGHEST = jax.lax.Precision.HIGHEST
 
 
 @functools.partial(
@@ -119,27 +118,16 @@ class Leverage:
 def default_chunk() -> int:
     """Weights scored per step: 1024 on CPUs, 4096 on accelerators.
 
-    Measured by ``benchmarks/sampling.py``: on 2 CPU cores the scoring kernel peaks
-    (89% of matmul peak at n = 1024) with chunks of about 1024; on an H200 larger
-    chunks amortise kernel launches (70% at n = 1024 with 4096, 60% with 1024).
+    Measured by ``benchmarks/sampling.py`` (outputs in ``benchmarks/results/``): on 2 CPU
+    cores the scoring kernel is fastest with chunks of about 1024 (84% of matmul peak at
+    n = 1024); on an H200 larger chunks amortise kernel launches (70% at n = 1024 with
+    4096, 60% with 1024).
     """
     return 1024 if jax.default_backend() == "cpu" else 4096
 
 
 def _chunk(chunk: int | None) -> int:
     return default_chunk() if chunk is None else _checks.check_positive_int("chunk", chunk)
-
-
-def _check_lam(lam) -> float:
-    if lam is None or isinstance(lam, bool):
-        raise ValueError(f"lam must be a positive number, got {lam!r}")
-    try:
-        value = float(lam)
-    except (TypeError, ValueError):
-        raise ValueError(f"lam must be a positive number, got {lam!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"lam must be a positive number, got {lam!r}")
-    return value
 
 
 def _kernel_matrix(spec: FeatureKernel, x, k) -> jax.Array:
@@ -161,7 +149,7 @@ def _kernel_matrix(spec: FeatureKernel, x, k) -> jax.Array:
 def _eig_ridge(k, lam):
     mu, u = jnp.linalg.eigh((k + k.T) / 2)
     mu = jnp.maximum(mu, 0)
-    a = jnp.matmul(u / (mu + lam)[None, :], u.T, precision=_HIGHEST)
+    a = mm(u / (mu + lam)[None, :], u.T)
     return (a + a.T) / 2, jnp.sum(mu / (mu + lam)), 1 / (mu[0] + lam)
 
 
@@ -179,7 +167,7 @@ def statistical_dimension(k, lam) -> jax.Array:
     k = _checks.as_matrix("k", k)
     if k.shape[0] != k.shape[1]:
         raise ValueError(f"k must be square, got shape {tuple(k.shape)}")
-    lam = _check_lam(lam)
+    lam = _checks.check_number("lam", lam, positive=True)
     return _eig_ridge(k, jnp.asarray(lam, k.dtype))[1]
 
 
@@ -202,7 +190,7 @@ def leverage(x, lam, *, k=None, kernel: str | FeatureKernel = "relu_ntk") -> Lev
     """
     spec = get_kernel(kernel)
     x = _checks.as_matrix("x", x)
-    lam = _check_lam(lam)
+    lam = _checks.check_number("lam", lam, positive=True)
     k = _kernel_matrix(spec, x, k)
     return _leverage(spec, x, k, jnp.asarray(lam, x.dtype))
 
@@ -210,22 +198,16 @@ def leverage(x, lam, *, k=None, kernel: str | FeatureKernel = "relu_ntk") -> Lev
 # --------------------------------------------------------------------------- scores
 
 
-def _scores(lev: Leverage, w: jax.Array) -> jax.Array:
-    """score(w) = tr[Phi(w)^T A Phi(w)] for a batch w (B, d)."""
+def _scores(lev: Leverage, w: jax.Array, generic: bool = False) -> jax.Array:
+    """score(w) = tr[Phi(w)^T A Phi(w)] for a batch w (B, d); the kernel's fast path unless ``generic``."""
     spec = lev.kernel
-    if spec.fast_scores is not None:
+    if spec.fast_scores is not None and not generic:
         return spec.fast_scores(lev.aux, lev.x, w)
     phi = spec.features(lev.x, w)  # (n, B, P)
     n, b, p = phi.shape
     flat = phi.reshape(n, b * p)
-    a_phi = jnp.matmul(lev.a, flat, precision=_HIGHEST)
+    a_phi = mm(lev.a, flat)
     return jnp.sum((flat * a_phi).reshape(n, b, p), axis=(0, 2))
-
-
-def _generic_scores(lev: Leverage, w: jax.Array) -> jax.Array:
-    return _scores(
-        dataclasses.replace(lev, kernel=dataclasses.replace(lev.kernel, fast_scores=None)), w
-    )
 
 
 def _map_chunks(fn, w: jax.Array, chunk: int) -> jax.Array:
@@ -243,8 +225,7 @@ def _map_chunks(fn, w: jax.Array, chunk: int) -> jax.Array:
 
 @functools.partial(jax.jit, static_argnames=("chunk", "generic"))
 def _scores_chunked(lev: Leverage, w: jax.Array, chunk: int, generic: bool = False):
-    fn = _generic_scores if generic else _scores
-    return _map_chunks(lambda wc: fn(lev, wc), w, chunk)
+    return _map_chunks(lambda wc: _scores(lev, wc, generic), w, chunk)
 
 
 def leverage_scores(
@@ -256,6 +237,7 @@ def leverage_scores(
     kernel: str | FeatureKernel = "relu_ntk",
     chunk: int | None = None,
     generic: bool = False,
+    lev: Leverage | None = None,
 ) -> jax.Array:
     r"""Scores :math:`\tau_\lambda(w)/p(w) = \mathrm{tr}[\Phi(w)^\top (K + \lambda I)^{-1} \Phi(w)]`.
 
@@ -269,11 +251,14 @@ def leverage_scores(
         :func:`default_chunk`.
       generic: use the generic trace formula even where the kernel has a fast path
         (for ``relu_ntk``: :math:`s^\top M s`).
+      lev: a precomputed :func:`leverage` (then ``x``, ``k``, ``lam`` and ``kernel`` are
+        not used), to score many batches without redoing its eigendecomposition.
 
     Returns:
       Scores, shape ``(m,)``; their mean under p is :math:`s_\lambda`.
     """
-    lev = leverage(x, lam, k=k, kernel=kernel)
+    if lev is None:
+        lev = leverage(x, lam, k=k, kernel=kernel)
     w = _checks.as_matrix("w", w, dtype=lev.x.dtype)
     _checks.check_same_features("x", lev.x, "w", w)
     return _scores_chunked(lev, w, chunk=min(_chunk(chunk), w.shape[0]), generic=generic)
@@ -363,7 +348,7 @@ def _sir(key, lev: Leverage, m: int, pool_size: int, chunk: int):
     u = jax.random.uniform(k_pick, (m,), dtype) * total
     picked = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), pool_size - 1)
     w, _ = jax.vmap(member)(picked)
-    score = _map_chunks(lambda wc: _scores(lev, wc), w, chunk)
+    score = _scores_chunked(lev, w, chunk)
     stats = {"ess": ess, "ess_fraction": ess / pool_size, "pool_size": jnp.int32(pool_size)}
     return w, score, stats
 
@@ -447,12 +432,6 @@ def sample(
     return FeatureSample(w, scale, stats)
 
 
-@functools.partial(jax.jit, static_argnames=("num", "chunk"))
-def _flatness(key, lev: Leverage, num: int, chunk: int):
-    w = lev.kernel.sample_base(key, num, lev.x.shape[1], lev.x.dtype)
-    return _map_chunks(lambda wc: _scores(lev, wc), w, chunk)
-
-
 def flatness(key, lev: Leverage, *, num: int = 65536, chunk: int | None = None) -> dict[str, float]:
     r"""How far the leverage function is from flat, from ``num`` draws w ~ p.
 
@@ -467,7 +446,8 @@ def flatness(key, lev: Leverage, *, num: int = 65536, chunk: int | None = None) 
     * ``zero_fraction``: :math:`P_p(\mathrm{score} = 0)`, the mass q does not cover.
     """
     num = _checks.check_positive_int("num", num)
-    score = np.asarray(_flatness(key, lev, num=num, chunk=min(_chunk(chunk), num)), np.float64)
+    w = lev.kernel.sample_base(key, num, lev.x.shape[1], lev.x.dtype)
+    score = np.asarray(_scores_chunked(lev, w, chunk=min(_chunk(chunk), num)), np.float64)
     s_lam = float(lev.s_lambda)
     spec = lev.kernel
     tilt_mean = spec.tilt_mean(lev.x.shape[1]) if spec.proposal == "tilted" else 1.0

@@ -156,7 +156,7 @@ for name in ("synthetic", "cone"):
     x = data.load(name, 0, n_train=128, n_test=1, dim=8).x_train
     lev = sampling.leverage(x, 0.01)
     w = jax.random.normal(jax.random.key(0), (20000, 8))
-    score = np.asarray(sampling.leverage_scores(w, x, None, 0.01)) / float(lev.s_lambda)
+    score = np.asarray(sampling.leverage_scores(w, x, None, 0.01, lev=lev)) / float(lev.s_lambda)
     ax.hist(
         score,
         bins=80,

@@ -133,3 +133,20 @@ def test_spectral_epsilon_matches_generalised_eigenvalues(x64, seed):
 def test_bad_inputs_name_the_argument(name, call):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_spectral_epsilon_batch_equals_single(x64):
+    x = small_data(3, n=15, d=3)
+    k = kernels.relu_ntk_closed_form(x)
+    k_ms = jnp.stack(
+        [
+            features.rf_kernel(
+                x, None, sampling.sample(jax.random.key(s), x, 32, sampler="gaussian")
+            )
+            for s in range(3)
+        ]
+    )
+    batch = features.spectral_epsilon(k, k_ms, 0.1)
+    assert batch.shape == (3,)
+    for i in range(3):
+        np.testing.assert_allclose(batch[i], features.spectral_epsilon(k, k_ms[i], 0.1), rtol=1e-12)

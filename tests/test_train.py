@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nnkrr import data, features, gap, kernels, models, sampling, train
+from nnkrr import data, features, gap, kernels, krr, models, sampling, train
 
 
 def setup(seed=0, n=12, n_test=6, d=3, m=48, symmetric=False, sampler="gaussian", lam=0.05):
@@ -44,8 +44,7 @@ def test_linearised_model_converges_to_ridge_optimum(x64, centre):
     f0, f0t = lin.apply(variables, x), lin.apply(variables, xt)
     assert np.abs(np.asarray(f0)).max() > 0.05  # independent signs: f(W(0)) != 0
     parts = gap.decompose(
-        k_train=km,
-        k_test=kmt,
+        f_star=krr.fit_predict(km, y, kmt, lam),
         km_train=km,
         km_test=kmt,
         y=y,
