@@ -8,7 +8,7 @@ its wheel (``load_digits``, ``load_diabetes``, ``load_wine``, ``load_breast_canc
 * ``synthetic``: x uniform on the unit sphere S^{d-1}; smooth teacher
   ``y = k^{-1/2} sum_j a_j sin(omega v_j^T x)`` (unit v_j, a_j ~ N(0, 1)) plus
   Gaussian noise.  On such isotropic data the ridge leverage function of the ReLU
-  NTK is nearly flat (sup score / s_lam >= 1.28 at n = 256, d = 8, lam = 0.01, logged by
+  NTK is nearly flat (sup score / s_lam >= 1.29 at n = 256, d = 8, lam = 0.01, logged by
   ``experiments/spectral.py -m``): leverage sampling has little to gain.
 * ``cone``: a clustered, anisotropic set on which leverage sampling has something
   to gain.  Points ``x = normalise(c + spread * g)``, g ~ N(0, I), around
