@@ -8,7 +8,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pandas as pd
-from jax.experimental import enable_x64
+from jax import enable_x64
 
 from nnkrr import data, features, sampling
 
