@@ -3,7 +3,8 @@
     uv run python benchmarks/train.py [--n 1024] [--dim 64] [--width 16384] [--steps 20]
 
 Times ``steps`` GD steps (one compiled ``lax.scan``) of the training path
-(``TwoLayerReLU.apply`` + optax SGD, ``nnkrr.train``) for several neuron chunk sizes,
+(``TwoLayerReLU.apply`` + optax SGD, ``nnkrr.train``): the backend's default, the autodiff
+path and the fused kernel at several neuron chunk sizes,
 against a plain ``jit`` + ``lax.scan`` step by autodiff through the unfused network.
 A step's work is 4 n m d FLOP: the pre-activations X W^T and the gradient
 mask^T (g o X) (the fused kernel keeps the n m activation patterns as bytes instead
@@ -74,14 +75,14 @@ def main() -> None:
 
     cfg = train.TrainConfig(lam=lam, learning_rate=lr, steps=steps, centre="zero")
     batched = jax.tree.map(lambda a: a[None], variables)
-    for chunk in [None, *args.chunks]:
-        model = models.TwoLayerReLU(width=m, chunk=chunk)
+    default = models.resolve_kernel(None)
+    if default == "fused":
+        default += f", chunk {models.resolve_chunk(None, m)}"
+    variants = [(f"nnkrr default ({default})", {}), ("nnkrr autodiff", {"kernel": "autodiff"})]
+    variants += [(f"nnkrr fused, chunk {c}", {"kernel": "fused", "chunk": c}) for c in args.chunks]
+    for name, kwargs in variants:
+        model = models.TwoLayerReLU(width=m, **kwargs)
         t = best_time(lambda model=model: train.fit(model.apply, batched, x, y, cfg).params, 3)
-        name = (
-            f"nnkrr fused, chunk {chunk}"
-            if chunk
-            else f"nnkrr default (chunk {models.resolve_chunk(None, m)})"
-        )
         rows.append((name, t / steps, useful))
 
     print(

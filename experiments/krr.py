@@ -1,10 +1,12 @@
 """Exact NTK kernel ridge regression on one dataset (Hydra entry point).
 
-    uv run python experiments/krr.py [data=digits] [lam=0.1] [x64=false]
+    uv run python experiments/krr.py [data=digits] [lam=0.01] [x64=false]
 
-Fits f*(x) = K(x, X) (K + lam I)^{-1} Y with the exact two-layer ReLU NTK K,
-logs train/test error (and accuracy for classification data), and writes
-``metrics.json`` into the run's output directory.
+Fits f*(x) = kappa^2 K(x, X) (kappa^2 K + lam I)^{-1} Y with the exact two-layer ReLU NTK K
+(:func:`nnkrr.experiment.reference`, the sweep's target: with no overrides both entry points
+use the same data, lam and kappa and give the same f*), logs train/test error (and accuracy
+for classification data), and writes ``metrics.json`` and ``predictions.npz`` (``train``,
+``test``: f* on the training and test points, all output columns) into the run's directory.
 """
 
 from __future__ import annotations
@@ -20,29 +22,54 @@ import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from nnkrr import experiment
+
 log = logging.getLogger(__name__)
+
+
+def check(cfg: DictConfig) -> None:
+    """Refuse bad values before any work, naming the key (one line, exit code 1)."""
+    for key in ("lam", "kappa"):
+        value = cfg[key]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 < value < float("inf")
+        ):
+            raise SystemExit(f"Error in config: {key} must be a finite number > 0, got {value!r}")
+    if not isinstance(cfg.x64, bool):
+        raise SystemExit(f"Error in config: x64 must be true or false, got {cfg.x64!r}")
+    bs = cfg.batch_size
+    if bs is not None and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
+        raise SystemExit(f"Error in config: batch_size must be an integer >= 1 or null, got {bs!r}")
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="krr")
 def main(cfg: DictConfig) -> float:
+    check(cfg)
     jax.config.update("jax_enable_x64", bool(cfg.x64))
-    from nnkrr import kernels, krr  # after the precision is set
+    from nnkrr import kernels  # after the precision is set
 
-    ds = hydra.utils.instantiate(cfg.data)
+    try:
+        ds = experiment.load_data({"data": cfg.data})
+    except (ValueError, TypeError) as err:
+        raise SystemExit(f"Error in config: data: {err}") from None
     start = time.perf_counter()
-    k_train = kernels.relu_ntk(ds.x_train, batch_size=cfg.batch_size)
-    k_test = kernels.relu_ntk(ds.x_test, ds.x_train, batch_size=cfg.batch_size)
-    alpha = krr.solve(k_train, ds.y_train, cfg.lam)
-    pred_train = np.asarray(krr.predict(k_train, alpha))
-    pred_test = np.asarray(krr.predict(k_test, alpha))
+    kappa2, lam = float(cfg.kappa) ** 2, float(cfg.lam)
+    k_train = kappa2 * kernels.relu_ntk(ds.x_train, batch_size=cfg.batch_size)
+    k_test = kappa2 * kernels.relu_ntk(ds.x_test, ds.x_train, batch_size=cfg.batch_size)
+    pred_test = np.asarray(experiment.reference(k_train, k_test, ds.y_train, lam))
+    pred_train = np.asarray(experiment.reference(k_train, k_train, ds.y_train, lam))
     wall = time.perf_counter() - start
 
     metrics = {
         "dataset": ds.name,
+        "data_seed": int(cfg.seed),
         "n_train": ds.n_train,
         "n_test": ds.n_test,
         "dim": ds.dim,
-        "lam": float(cfg.lam),
+        "lam": lam,
+        "kappa": float(cfg.kappa),
         "dtype": str(k_train.dtype),
         "train_mse": float(np.mean((pred_train - ds.y_train) ** 2)),
         "test_mse": float(np.mean((pred_test - ds.y_test) ** 2)),
@@ -53,14 +80,16 @@ def main(cfg: DictConfig) -> float:
         metrics["test_accuracy"] = float(np.mean(pred_test.argmax(1) == ds.labels_test))
     out = Path(HydraConfig.get().runtime.output_dir)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    np.savez(out / "predictions.npz", train=pred_train, test=pred_test)
     log.info(
-        "NTK-KRR on %s (n_train=%d, n_test=%d, d=%d, lam=%g, %s): "
+        "NTK-KRR on %s (n_train=%d, n_test=%d, d=%d, lam=%g, kappa=%g, %s): "
         "test MSE %.4g (predicting 0: %.4g), train MSE %.4g%s, %.2f s",
         ds.name,
         ds.n_train,
         ds.n_test,
         ds.dim,
-        cfg.lam,
+        lam,
+        cfg.kappa,
         metrics["dtype"],
         metrics["test_mse"],
         metrics["test_mse_of_zero"],
@@ -68,7 +97,7 @@ def main(cfg: DictConfig) -> float:
         f", test accuracy {metrics['test_accuracy']:.3f}" if "test_accuracy" in metrics else "",
         wall,
     )
-    log.info("metrics written to %s", out / "metrics.json")
+    log.info("metrics and predictions written to %s", out)
     return metrics["test_mse"]
 
 

@@ -122,6 +122,7 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
             stats = sub.groupby("width")["gap_rms"].agg(["mean", "std", "min", "max"])
             slope = loglog_slope(stats.index, stats["mean"])
             color = COLORS.get(sampler)
+            fit = f"slope {slope:.2f}, " if len(stats) > 1 else ""
             ax.errorbar(
                 stats.index,
                 stats["mean"],
@@ -129,7 +130,7 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
                 fmt="o-",
                 color=color,
                 capsize=3,
-                label=f"{sampler}: slope {slope:.2f} (mean ± sd, {sub.seed.nunique()} seeds)",
+                label=f"{sampler}: {fit}mean ± sd, {sub.init_seed.nunique()} seeds",
             )
             ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.15)
         row = group.iloc[0]
@@ -151,10 +152,19 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     fig, axes = _grid(len(panels))
     for ax, ((dataset, regime, sampler), group) in zip(axes, panels, strict=False):
         means = group.groupby("width")[parts].mean()
+        floor = group.groupby("width")["roundoff"].max()
+        hidden = []
         for part in parts:
-            if (means[part] > 0).any():
-                label = "total" if part == "gap_rms" else part.removeprefix("gap_")
-                ax.plot(means.index, means[part], styles[part], label=label)
+            label = "total" if part == "gap_rms" else part.removeprefix("gap_")
+            above = means[part].where(means[part] > floor)  # below round-off: not a trend
+            if above.notna().any():
+                ax.plot(means.index, above, styles[part], label=label)
+            else:
+                hidden.append(label)
+        low = min(floor.min(), means[means > 0].min().min()) / 10
+        dtype = ", ".join(sorted(group["dtype"].unique()))
+        note = f" (below it: {', '.join(hidden)})" if hidden else ""
+        ax.fill_between(floor.index, low, floor, color="0.85", label=f"{dtype} round-off{note}")
         _loglog(
             ax,
             "width m",

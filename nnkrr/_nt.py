@@ -35,13 +35,10 @@ module does ``from nnkrr._nt import nt, stax``; nothing else imports ``neural_ta
 
 from __future__ import annotations
 
-import builtins
 import importlib
 import sys
 import types
 import warnings
-
-import jax
 
 __all__ = ["REMOVED_IN", "RESTORED", "nt", "safe_map", "safe_zip", "stax"]
 
@@ -62,30 +59,24 @@ REMOVED_IN: dict[str, str] = {
 RESTORED: list[str] = []
 
 
-def safe_map(f, *args):
+def safe_map(f, *args) -> list:
     """``map`` that insists all arguments have the same length and returns a list.
 
     The helper jax shipped as ``jax.util.safe_map`` until 0.7.
     """
-    args = list(map(list, args))
-    n = len(args[0])
-    for arg in args[1:]:
-        if len(arg) != n:
-            raise ValueError(f"length mismatch: {list(map(len, args))}")
-    return list(builtins.map(f, *args))
+    args = [list(a) for a in args]
+    return [f(*xs) for xs in safe_zip(*args)]
 
 
-def safe_zip(*args):
+def safe_zip(*args) -> list:
     """``zip`` that insists all arguments have the same length and returns a list.
 
     The helper jax shipped as ``jax.util.safe_zip`` until 0.7.
     """
-    args = list(map(list, args))
-    n = len(args[0])
-    for arg in args[1:]:
-        if len(arg) != n:
-            raise ValueError(f"length mismatch: {list(map(len, args))}")
-    return list(builtins.zip(*args))
+    args = [list(a) for a in args]
+    if len({len(a) for a in args}) > 1:
+        raise ValueError(f"length mismatch: {[len(a) for a in args]}")
+    return list(zip(*args, strict=True))
 
 
 def _has(module: types.ModuleType, name: str) -> bool:
@@ -99,8 +90,9 @@ def _restore_jax_names() -> None:
     import jax.core
     from jax.interpreters import ad
 
-    missing_core = [n for n in ("Jaxpr", "JaxprEqn", "Literal", "Var", "Primitive")
-                    if not _has(jax.core, n)]
+    missing_core = [
+        n for n in ("Jaxpr", "JaxprEqn", "Literal", "Var", "Primitive") if not _has(jax.core, n)
+    ]
     if missing_core:
         import jax.extend.core as jex_core
 

@@ -57,6 +57,7 @@ __all__ = [
     "leverage",
     "leverage_scores",
     "sample",
+    "sample_batch",
     "statistical_dimension",
 ]
 
@@ -390,6 +391,54 @@ def sample(
       A :class:`FeatureSample` with ``w`` (m, d), ``scale`` (m,) and ``stats``.
     """
     m = _checks.check_positive_int("m", m)
+    spec, lev, method, opts = _prepare_sampling(
+        x, m, sampler, lam, k, kernel, method, pool_size, chunk, max_proposals, lev
+    )
+    w, scale, stats = _draw(key, spec, lev, _checks.as_matrix("x", x), m, sampler, method, **opts)
+    if _checks.is_concrete(w):
+        _check_stats(spec, method, m, stats, opts)
+    return FeatureSample(w, scale, stats)
+
+
+def sample_batch(
+    keys,
+    x,
+    m: int,
+    *,
+    sampler: str,
+    lam=None,
+    k=None,
+    kernel: str | FeatureKernel = "relu_ntk",
+    method: str = "rejection",
+    pool_size: int | None = None,
+    chunk: int | None = None,
+    max_proposals: int | None = None,
+    lev: Leverage | None = None,
+) -> FeatureSample:
+    """:func:`sample` for a batch of keys in one compiled, ``vmap``-ed call.
+
+    The leverage function is computed once; the checks of :func:`sample` (acceptance, score
+    bound) are applied to every draw.  Equal, draw by draw, to ``sample(keys[i], ...)``.
+
+    Args:
+      keys: PRNG keys, shape ``(seeds,)``.
+      x, m, sampler, ...: as in :func:`sample`.
+
+    Returns:
+      A :class:`FeatureSample` with ``w`` (seeds, m, d), ``scale`` (seeds, m) and ``stats``
+      (each entry of shape ``(seeds,)``).
+    """
+    m = _checks.check_positive_int("m", m)
+    spec, lev, method, opts = _prepare_sampling(
+        x, m, sampler, lam, k, kernel, method, pool_size, chunk, max_proposals, lev
+    )
+    x = _checks.as_matrix("x", x)
+    w, scale, stats = _draw_batch(keys, spec, lev, x, m, sampler, method, tuple(opts.items()))
+    _check_stats(spec, method, m, stats, opts)
+    return FeatureSample(w, scale, stats)
+
+
+def _prepare_sampling(x, m, sampler, lam, k, kernel, method, pool_size, chunk, max_proposals, lev):
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     if method not in METHODS:
@@ -397,9 +446,9 @@ def sample(
     chunk = _chunk(chunk)
     spec = get_kernel(kernel)
     x = _checks.as_matrix("x", x)
+    opts = {"chunk": chunk}
     if sampler == "gaussian":
-        w = spec.sample_base(key, m, x.shape[1], x.dtype)
-        return FeatureSample(w, jnp.ones((m,), x.dtype), {})
+        return spec, None, method, opts
     if lev is None:
         lev = leverage(x, lam, k=k, kernel=spec)
     elif lev.kernel is not spec or lev.x.shape != x.shape:
@@ -408,28 +457,49 @@ def sample(
         if max_proposals is None:
             max_proposals = max(10**8, 10**4 * m)
         max_proposals = _checks.check_positive_int("max_proposals", max_proposals)
-        max_rounds = max(1, -(-max_proposals // chunk))
-        w, score, stats = _rejection(key, lev, m=m, chunk=chunk, max_rounds=max_rounds)
-        if _checks.is_concrete(w):
-            if float(stats["max_score_over_bound"]) > 1 + 1e-4:
-                raise RuntimeError(
-                    f"score bound of kernel {spec.name!r} violated by a factor "
-                    f"{float(stats['max_score_over_bound']):.6g}: the rejection sampler "
-                    "would be biased (a bug in the kernel's score_bound)"
-                )
-            if int(stats["filled"]) < m:
-                raise ValueError(
-                    f"rejection sampling accepted only {int(stats['filled'])} of m={m} "
-                    f"features in max_proposals={max_proposals} proposals (acceptance rate "
-                    f"{float(stats['acceptance_rate']):.3g}); raise max_proposals or use "
-                    "method='sir'"
-                )
+        opts["max_proposals"] = max_proposals
     else:
         pool_size = max(16 * m, 65536) if pool_size is None else pool_size
-        pool_size = _checks.check_positive_int("pool_size", pool_size)
+        opts["pool_size"] = _checks.check_positive_int("pool_size", pool_size)
+    return spec, lev, method, opts
+
+
+def _draw(key, spec, lev, x, m, sampler, method, chunk, max_proposals=None, pool_size=None):
+    """One draw of m features (traceable: no checks on values)."""
+    if sampler == "gaussian":
+        w = spec.sample_base(key, m, x.shape[1], x.dtype)
+        return w, jnp.ones((m,), x.dtype), {}
+    if method == "rejection":
+        max_rounds = max(1, -(-max_proposals // chunk))
+        w, score, stats = _rejection(key, lev, m=m, chunk=chunk, max_rounds=max_rounds)
+    else:
         w, score, stats = _sir(key, lev, m=m, pool_size=pool_size, chunk=min(chunk, pool_size))
-    scale = jnp.sqrt(lev.s_lambda / score)
-    return FeatureSample(w, scale, stats)
+    return w, jnp.sqrt(lev.s_lambda / score), stats
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "m", "sampler", "method", "opts"))
+def _draw_batch(keys, spec, lev, x, m, sampler, method, opts):
+    return jax.vmap(lambda key: _draw(key, spec, lev, x, m, sampler, method, **dict(opts)))(keys)
+
+
+def _check_stats(spec: FeatureKernel, method: str, m: int, stats: dict, opts: dict) -> None:
+    """Refuse a rejection draw that violated the score bound or ran out of proposals."""
+    if method != "rejection" or "max_score_over_bound" not in stats:
+        return
+    worst = float(jnp.max(stats["max_score_over_bound"]))
+    if worst > 1 + 1e-4:
+        raise RuntimeError(
+            f"score bound of kernel {spec.name!r} violated by a factor {worst:.6g}: the "
+            "rejection sampler would be biased (a bug in the kernel's score_bound)"
+        )
+    filled = int(jnp.min(stats["filled"]))
+    if filled < m:
+        rate = float(jnp.min(stats["acceptance_rate"]))
+        raise ValueError(
+            f"rejection sampling accepted only {filled} of m={m} features in "
+            f"max_proposals={opts['max_proposals']} proposals (acceptance rate {rate:.3g}); "
+            "raise max_proposals or use method='sir'"
+        )
 
 
 def flatness(key, lev: Leverage, *, num: int = 65536, chunk: int | None = None) -> dict[str, float]:

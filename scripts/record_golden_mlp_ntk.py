@@ -32,7 +32,8 @@ def main() -> None:
         "x1": x1.tolist(),
         "x2": x2.tolist(),
         "cases": [
-            dict(case, kernel=np.asarray(kernels.mlp_ntk(x1, x2, **case)).tolist()) for case in CASES
+            dict(case, kernel=np.asarray(kernels.mlp_ntk(x1, x2, **case)).tolist())
+            for case in CASES
         ],
     }
     path = pathlib.Path(__file__).parents[1] / "tests" / "golden" / "mlp_ntk.json"

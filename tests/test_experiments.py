@@ -1,18 +1,27 @@
 """The Hydra entry points, run as users run them (subprocess, own output directory)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from jax import enable_x64
+import pytest
 
-from nnkrr import data, features, sampling
+from nnkrr import data, experiment, features, kernels, sampling
+from nnkrr.experiment import _x64 as enable_x64
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def run_app(script: str, *overrides: str, cwd: Path) -> None:
@@ -29,7 +38,7 @@ def test_krr_app_writes_correct_metrics(tmp_path):
     assert (out / ".hydra" / "config.yaml").exists()
 
     # Independent float64 NumPy computation of the same KRR.
-    ds = data.load("wine", 2)
+    ds = data.load("wine", 2, n_train=128, n_test=50)  # configs/data/wine.yaml's sizes
 
     def k(a, b):
         dot = a @ b.T
@@ -81,9 +90,11 @@ def test_spectral_multirun_gathers_reproducible_rows(tmp_path):
 
 
 REQUIRED = (
-    "dataset n_train n_test dim sampler regime width seed lam kappa steps time_T gap_max gap_rms "
-    "gap_rel gap_kernel gap_opt gap_nonlin spectral_eps s_lambda weight_move pattern_flips "
-    "nn_test_mse krr_test_mse wall_s"
+    "dataset data_seed n_train n_test dim target sampler method pool_size regime centre symmetric "
+    "kappa lam model width dtype kernel_path chunk optimizer step_factor horizon_c max_steps "
+    "init_seed learning_rate steps time_T lam_T gap_max gap_rms gap_rel f_star_rms roundoff "
+    "gap_kernel gap_init gap_opt gap_nonlin spectral_eps s_lambda weight_move pattern_flips "
+    "nn_test_mse krr_test_mse status wall_s"
 ).split()
 
 
@@ -106,7 +117,21 @@ def test_sweep_multirun_table_and_figures(tmp_path):
     frame = pd.read_parquet(sweep / "results.parquet")
     assert set(REQUIRED) <= set(frame.columns)
     assert len(frame) == 2 * 2 * 2 * 2 and set(frame.status) == {"ok"}
-    assert frame.groupby(["width", "sampler", "regime"]).seed.nunique().eq(2).all()
+    assert frame.groupby(["width", "sampler", "regime"]).init_seed.nunique().eq(2).all()
+    # gathered rows sorted by numeric keys (16 before 64), job by job
+    assert (
+        frame.groupby(["dataset", "regime", "kappa", "lam", "sampler"])
+        .width.apply(lambda w: w.is_monotonic_increasing)
+        .all()
+    )
+    # tables follow the umask (0644 under 022), not mkstemp's 0600
+    mode = (sweep / "results.parquet").stat().st_mode & 0o777
+    assert mode == 0o666 & ~current_umask()
+    for job in sweep.glob("*/results.parquet"):
+        meta = json.loads((job.parent / "run.json").read_text())
+        assert meta["packages"]["jax"] == jax.__version__ and meta["jax_backend"] == "cpu"
+        assert len(meta["git_commit"] or "x" * 40) == 40 and meta["wall_s"] > 0
+        assert not (job.parent / "gap_vs_width.png").exists()  # no one-point per-job figures
     assert (sweep / "results.csv").exists()
     for png in ("gap_vs_width.png", "gap_decomposition.png"):
         assert (sweep / png).stat().st_size > 10_000
@@ -148,3 +173,74 @@ def test_sweep_mlp_job_and_sampler_check(tmp_path):
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode != 0 and "sampler must be gaussian" in proc.stderr
+
+
+# (override, the one-line error the CLI must print); each fails before any work.
+BAD_OVERRIDES = [
+    ("model.width=0", "model.width must be an integer >= 1, got 0"),
+    ("model.width=7", "model.width must be even with regime.symmetric=true"),
+    ("train.max_steps=0", "train.max_steps must be an integer >= 1, got 0"),
+    ("seeds=0", "seeds must be an integer >= 1, got 0"),
+    ("dtype=float16", "dtype must be one of float32, float64, got 'float16'"),
+    ("dtype=int32", "dtype must be one of float32, float64, got 'int32'"),
+    ("lam=-1", "lam must be a finite number > 0, got -1"),
+    ("regime.kappa=0", "regime.kappa must be a finite number > 0, got 0"),
+    ("train.step_factor=2", "train.step_factor must be a finite number in (0, 2), got 2"),
+    ("train.optimizer=nope", "train.optimizer must be the name of an optax optimizer"),
+    ("sampler.method=gibbs", "sampler.method must be one of iid, got 'gibbs'"),
+    ("data.n_train=0", "data.n_train must be an integer >= 1 or null, got 0"),
+    ("model.kernel=cuda", "model.kernel must be one of fused, autodiff, got 'cuda'"),
+    ("target=3", "target must be in [0, 1) for data synthetic, got 3"),
+]
+
+
+@pytest.mark.parametrize("override,message", BAD_OVERRIDES)
+def test_bad_override_is_refused_with_its_key(tmp_path, override, message):
+    out = tmp_path / "job"
+    cmd = [sys.executable, str(ROOT / "experiments" / "sweep.py"), override, f"hydra.run.dir={out}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"Error in config: {message}" or (
+        proc.stderr.strip().startswith(f"Error in config: {message}")
+        and "\n" not in proc.stderr.strip()
+    ), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert not list(out.glob("results.*")) and not (out / "run.json").exists()
+
+
+def test_run_from_python_equals_the_cli_job(tmp_path):
+    """nnkrr.experiment.run(cfg) returns exactly the rows the CLI job writes."""
+    overrides = [
+        "model.width=32",
+        "sampler=leverage",
+        "seeds=2",
+        "seed=4",
+        "data.n_train=20",
+        "data.n_test=10",
+        "data.dim=3",
+        "train.max_steps=300",
+    ]
+    out = tmp_path / "job"
+    run_app("sweep.py", *overrides, f"hydra.run.dir={out}", cwd=tmp_path)
+    cli = pd.read_parquet(out / "results.parquet").drop(columns="wall_s")
+    rows = experiment.run(experiment.compose(overrides)).drop(columns="wall_s")
+    pd.testing.assert_frame_equal(rows, cli, check_exact=True)
+    assert set(rows.data_seed) == {4} and list(rows.init_seed) == [0, 1]
+
+
+def test_krr_app_defaults_reproduce_the_sweeps_target(tmp_path):
+    """experiments/krr.py with no overrides computes the sweep's f* on the same data, exactly."""
+    out = tmp_path / "krr"
+    run_app("krr.py", f"hydra.run.dir={out}", cwd=tmp_path)
+    metrics = json.loads((out / "metrics.json").read_text())
+    cfg = experiment.validate(experiment.compose())
+    with enable_x64():
+        ds = experiment.load_data(cfg)
+        x, xt = jnp.asarray(ds.x_train), jnp.asarray(ds.x_test)
+        k2 = cfg["regime"]["kappa"] ** 2
+        f_star = experiment.reference(
+            k2 * kernels.relu_ntk(x), k2 * kernels.relu_ntk(xt, x), ds.y_train[:, 0], cfg["lam"]
+        )
+    assert metrics["n_train"] == cfg["data"]["n_train"] and metrics["lam"] == cfg["lam"]
+    np.testing.assert_array_equal(np.load(out / "predictions.npz")["test"][:, 0], f_star)
+    assert metrics["test_mse"] == float(np.mean((np.asarray(f_star) - ds.y_test[:, 0]) ** 2))

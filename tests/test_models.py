@@ -157,3 +157,32 @@ def test_resolve_chunk():
     assert models.resolve_chunk(64, 5000) == 64
     with pytest.raises(ValueError, match="chunk"):
         models.resolve_chunk(0, 5000)
+
+
+def test_resolve_kernel():
+    expected = models.DEFAULT_KERNEL.get(jax.default_backend(), "autodiff")
+    assert models.resolve_kernel(None) == expected
+    assert models.resolve_kernel("autodiff") == "autodiff"
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        models.resolve_kernel("cuda")
+
+
+@pytest.mark.parametrize("linearized", [False, True])
+def test_autodiff_path_equals_fused_path(x64, linearized):
+    """TwoLayerReLU(kernel='autodiff') and kernel='fused': same outputs and gradients."""
+    x = problem()
+    fused = models.TwoLayerReLU(width=50, kappa=0.7, linearized=linearized, kernel="fused", chunk=8)
+    plain = fused.clone(kernel="autodiff")
+    variables = fused.init(jax.random.key(3), x)
+    moved = {**variables, "params": {"W": variables["params"]["W"] + 0.2}}
+
+    def loss(model):
+        return lambda p: jnp.sum(jnp.sin(model.apply({**moved, "params": p}, x)))
+
+    np.testing.assert_allclose(fused.apply(moved, x), plain.apply(moved, x), rtol=1e-12)
+    np.testing.assert_allclose(
+        jax.grad(loss(fused))(moved["params"])["W"],
+        jax.grad(loss(plain))(moved["params"])["W"],
+        rtol=1e-11,
+        atol=1e-13,
+    )

@@ -268,3 +268,33 @@ def test_bad_inputs_of_scores():
         sampling.leverage_scores(np.ones((3, 5)), np.ones((4, 2)), None, 0.1)
     with pytest.raises(ValueError, match="lam"):
         sampling.statistical_dimension(np.eye(3), -1.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"sampler": "gaussian"},
+        {"sampler": "leverage", "lam": 0.01},
+        {"sampler": "leverage", "lam": 0.01, "method": "sir", "pool_size": 4096},
+    ],
+)
+def test_sample_batch_equals_one_sample_per_key(x64, kwargs):
+    """One vmapped call draws, key by key, what sample() draws."""
+    x = data.cone(1, n_train=30, n_test=1, dim=4).x_train
+    keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(7), s))(jnp.arange(3))
+    batch = sampling.sample_batch(keys, x, 40, **kwargs)
+    assert batch.w.shape == (3, 40, 4) and batch.scale.shape == (3, 40)
+    for i in range(3):
+        one = sampling.sample(keys[i], x, 40, **kwargs)
+        np.testing.assert_array_equal(batch.w[i], one.w)
+        np.testing.assert_allclose(batch.scale[i], one.scale, rtol=1e-14)
+    assert not np.allclose(batch.w[0], batch.w[1])
+
+
+def test_sample_batch_refuses_a_draw_that_ran_out_of_proposals(x64):
+    x = data.cone(1, n_train=30, n_test=1, dim=4).x_train
+    keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(7), s))(jnp.arange(2))
+    with pytest.raises(ValueError, match="accepted only"):
+        sampling.sample_batch(
+            keys, x, 5000, sampler="leverage", lam=0.01, max_proposals=1000, chunk=500
+        )

@@ -42,7 +42,7 @@ def run(cmd, cwd, env=None):
 
 def table(sweep_dir):
     frame = pd.read_parquet(Path(sweep_dir) / "results.parquet")
-    return frame.drop(columns=VOLATILE).sort_values(["width", "seed"]).reset_index(drop=True)
+    return frame.drop(columns=VOLATILE).sort_values(["width", "init_seed"]).reset_index(drop=True)
 
 
 def test_four_devices_same_kernel_and_training():
@@ -107,7 +107,7 @@ def test_kill_and_resume(tmp_path):
         assert path.stat().st_mtime_ns == mtime  # finished jobs were skipped, not redone
     frame = pd.read_parquet(sweep / "results.parquet")
     assert sorted(frame.width.unique()) == [16, 32, 64, 128]
-    assert not frame.duplicated(["width", "seed"]).any() and len(frame) == 8
+    assert not frame.duplicated(["width", "init_seed"]).any() and len(frame) == 8
     assert not list(sweep.rglob("*.tmp"))
 
 
@@ -130,6 +130,6 @@ def test_concurrent_sweeps_share_a_directory(tmp_path):
     run([sys.executable, str(ROOT / "experiments" / "gather.py"), str(sweep)], tmp_path)
     frame = pd.read_parquet(sweep / "results.parquet")
     assert sorted(frame.width.unique()) == [16, 32, 64, 128] and len(frame) == 8
-    assert not frame.duplicated(["width", "seed"]).any()
+    assert not frame.duplicated(["width", "init_seed"]).any()
     for path in sweep.glob("*/results.parquet"):
         assert len(pd.read_parquet(path)) == 2

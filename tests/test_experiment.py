@@ -1,0 +1,140 @@
+"""nnkrr.experiment: one job from Python, its config checks and its provenance columns."""
+
+import copy
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnkrr import experiment
+
+TINY = [
+    "model.width=16",
+    "seeds=2",
+    "data.n_train=12",
+    "data.n_test=6",
+    "data.dim=3",
+    "train.max_steps=100",
+]
+
+
+@pytest.fixture(scope="module")
+def default_cfg():
+    return experiment.compose()
+
+
+def test_compose_resolves_the_sweep_config(default_cfg):
+    assert default_cfg["data"]["seed"] == default_cfg["seed"] == 0  # ${seed} resolved
+    assert "hydra" not in default_cfg
+    assert experiment.validate(default_cfg) == default_cfg
+
+
+def _with(cfg, key, value):
+    cfg = copy.deepcopy(cfg)
+    node = cfg
+    *parents, last = key.split(".")
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    return cfg
+
+
+BAD = [
+    ("seeds", 0, "seeds must be an integer >= 1, got 0"),
+    ("seeds", 2.5, "seeds must be an integer >= 1, got 2.5"),
+    ("seed", -1, "seed must be an integer >= 0, got -1"),
+    ("lam", float("nan"), "lam must be a finite number > 0"),
+    ("lam", True, "lam must be a finite number > 0, got True"),
+    ("dtype", "bfloat16", "dtype must be one of float32, float64"),
+    ("model.width", 0, "model.width must be an integer >= 1"),
+    ("model.chunk", 0, "model.chunk must be an integer >= 1 or null, got 0"),
+    ("model.train_readout", "yes", "model.train_readout must be true or false"),
+    ("regime.centre", "origin", "regime.centre must be one of zero, init"),
+    ("regime.kappa", -0.1, "regime.kappa must be a finite number > 0"),
+    ("sampler.name", "uniform", "sampler.name must be one of gaussian, leverage"),
+    ("train.segments", 0, "train.segments must be an integer >= 1"),
+    ("train.learning_rate", 0, "train.learning_rate must be a finite number > 0 or null"),
+    ("train.time", -1.0, "train.time must be a finite number > 0 or null"),
+    ("train.horizon_c", 0, "train.horizon_c must be a finite number > 0"),
+    ("train.optimizer", "_src", "train.optimizer must be the name of an optax optimizer"),
+    ("train.optimizer_kwargs", [1], "train.optimizer_kwargs must be a mapping"),
+    ("data.noise", -0.5, "data.noise must be a finite number >= 0"),
+    ("data.frequency", 0, "data.frequency must be a finite number > 0"),
+    ("data.colour", 1, "data.colour: unknown data option"),
+]
+
+
+@pytest.mark.parametrize("key,value,message", BAD)
+def test_validate_names_the_key(default_cfg, key, value, message):
+    with pytest.raises(experiment.ConfigError) as err:
+        experiment.validate(_with(default_cfg, key, value))
+    assert str(err.value).startswith(message)
+
+
+def test_validate_cross_checks(default_cfg):
+    mlp = experiment.compose(["model=mlp", "sampler=leverage"])
+    with pytest.raises(experiment.ConfigError, match="sampler must be gaussian for model=mlp"):
+        experiment.validate(mlp)
+    paper = experiment.compose(["regime=paper", "model.width=7"])
+    assert experiment.validate(paper)["model"]["width"] == 7  # no pairs: odd widths are fine
+    with pytest.raises(
+        experiment.ConfigError, match=r"data \(nnkrr.data.wine\): n_train \+ n_test"
+    ):
+        experiment.run(experiment.compose(["data=wine", "data.n_train=170"]))
+
+
+def test_run_on_a_plain_dict_equals_run_on_the_composed_config():
+    cfg = experiment.compose(TINY)
+    rows = experiment.run(cfg).drop(columns="wall_s")
+    plain = {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items()}
+    plain["data"] = {**plain["data"], "seed": "${seed}"}  # interpolations resolve
+    again = experiment.run(plain).drop(columns="wall_s")
+    pd.testing.assert_frame_equal(rows, again, check_exact=True)
+    assert jax.config.jax_enable_x64 is False  # float64 was switched on for the job only
+
+
+def test_provenance_tells_two_settings_apart():
+    a = experiment.run(experiment.compose(TINY))
+    b = experiment.run(
+        experiment.compose([*TINY, "seed=3", "dtype=float64", "train.step_factor=0.5"])
+    )
+    merged = pd.concat([a, b], ignore_index=True)
+    assert merged.groupby(["data_seed", "dtype", "step_factor"]).size().to_dict() == {
+        (0, "float32", 1.0): 2,
+        (3, "float64", 0.5): 2,
+    }
+    row = b.iloc[0]
+    assert (row.n_train, row.n_test, row.dim, row.kappa, row.lam, row.centre) == (
+        12,
+        6,
+        3,
+        1.0,
+        0.1,
+        "init",
+    )
+    assert (row.method, row.optimizer, row.horizon_c, row.kernel_path, row.chunk) == (
+        "iid",
+        "sgd",
+        5.0,
+        "fused",
+        128,
+    )
+    assert row.data_noise == 0.0 and row.data_frequency == 2.0
+    # lam_T is lam * T, T = steps * learning_rate
+    np.testing.assert_allclose(b.lam_T, b.lam * b.steps * b.learning_rate, rtol=1e-12)
+    # the symmetric start outputs 0 up to round-off, which the roundoff column bounds
+    assert (a.gap_init <= a.roundoff).all() and (b.gap_init <= b.roundoff).all()
+    ulps = experiment.ROUNDOFF_ULPS
+    np.testing.assert_allclose(a.roundoff / a.f_star_rms, ulps * 2.0**-23, rtol=1e-12)
+    np.testing.assert_allclose(b.roundoff / b.f_star_rms, ulps * 2.0**-52, rtol=1e-12)
+
+
+@pytest.mark.parametrize("block", [7, 16, 1000])
+def test_pattern_flips_in_blocks_equal_the_direct_count(x64, block):
+    x = jax.random.normal(jax.random.key(0), (9, 4))
+    w0 = jax.random.normal(jax.random.key(1), (50, 4))
+    wt = w0 + 0.4 * jax.random.normal(jax.random.key(2), (50, 4))
+    direct = np.mean(np.asarray(x @ w0.T > 0) != np.asarray(x @ wt.T > 0))
+    assert experiment._pattern_flips(x, w0, wt, block=block) == pytest.approx(direct, abs=1e-15)
+    assert direct > 0.05
