@@ -161,10 +161,11 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
                 ax.plot(means.index, above, styles[part], label=label)
             else:
                 hidden.append(label)
-        low = min(floor.min(), means[means > 0].min().min()) / 10
+        low = floor.min() / 30
         dtype = ", ".join(sorted(group["dtype"].unique()))
         note = f" (below it: {', '.join(hidden)})" if hidden else ""
         ax.fill_between(floor.index, low, floor, color="0.85", label=f"{dtype} round-off{note}")
+        ax.set_ylim(bottom=low)
         _loglog(
             ax,
             "width m",

@@ -134,34 +134,186 @@ def gather(sweep_dir: str | Path, name: str) -> pd.DataFrame:
     return frame.sort_values(keys, kind="stable", ignore_index=True)
 
 
+def write_failure(directory: str | Path, err: BaseException) -> str:
+    """Record a failed job as ``failure.json`` in its directory; return the error's last line.
+
+    The sweep's task function returns ``"failed: <that line>"`` so that launchers can count
+    the job as failed (:mod:`experiments.launchers`)."""
+    path = Path(directory) / "failure.json"
+    last = (str(err).strip().splitlines() or [""])[-1]
+    error = f"{type(err).__name__}: {last}"
+    text = json.dumps({"error": error, "type": type(err).__name__})
+    _atomic(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+    return error
+
+
+def _overrides(job_dir: Path) -> str:
+    path = job_dir / ".hydra" / "overrides.yaml"
+    if not path.exists():
+        return job_dir.name
+    from omegaconf import OmegaConf
+
+    return " ".join(OmegaConf.to_container(OmegaConf.load(path)))
+
+
+def _log_path(job_dir: Path) -> str:
+    logs = sorted(job_dir.glob("*.log"))
+    return str(logs[0]) if logs else ""
+
+
+def failures(sweep_dir: str | Path, table: str, jobs: list[str] | None = None) -> pd.DataFrame:
+    """The jobs of a sweep that left no ``<table>.parquet``: one row per job with its
+    ``overrides``, ``error`` (the last line of its exception, or why it has none) and ``log``.
+
+    Args:
+      sweep_dir: the sweep directory.
+      table: the per-job table's stem.
+      jobs: the job subdirectories this sweep launched; ``None``: every subdirectory holding
+        a ``.hydra`` folder (a started job).
+    """
+    sweep_dir = Path(sweep_dir)
+    if jobs is None:
+        jobs = sorted(p.parent.name for p in sweep_dir.glob("*/.hydra"))
+    rows = []
+    for name in jobs:
+        job_dir = sweep_dir / name
+        if (job_dir / f"{table}.parquet").exists():
+            continue
+        if (job_dir / "failure.json").exists():
+            error = json.loads((job_dir / "failure.json").read_text())["error"]
+        elif job_dir.exists():
+            error = "no result: the job was killed, cancelled or timed out (see its log)"
+        else:
+            error = "no result: the job never started"
+        rows.append(
+            {
+                "job": name,
+                "overrides": _overrides(job_dir),
+                "error": error,
+                "log": _log_path(job_dir),
+            }
+        )
+    return pd.DataFrame(rows, columns=["job", "overrides", "error", "log"])
+
+
+def _job_dirs(config: DictConfig) -> list[str] | None:
+    """The job subdirectory of every combination of the sweep grid, or None if unknown."""
+    combos = _grid(config)
+    if combos is None:
+        return None
+    loader = _config_loader()
+    dirs = []
+    for combo in combos:
+        job = loader.load_sweep_config(config, combo)
+        dirs.append(str(job.hydra.sweep.subdir))
+    return dirs
+
+
+def _config_loader():
+    from hydra.core.global_hydra import GlobalHydra
+
+    return GlobalHydra.instance().config_loader()
+
+
+def _grid(config: DictConfig) -> list[list[str]] | None:
+    """Every job's overrides, expanded as Hydra's basic sweeper expands them."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    sweeper = config.hydra.get("sweeper", {})
+    if "BasicSweeper" not in str(sweeper.get("_target_", "")):
+        return None  # another sweeper (optuna, ...) chooses its jobs as it goes
+    params = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
+    params += list(config.hydra.overrides.task)
+    parser = OverridesParser.create(config_loader=_config_loader())
+    return BasicSweeper.split_arguments(parser.parse_overrides(params), None)[0]
+
+
 class GatherResults(Callback):
-    """Hydra callback: at the end of a multirun, gather the jobs' tables and plot them.
+    """Hydra callback around a multirun: checks the grid first, gathers and reports at the end.
+
+    ``on_multirun_start``: with ``validate`` set, every combination of the grid is composed and
+    checked before any job is launched; invalid values end the sweep with one line per bad
+    combination (``overrides: error``) and exit code 1.
+
+    ``on_multirun_end``: concatenates the finished jobs' tables into the sweep directory,
+    draws the sweep's figures, and, if some jobs of this sweep left no table (an exception:
+    the job wrote ``failure.json``; or killed, cancelled, timed out), writes ``failures.csv``
+    (overrides, the error's last line, the log's path), prints ``N of M jobs failed; see
+    failures.csv`` and exits with code 1.
 
     Args:
       table: the per-job table's file stem (``<job dir>/<table>.parquet``).
       plot: ``"module:function"`` called as ``function(frame, path)`` to draw the
         sweep's figure(s) into the sweep directory, or null.
+      validate: ``"module:function"`` checking one job's config (raising ``ValueError``), or null.
     """
 
-    def __init__(self, table: str, plot: str | None = None) -> None:
+    def __init__(self, table: str, plot: str | None = None, validate: str | None = None) -> None:
         self.table = table
         self.plot = plot
+        self.validate = validate
+        self.jobs: list[str] | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            self.jobs = _job_dirs(config)
+        except Exception as err:  # noqa: BLE001 - composition errors are Hydra's to report
+            log.debug("could not expand the grid: %s", err)
+            self.jobs = None
+        if not self.validate:
+            return
+        check = _function(self.validate)
+        combos = _grid(config) or []
+        loader = _config_loader()
+        bad = []
+        for combo in combos:
+            try:
+                check(loader.load_sweep_config(config, combo))
+            except ValueError as err:
+                bad.append(f"{' '.join(combo)}: {err}")
+        if bad:
+            lines = "\n".join(bad)
+            raise SystemExit(
+                f"Error in config: {len(bad)} of {len(combos)} jobs are invalid; nothing was "
+                f"launched\n{lines}"
+            )
+        log.info("checked the configs of all %d jobs", len(combos))
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         frame = gather(sweep_dir, self.table)
         if frame.empty:
             log.warning("no %s.parquet found under %s", self.table, sweep_dir)
-            return
-        parquet, csv = write_table(frame, sweep_dir, self.table)
-        log.info(
-            "gathered %d rows from %d jobs into %s and %s",
-            len(frame),
-            frame["job"].nunique(),
-            parquet,
-            csv,
+        else:
+            parquet, csv = write_table(frame, sweep_dir, self.table)
+            log.info(
+                "gathered %d rows from %d jobs into %s and %s",
+                len(frame),
+                frame["job"].nunique(),
+                parquet,
+                csv,
+            )
+            if self.plot:
+                for path in _function(self.plot)(frame, sweep_dir):
+                    log.info("figure written to %s", path)
+        failed = failures(sweep_dir, self.table, self.jobs)
+        total = (
+            len(self.jobs)
+            if self.jobs is not None
+            else failed.shape[0] + (frame["job"].nunique() if not frame.empty else 0)
         )
-        if self.plot:
-            module, function = self.plot.split(":")
-            for path in getattr(importlib.import_module(module), function)(frame, sweep_dir):
-                log.info("figure written to %s", path)
+        path = sweep_dir / "failures.csv"
+        if failed.empty:
+            if path.exists():
+                path.unlink()  # a re-run finished what an earlier one left
+            return
+        _atomic(path, lambda tmp: failed.to_csv(tmp, index=False))
+        for row in failed.itertuples():
+            log.error("failed: %s: %s (log: %s)", row.overrides, row.error, row.log or "none")
+        raise SystemExit(f"{len(failed)} of {total} jobs failed; see {path}")
+
+
+def _function(spec: str):
+    module, function = spec.split(":")
+    return getattr(importlib.import_module(module), function)

@@ -9,7 +9,10 @@ the end of a multirun ``results.GatherResults`` gathers the rows into the sweep 
 and draws ``gap_vs_width.png`` and ``gap_decomposition.png``.
 
 Every config value is checked before any work (:func:`nnkrr.experiment.validate`); an
-invalid one ends the run with a one-line error naming its key and a non-zero exit code.
+invalid one ends the run with a one-line error naming its key and a non-zero exit code (in a
+multirun, every grid combination is checked before any job is launched).  In a multirun a job
+that fails writes ``failure.json`` instead of rows and the sweep goes on; the gathering at the
+end reports it in ``failures.csv`` and exits non-zero.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 from tqdm import tqdm
 
@@ -52,7 +56,7 @@ def config_or_exit(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="sweep")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> str | None:
     job = config_or_exit(cfg)
     out = Path(HydraConfig.get().runtime.output_dir)
     if (out / "results.parquet").exists() and not job["force"]:
@@ -69,10 +73,16 @@ def main(cfg: DictConfig) -> None:
             )
         bars[label].update(done - bars[label].n)
 
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         frame = experiment.run(job, progress=progress)
-    except experiment.ConfigError as err:  # found only once the data is loaded (target)
-        raise SystemExit(f"Error in config: {err}") from None
+    except Exception as err:
+        if multirun:  # the sweep goes on; GatherResults reports this job in failures.csv
+            log.exception("job failed: %s", err)
+            return f"failed: {results.write_failure(out, err)}"
+        if isinstance(err, experiment.ConfigError):  # found once the data is loaded (target)
+            raise SystemExit(f"Error in config: {err}") from None
+        raise
     finally:
         for bar in bars.values():
             bar.close()

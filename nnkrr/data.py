@@ -8,7 +8,7 @@ its wheel (``load_digits``, ``load_diabetes``, ``load_wine``, ``load_breast_canc
 * ``synthetic``: x uniform on the unit sphere S^{d-1}; smooth teacher
   ``y = k^{-1/2} sum_j a_j sin(omega v_j^T x)`` (unit v_j, a_j ~ N(0, 1)) plus
   Gaussian noise.  On such isotropic data the ridge leverage function of the ReLU
-  NTK is nearly flat (sup score / s_lam >= 1.29 at n = 256, d = 8, lam = 0.01, logged by
+  NTK is nearly flat (sup score / s_lam >= 1.38 at n = 128, d = 8, lam = 0.01, logged by
   ``experiments/spectral.py -m``): leverage sampling has little to gain.
 * ``cone``: a clustered, anisotropic set on which leverage sampling has something
   to gain.  Points ``x = normalise(c + spread * g)``, g ~ N(0, I), around
@@ -16,7 +16,7 @@ its wheel (``load_digits``, ``load_diabetes``, ``load_wine``, ``load_breast_canc
   first-layer weights w cut no cluster: their half-space {w^T x >= 0} contains all
   points or none, so the feature 1[w^T x >= 0] x is constant across the data, and
   about a third of them (spread 0.05) have score 0.  The ridge leverage function is far
-  from flat (sup score / s_lam >= 8.96 and P(score = 0) = 0.36 at n = 256, d = 8,
+  from flat (sup score / s_lam >= 9.32 and P(score = 0) = 0.37 at n = 128, d = 8,
   lam = 0.01, from the same command).  The teacher
   oscillates *across* each cluster (``omega = frequency / spread``), which makes
   this a stress case for the network-versus-kernel gap.

@@ -63,9 +63,9 @@ def _plain(cfg) -> dict:
         if not isinstance(cfg, Mapping):
             raise ConfigError(f"cfg: expected a DictConfig or a dict, got {type(cfg).__name__}")
         cfg = OmegaConf.create(dict(cfg))
-    out = OmegaConf.to_container(cfg, resolve=True)
-    out.pop("hydra", None)
-    return out
+    if "hydra" in cfg:  # a job's full config: its hydra node needs Hydra's runtime to resolve
+        cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    return OmegaConf.to_container(cfg, resolve=True)
 
 
 def compose(overrides: Sequence[str] = (), config_name: str = "sweep") -> dict:

@@ -169,6 +169,38 @@ ax.legend(fontsize=8)
 show(fig)
 
 # %% [markdown]
+# ## One job from Python, and rows told apart by how they were made
+# `nnkrr.experiment.run(cfg)` runs one job of the sweep (no files, no Hydra) from the composed
+# `configs/sweep.yaml`; `experiment.compose([...])` takes the same overrides as the command line.
+# Every row carries the values that change its numbers (`data_seed`, `dtype`, data sizes, `kappa`,
+# `lam`, `centre`, sampler `method` and `pool_size`, `optimizer`, `step_factor`, `horizon_c`,
+# `kernel_path`, `chunk`, ...), so tables of different sweeps merge into one frame and are
+# selected by those columns.
+
+# %%
+from nnkrr import experiment  # noqa: E402
+
+one_job = experiment.run(
+    experiment.compose(
+        [
+            "model.width=64",
+            "seeds=2",
+            "seed=1",
+            "dtype=float64",
+            "data.n_train=32",
+            "data.n_test=32",
+            "data.dim=4",
+            "train.max_steps=2000",
+        ]
+    )
+)
+merged = pd.concat([results, one_job], ignore_index=True)
+print(merged.groupby(["data_seed", "dtype", "regime", "sampler"]).size().to_string())
+merged.query("data_seed == 1 and dtype == 'float64'")[
+    ["width", "init_seed", "lam", "kappa", "centre", "lam_T", "gap_rms", "gap_rel", "roundoff"]
+]
+
+# %% [markdown]
 # ## The numbers
 
 # %%

@@ -24,3 +24,18 @@ def x64():
     """Run the test body with ``jax_enable_x64`` on (float64 by default)."""
     with _x64():
         yield
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A real single-node SLURM cluster (tests/slurm_cluster.py), stopped at the end."""
+    import slurm_cluster
+
+    reason = slurm_cluster.unavailable()
+    if reason:
+        pytest.skip(reason)
+    cluster = slurm_cluster.start(tmp_path_factory.mktemp("slurm"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -244,3 +244,53 @@ def test_krr_app_defaults_reproduce_the_sweeps_target(tmp_path):
     assert metrics["n_train"] == cfg["data"]["n_train"] and metrics["lam"] == cfg["lam"]
     np.testing.assert_array_equal(np.load(out / "predictions.npz")["test"][:, 0], f_star)
     assert metrics["test_mse"] == float(np.mean((np.asarray(f_star) - ds.y_test[:, 0]) ** 2))
+
+
+FAST = ["seeds=1", "data.n_train=10", "data.n_test=5", "data.dim=3", "train.max_steps=50"]
+
+
+def test_failed_jobs_never_cost_the_summary(tmp_path):
+    """Jobs failing at run time are listed in failures.csv; the others are gathered and drawn."""
+    sweep = tmp_path / "sweep"
+    cmd = [
+        sys.executable,
+        str(ROOT / "experiments" / "sweep.py"),
+        "-m",
+        "model.width=16,32",
+        "target=0,3",
+        "sampler=gaussian",
+        *FAST,
+        f"hydra.sweep.dir={sweep}",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .endswith(f"2 of 4 jobs failed; see {sweep / 'failures.csv'}")
+    )
+    frame = pd.read_parquet(sweep / "results.parquet")
+    assert sorted(frame.width) == [16, 32] and set(frame.target) == {0}
+    assert (sweep / "gap_vs_width.png").stat().st_size > 10_000
+    failed = pd.read_csv(sweep / "failures.csv")
+    assert len(failed) == 2 and failed.overrides.str.contains("target=3").all()
+    assert failed.error.str.fullmatch(r"ConfigError: target must be in \[0, 1\).*").all()
+    assert all(Path(p).exists() and "Traceback" in Path(p).read_text() for p in failed.log)
+
+
+def test_an_invalid_grid_combination_launches_nothing(tmp_path):
+    sweep = tmp_path / "sweep"
+    cmd = [
+        sys.executable,
+        str(ROOT / "experiments" / "sweep.py"),
+        "-m",
+        "model.width=16,7",
+        *FAST,
+        f"hydra.sweep.dir={sweep}",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == "Error in config: 2 of 4 jobs are invalid; nothing was launched"
+    assert all("model.width=7" in line and "must be even" in line for line in lines[1:])
+    assert not sweep.exists()

@@ -1,0 +1,29 @@
+"""nnkrr's submitit launchers (configs/hydra/launcher/slurm*.yaml): hydra-submitit-launcher's,
+waiting for every job, logging their states and never raising for one failed, cancelled or
+timed-out job (the machinery and the reasons are in :mod:`experiments.launchers`).
+
+Hydra accepts launcher plugins only from the ``hydra_plugins`` namespace package, hence this
+module; ``hydra_plugins/`` has no ``__init__.py`` (it is a portion of the namespace package
+Hydra's own plugins share, found through the repository root on ``sys.path``).
+"""
+
+from collections.abc import Sequence
+
+from experiments import launchers
+from hydra_plugins.hydra_submitit_launcher import submitit_launcher
+
+
+class SlurmLauncher(submitit_launcher.SlurmLauncher):
+    """SLURM jobs through submitit; job states read with ``scontrol`` (no accounting needed)."""
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
+        with launchers.tolerant_map_array(launchers.labels(job_overrides, initial_job_idx), True):
+            return super().launch(job_overrides, initial_job_idx)
+
+
+class LocalLauncher(submitit_launcher.LocalLauncher):
+    """submitit's local executor (the SLURM code path on this machine)."""
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
+        with launchers.tolerant_map_array(launchers.labels(job_overrides, initial_job_idx), False):
+            return super().launch(job_overrides, initial_job_idx)

@@ -1,0 +1,169 @@
+"""The SLURM path for real: sweeps through a single-node cluster (tests/slurm_cluster.py)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import slurm_cluster
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = [
+    "data.n_train=16",
+    "data.n_test=8",
+    "data.dim=3",
+    "seeds=2",
+    "train.max_steps=60",
+    "sampler=gaussian",
+]
+VOLATILE = ["job", "wall_s"]
+
+pytestmark = pytest.mark.slow
+
+
+def slurm_cmd(cluster, sweep_dir, *overrides):
+    """The README's SLURM command on a CPU partition (no GPU override needed)."""
+    return [
+        sys.executable,
+        str(ROOT / "experiments" / "sweep.py"),
+        "-m",
+        "hydra/launcher=slurm",
+        f"hydra.launcher.partition={cluster.partition}",
+        "hydra.launcher.cpus_per_task=1",
+        "hydra.launcher.mem_gb=2",
+        *TINY,
+        *overrides,
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+
+
+def table(sweep_dir):
+    frame = pd.read_parquet(Path(sweep_dir) / "results.parquet")
+    return frame.drop(columns=VOLATILE).sort_values(["width", "init_seed"]).reset_index(drop=True)
+
+
+def intervals(sweep_dir):
+    out = []
+    for meta in Path(sweep_dir).glob("*/run.json"):
+        info = json.loads(meta.read_text())
+        start = datetime.fromisoformat(info["started"]).timestamp()
+        out.append((start, start + info["wall_s"]))
+    return out
+
+
+def max_overlap(spans):
+    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
+    level = best = 0
+    for _, step in events:
+        level += step
+        best = max(best, level)
+    return best
+
+
+def test_slurm_sweep_gives_the_basic_launchers_table(slurm, tmp_path):
+    basic, cluster_dir = tmp_path / "basic", tmp_path / "slurm"
+    grid = "model.width=16,32,64"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "experiments" / "sweep.py"),
+            "-m",
+            *TINY,
+            grid,
+            f"hydra.sweep.dir={basic}",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    start = time.monotonic()
+    proc = subprocess.run(
+        slurm_cmd(slurm, cluster_dir, grid, "hydra.launcher.array_parallelism=1"),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=slurm.env,
+    )
+    wall = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pd.testing.assert_frame_equal(table(basic), table(cluster_dir))
+    # array_parallelism=1: the three jobs never ran at the same time (the node has room for 2)
+    spans = intervals(cluster_dir)
+    assert len(spans) == 3 and max_overlap(spans) == 1
+    log = proc.stdout + proc.stderr
+    assert "jobs: 0 queued, 0 running, 3 finished, 0 failed" in log
+    assert "sacct" not in log and "Bypassing" not in log  # no per-poll warnings
+    print(f"SLURM sweep: 3 jobs, {len(table(cluster_dir))} rows, {wall:.1f} s")
+
+
+def _wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def _running_tasks(cluster):
+    out = cluster.run("squeue", "-h", "-t", "RUNNING", "-o", "%F %K")
+    return [(a, int(t)) for a, t in (line.split() for line in out.splitlines()) if t.isdigit()]
+
+
+def test_cancelled_and_timed_out_jobs_are_finished_by_a_rerun(slurm, tmp_path):
+    """scancel one job and let another die at its time limit; the sweep still gathers what
+    finished, lists both in failures.csv and exits 1; the same command run again finishes them,
+    every row exactly once."""
+    sweep = tmp_path / "sweep"
+    cmd = slurm_cmd(
+        slurm,
+        sweep,
+        "model.width=16,32,64",
+        "train.time=1e9",  # long enough (10^6 steps, ~25 s) to be caught running
+        "train.max_steps=1000000",
+        "hydra.launcher.timeout_min=1",
+        "hydra.launcher.signal_delay_s=5",
+        "hydra.launcher.array_parallelism=2",
+    )
+    first = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=slurm.env
+    )
+    try:
+        _wait_for(lambda: len(_running_tasks(slurm)) == 2, 120, "two running tasks")
+        (array, a), (_, b) = sorted(_running_tasks(slurm), key=lambda t: t[1])
+        # both have started training (their job directories exist) before they are stopped
+        _wait_for(lambda: len(list(sweep.glob("*/.hydra"))) >= 2, 60, "two job directories")
+        stalled = slurm_cluster.job_processes(array, b)
+        assert stalled
+        for pid in stalled:  # a stalled job: its time limit kills it
+            os.kill(pid, signal.SIGSTOP)
+        slurm.run("scancel", f"{array}_{a}")
+        out, err = first.communicate(timeout=240)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 1, err[-3000:]
+    assert err.strip().splitlines()[-1] == f"2 of 3 jobs failed; see {sweep / 'failures.csv'}"
+    failed = pd.read_csv(sweep / "failures.csv")
+    # the cancelled job left no result; the stalled one was either killed outright or told by
+    # submitit's pre-timeout signal (the job records that error itself)
+    assert len(failed) == 2
+    assert failed.error.str.startswith("no result: the job was killed").any()
+    assert failed.error.str.contains("no result: the job was killed|timed-out").all()
+    log = out + err
+    assert ": CANCELLED" in log, log[-5000:]
+    assert "jobs: 0 queued, 0 running, 1 finished, 2 failed" in log, log[-5000:]
+    assert len(pd.read_parquet(sweep / "results.parquet")) == 2  # the job that finished, 2 seeds
+
+    done = {p: p.stat().st_mtime_ns for p in sweep.glob("*/results.parquet")}
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=slurm.env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    frame = pd.read_parquet(sweep / "results.parquet")
+    assert len(frame) == 6 and not frame.duplicated(["width", "init_seed"]).any()
+    assert sorted(frame.width.unique()) == [16, 32, 64]
+    assert not (sweep / "failures.csv").exists()
+    assert all(p.stat().st_mtime_ns == t for p, t in done.items())  # finished job not redone
