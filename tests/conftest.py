@@ -1,22 +1,12 @@
 """Test configuration: strict JAX numerics (as in equinox's suite) and an x64 fixture."""
 
-import contextlib
-
 import jax
 import pytest
 
+from nnkrr.experiment import _x64
+
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
-
-
-@contextlib.contextmanager
-def _x64():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 @pytest.fixture
@@ -39,3 +29,14 @@ def slurm(tmp_path_factory):
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def basic_launcher_table(tmp_path_factory):
+    """Rows of a tiny width sweep (model.width=16,32) through Hydra's basic launcher, the
+    reference every other launcher must reproduce (tests/test_scale.py, tests/test_slurm.py)."""
+    from test_scale import run, sweep_cmd, table
+
+    sweep = tmp_path_factory.mktemp("basic") / "sweep"
+    run(sweep_cmd(sweep, "model.width=16,32"), sweep.parent)
+    return table(sweep)

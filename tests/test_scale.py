@@ -77,11 +77,10 @@ def test_four_devices_same_kernel_and_training():
 
 
 @pytest.mark.parametrize("launcher", ["parallel", "slurm_local"])
-def test_launchers_give_the_basic_launchers_rows(tmp_path, launcher):
-    basic, other = tmp_path / "basic", tmp_path / launcher
-    run(sweep_cmd(basic, "model.width=16,32"), tmp_path)
+def test_launchers_give_the_basic_launchers_rows(tmp_path, launcher, basic_launcher_table):
+    other = tmp_path / launcher
     run(sweep_cmd(other, "model.width=16,32", f"hydra/launcher={launcher}"), tmp_path)
-    pd.testing.assert_frame_equal(table(basic), table(other))
+    pd.testing.assert_frame_equal(basic_launcher_table, table(other))
 
 
 def test_kill_and_resume(tmp_path):

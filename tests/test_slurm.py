@@ -12,17 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import slurm_cluster
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = [
-    "data.n_train=16",
-    "data.n_test=8",
-    "data.dim=3",
-    "seeds=2",
-    "train.max_steps=60",
-    "sampler=gaussian",
-]
-VOLATILE = ["job", "wall_s"]
+from test_scale import ROOT, TINY, table
 
 pytestmark = pytest.mark.slow
 
@@ -43,11 +33,6 @@ def slurm_cmd(cluster, sweep_dir, *overrides):
     ]
 
 
-def table(sweep_dir):
-    frame = pd.read_parquet(Path(sweep_dir) / "results.parquet")
-    return frame.drop(columns=VOLATILE).sort_values(["width", "init_seed"]).reset_index(drop=True)
-
-
 def intervals(sweep_dir):
     out = []
     for meta in Path(sweep_dir).glob("*/run.json"):
@@ -66,25 +51,11 @@ def max_overlap(spans):
     return best
 
 
-def test_slurm_sweep_gives_the_basic_launchers_table(slurm, tmp_path):
-    basic, cluster_dir = tmp_path / "basic", tmp_path / "slurm"
-    grid = "model.width=16,32,64"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "experiments" / "sweep.py"),
-            "-m",
-            *TINY,
-            grid,
-            f"hydra.sweep.dir={basic}",
-        ],
-        check=True,
-        capture_output=True,
-        cwd=tmp_path,
-    )
+def test_slurm_sweep_gives_the_basic_launchers_table(slurm, tmp_path, basic_launcher_table):
+    sweep = tmp_path / "slurm"
     start = time.monotonic()
     proc = subprocess.run(
-        slurm_cmd(slurm, cluster_dir, grid, "hydra.launcher.array_parallelism=1"),
+        slurm_cmd(slurm, sweep, "model.width=16,32", "hydra.launcher.array_parallelism=1"),
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -92,14 +63,14 @@ def test_slurm_sweep_gives_the_basic_launchers_table(slurm, tmp_path):
     )
     wall = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
-    pd.testing.assert_frame_equal(table(basic), table(cluster_dir))
-    # array_parallelism=1: the three jobs never ran at the same time (the node has room for 2)
-    spans = intervals(cluster_dir)
-    assert len(spans) == 3 and max_overlap(spans) == 1
+    pd.testing.assert_frame_equal(basic_launcher_table, table(sweep))
+    # array_parallelism=1: the two jobs never ran at the same time (the node has room for 2)
+    spans = intervals(sweep)
+    assert len(spans) == 2 and max_overlap(spans) == 1
     log = proc.stdout + proc.stderr
-    assert "jobs: 0 queued, 0 running, 3 finished, 0 failed" in log
+    assert "jobs: 0 queued, 0 running, 2 finished, 0 failed" in log
     assert "sacct" not in log and "Bypassing" not in log  # no per-poll warnings
-    print(f"SLURM sweep: 3 jobs, {len(table(cluster_dir))} rows, {wall:.1f} s")
+    print(f"SLURM sweep: 2 jobs, {len(table(sweep))} rows, {wall:.1f} s")
 
 
 def _wait_for(predicate, timeout, what):
