@@ -52,6 +52,27 @@ class ConfigError(ValueError):
     """A config value is invalid; the message starts with its key (``model.width: ...``)."""
 
 
+def kappa2_times(kappa: float, ridge: float) -> float:
+    r"""The training ridge :math:`\lambda = \kappa^2 \cdot \mathrm{ridge}` that makes the target
+    :math:`\kappa^2 K (\kappa^2 K + \lambda I)^{-1} Y = K (K + \mathrm{ridge}\, I)^{-1} Y`
+    independent of :math:`\kappa` (the ``${nnkrr.kappa2_times:...}`` resolver of the configs)."""
+    return _round(float(kappa) ** 2 * float(ridge))
+
+
+def _round(value: float) -> float:
+    """To 15 significant digits: 0.1**2 * 0.1 is 0.001 here, not 0.0010000000000000002."""
+    return float(f"{value:.15g}")
+
+
+def _register_resolvers() -> None:
+    from omegaconf import OmegaConf
+
+    OmegaConf.register_new_resolver("nnkrr.kappa2_times", kappa2_times, replace=True)
+
+
+_register_resolvers()
+
+
 # --------------------------------------------------------------------------- config
 
 
@@ -170,6 +191,7 @@ def validate(cfg) -> dict:
     c = _Checker(cfg)
     c.integer("seed", 0)
     c.integer("seeds", 1)
+    c.number("ridge")
     c.number("lam")
     c.integer("target", 0)
     c.boolean("force")
@@ -442,6 +464,7 @@ def _provenance(cfg: dict, ds, info: dict) -> dict:
         symmetric=reg["symmetric"],
         kappa=reg["kappa"],
         lam=cfg["lam"],
+        ridge=_round(cfg["lam"] / reg["kappa"] ** 2),
         model=mdl["kind"],
         depth=mdl.get("depth", 1),
         train_readout=mdl["train_readout"],

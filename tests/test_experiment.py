@@ -3,6 +3,7 @@
 import copy
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,3 +139,26 @@ def test_pattern_flips_in_blocks_equal_the_direct_count(x64, block):
     direct = np.mean(np.asarray(x @ w0.T > 0) != np.asarray(x @ wt.T > 0))
     assert experiment._pattern_flips(x, w0, wt, block=block) == pytest.approx(direct, abs=1e-15)
     assert direct > 0.05
+
+
+def test_presets_share_the_ntk_krr_target(x64):
+    """ridge is defined on K: lam = kappa^2 ridge gives every regime the same f*; an explicit
+    lam keeps its meaning (the ridge of the training loss and of kappa^2 K)."""
+    lazy = experiment.validate(experiment.compose())
+    paper = experiment.validate(experiment.compose(["regime=paper"]))
+    explicit = experiment.validate(experiment.compose(["regime=paper", "lam=0.1"]))
+    assert (lazy["lam"], paper["lam"], explicit["lam"]) == (0.1, 0.001, 0.1)
+    assert experiment.kappa2_times(0.3, 0.01) == 0.0009
+
+    from nnkrr import kernels
+
+    ds = experiment.load_data(lazy)
+    x, xt, y = jnp.asarray(ds.x_train), jnp.asarray(ds.x_test), ds.y_train[:, 0]
+    k, kt = kernels.relu_ntk(x), kernels.relu_ntk(xt, x)
+
+    def target(cfg):
+        k2 = cfg["regime"]["kappa"] ** 2
+        return np.asarray(experiment.reference(k2 * k, k2 * kt, y, cfg["lam"]))
+
+    np.testing.assert_allclose(target(paper), target(lazy), rtol=1e-10, atol=1e-13)
+    assert np.abs(target(explicit) - target(lazy)).max() > 0.01  # lam=0.1 at kappa 0.1: another f*
