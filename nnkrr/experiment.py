@@ -192,6 +192,7 @@ def validate(cfg) -> dict:
     c.integer("seed", 0)
     c.integer("seeds", 1)
     c.number("ridge")
+    c.number("regime.kappa")  # before lam, which defaults to kappa^2 * ridge
     c.number("lam")
     c.integer("target", 0)
     c.boolean("force")

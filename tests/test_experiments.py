@@ -184,6 +184,7 @@ BAD_OVERRIDES = [
     ("seeds=0", "seeds must be an integer >= 1, got 0"),
     ("dtype=float16", "dtype must be one of float32, float64, got 'float16'"),
     ("lam=-1", "lam must be a finite number > 0, got -1"),
+    ("regime.kappa=0", "regime.kappa must be a finite number > 0, got 0"),
     ("train.step_factor=2", "train.step_factor must be a finite number in (0, 2), got 2"),
     ("target=3", "target must be in [0, 1) for data synthetic, got 3"),
 ]
