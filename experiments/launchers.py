@@ -115,7 +115,8 @@ def wait_for_all(jobs: Sequence, labels: Sequence[str]) -> list[JobReturn]:
         counts = {"queued": 0, "running": 0, "finished": 0, "failed": 0}
         changed = False
         for i, job in enumerate(jobs):
-            state = _state(job)
+            ended = last.get(i, "") == "FINISHED" or last.get(i, "").startswith("FAILED")
+            state = last[i] if ended else _state(job)  # a result pickle is read once
             if state != last.get(i):
                 log.info("%s: %s", labels[i], state)
                 last[i] = state

@@ -139,7 +139,8 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
             "width m",
             "RMS gap |f_nn − f*| on test",
             f"{dataset} (n={row.n_train}, d={row.dim}), {regime} regime\n"
-            f"λ={row.lam:g}, κ={row.kappa:g}, s_λ={row.s_lambda:.1f}",
+            f"λ={row.lam:g}, κ={row.kappa:g}, s_λ={row.s_lambda:.1f}, "
+            f"{group.steps.median():.0f} GD steps, λT={group.lam_T.median():.2g}",
         )
     fig.tight_layout()
     path_gap = directory / "gap_vs_width.png"

@@ -196,19 +196,6 @@ def failures(sweep_dir: str | Path, table: str, jobs: list[str] | None = None) -
     return pd.DataFrame(rows, columns=["job", "overrides", "error", "log"])
 
 
-def _job_dirs(config: DictConfig) -> list[str] | None:
-    """The job subdirectory of every combination of the sweep grid, or None if unknown."""
-    combos = _grid(config)
-    if combos is None:
-        return None
-    loader = _config_loader()
-    dirs = []
-    for combo in combos:
-        job = loader.load_sweep_config(config, combo)
-        dirs.append(str(job.hydra.sweep.subdir))
-    return dirs
-
-
 def _config_loader():
     from hydra.core.global_hydra import GlobalHydra
 
@@ -256,29 +243,31 @@ class GatherResults(Callback):
         self.jobs: list[str] | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        # Compose every combination of the grid once: its job directory, and its check.
         try:
-            self.jobs = _job_dirs(config)
+            combos = _grid(config)
+            loader = _config_loader()
+            jobs = [(c, loader.load_sweep_config(config, c)) for c in combos or []]
         except Exception as err:  # noqa: BLE001 - composition errors are Hydra's to report
             log.debug("could not expand the grid: %s", err)
-            self.jobs = None
+            combos, jobs = None, []
+        self.jobs = None if combos is None else [str(j.hydra.sweep.subdir) for _, j in jobs]
         if not self.validate:
             return
         check = _function(self.validate)
-        combos = _grid(config) or []
-        loader = _config_loader()
         bad = []
-        for combo in combos:
+        for combo, job in jobs:
             try:
-                check(loader.load_sweep_config(config, combo))
+                check(job)
             except ValueError as err:
                 bad.append(f"{' '.join(combo)}: {err}")
         if bad:
             lines = "\n".join(bad)
             raise SystemExit(
-                f"Error in config: {len(bad)} of {len(combos)} jobs are invalid; nothing was "
+                f"Error in config: {len(bad)} of {len(jobs)} jobs are invalid; nothing was "
                 f"launched\n{lines}"
             )
-        log.info("checked the configs of all %d jobs", len(combos))
+        log.info("checked the configs of all %d jobs", len(jobs))
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)

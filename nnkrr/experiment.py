@@ -42,8 +42,8 @@ __all__ = ["ConfigError", "compose", "load_data", "reference", "run", "validate"
 
 DTYPES = ("float32", "float64")
 #: Round-off level of a row's gap parts, in units in the last place (of the training dtype)
-#: of the target's RMS: the init part of the symmetric lazy start is 1e-8..1e-7 in float32,
-#: against 10 * 1.2e-7 * RMS(f*) ~ 4e-7 on the default data.
+#: of the target's RMS: in ``experiments/sweep.py -m`` (float32, lazy) the init part of the
+#: symmetric start is 0 to 1.2e-7, below 10 * 2^-23 * RMS(f*) = 3.6e-7 (column ``roundoff``).
 ROUNDOFF_ULPS = 10
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 

@@ -24,10 +24,15 @@ def current_umask() -> int:
     return mask
 
 
+def app(script: str, *overrides: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``experiments/<script>`` as a user would, capturing its output."""
+    cmd = [sys.executable, str(ROOT / "experiments" / script), *overrides]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+
+
 def run_app(script: str, *overrides: str, cwd: Path) -> None:
     """Run ``experiments/<script>`` as a user would; fail with its stderr."""
-    cmd = [sys.executable, str(ROOT / "experiments" / script), *overrides]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    proc = app(script, *overrides, cwd=cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -164,14 +169,13 @@ def test_sweep_mlp_job_and_sampler_check(tmp_path):
         frame[["gap_rms", "gap_kernel", "gap_init", "gap_opt", "gap_nonlin"]].to_numpy()
     ).all()
     assert (frame.gap_init > 0).all()  # no symmetric pairs for the MLP: f(W(0)) != 0
-    cmd = [
-        sys.executable,
-        str(ROOT / "experiments" / "sweep.py"),
+    proc = app(
+        "sweep.py",
         "model=mlp",
         "sampler=leverage",
         f"hydra.run.dir={tmp_path / 'bad'}",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+        cwd=tmp_path,
+    )
     assert proc.returncode != 0 and "sampler must be gaussian" in proc.stderr
 
 
@@ -193,8 +197,7 @@ BAD_OVERRIDES = [
 @pytest.mark.parametrize("override,message", BAD_OVERRIDES)
 def test_bad_override_is_refused_with_its_key(tmp_path, override, message):
     out = tmp_path / "job"
-    cmd = [sys.executable, str(ROOT / "experiments" / "sweep.py"), override, f"hydra.run.dir={out}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    proc = app("sweep.py", override, f"hydra.run.dir={out}", cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"Error in config: {message}" or (
         proc.stderr.strip().startswith(f"Error in config: {message}")
@@ -248,17 +251,8 @@ FAST = ["seeds=1", "data.n_train=10", "data.n_test=5", "data.dim=3", "train.max_
 def test_failed_jobs_never_cost_the_summary(tmp_path):
     """Jobs failing at run time are listed in failures.csv; the others are gathered and drawn."""
     sweep = tmp_path / "sweep"
-    cmd = [
-        sys.executable,
-        str(ROOT / "experiments" / "sweep.py"),
-        "-m",
-        "model.width=16,32",
-        "target=0,3",
-        "sampler=gaussian",
-        *FAST,
-        f"hydra.sweep.dir={sweep}",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    overrides = ["model.width=16,32", "target=0,3", "sampler=gaussian", *FAST]
+    proc = app("sweep.py", "-m", *overrides, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert proc.returncode == 1
     assert (
         proc.stderr.strip()
@@ -276,15 +270,9 @@ def test_failed_jobs_never_cost_the_summary(tmp_path):
 
 def test_an_invalid_grid_combination_launches_nothing(tmp_path):
     sweep = tmp_path / "sweep"
-    cmd = [
-        sys.executable,
-        str(ROOT / "experiments" / "sweep.py"),
-        "-m",
-        "model.width=16,7",
-        *FAST,
-        f"hydra.sweep.dir={sweep}",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    proc = app(
+        "sweep.py", "-m", "model.width=16,7", *FAST, f"hydra.sweep.dir={sweep}", cwd=tmp_path
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert lines[0] == "Error in config: 2 of 4 jobs are invalid; nothing was launched"
