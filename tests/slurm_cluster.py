@@ -190,9 +190,14 @@ def _wait(ready, timeout: float, what: str, logs: Path) -> None:
         time.sleep(0.3)
 
 
-def job_processes(array_job: str, task: int) -> list[int]:
-    """Pids of the processes of one array task (found by their SLURM environment)."""
-    want = {f"SLURM_ARRAY_JOB_ID={array_job}".encode(), f"SLURM_ARRAY_TASK_ID={task}".encode()}
+def job_processes(cluster: Cluster, array_job: str, task: int) -> list[int]:
+    """Pids of the processes of one array task of this cluster (found by their environment:
+    job ids restart at 1 in every test cluster, so the cluster's SLURM_CONF is matched too)."""
+    want = {
+        f"SLURM_ARRAY_JOB_ID={array_job}".encode(),
+        f"SLURM_ARRAY_TASK_ID={task}".encode(),
+        f"SLURM_CONF={cluster.conf}".encode(),
+    }
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():

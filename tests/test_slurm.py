@@ -108,7 +108,7 @@ def test_cancelled_and_timed_out_jobs_are_finished_by_a_rerun(slurm, tmp_path):
         (array, a), (_, b) = sorted(_running_tasks(slurm), key=lambda t: t[1])
         # both have started training (their job directories exist) before they are stopped
         _wait_for(lambda: len(list(sweep.glob("*/.hydra"))) >= 2, 60, "two job directories")
-        stalled = slurm_cluster.job_processes(array, b)
+        stalled = slurm_cluster.job_processes(slurm, array, b)
         assert stalled
         for pid in stalled:  # a stalled job: its time limit kills it
             os.kill(pid, signal.SIGSTOP)
