@@ -1,14 +1,17 @@
 """Benchmark: full-batch GD steps of the two-layer network.
 
-    uv run python benchmarks/train.py [--n 1024] [--dim 64] [--width 16384] [--steps 20]
+    uv run python benchmarks/train.py [--n 1024] [--dim 64] [--width 16384] [--steps 20] [--seeds 1]
 
 Times ``steps`` GD steps (one compiled ``lax.scan``) of the training path
-(``TwoLayerReLU.apply`` + optax SGD, ``nnkrr.train``): the backend's default, the autodiff
-path and the fused kernel at several neuron chunk sizes,
-against a plain ``jit`` + ``lax.scan`` step by autodiff through the unfused network.
-A step's work is 4 n m d FLOP: the pre-activations X W^T and the gradient
-mask^T (g o X) (the fused kernel keeps the n m activation patterns as bytes instead
-of recomputing X W^T).  The float32 matmul peak is measured in the same run.
+(``TwoLayerReLU.apply`` + optax SGD, ``nnkrr.train.fit``) for ``seeds`` seeds: the backend's
+default, the autodiff path and the fused kernel at several neuron chunk sizes, and with
+``--seeds`` > 1 the seeds batched by ``vmap`` instead of the backend's default, against a
+plain ``jit`` + ``lax.scan`` step by autodiff through the unfused network (one seed).
+Times are per seed and step.  A step's useful work is 4 n m d FLOP: the pre-activations
+X W^T and the gradient mask (g o X) (the fused kernel also recomputes the patterns
+1[W X^T > 0] in the backward pass, 2 n m d FLOP more, not counted).  The float32 matmul
+peak and the step's compiled memory (``memory_analysis``: temporaries + arguments +
+outputs, one seed) are measured in the same run.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--width", type=int, default=16384)
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--chunks", type=int, nargs="+", default=[64, 128, 256, 512])
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--chunks", type=int, nargs="+", default=[512, 2048, 8192])
     args = parser.parse_args()
-    n, d, m, steps = args.n, args.dim, args.width, args.steps
+    n, d, m, steps, seeds = args.n, args.dim, args.width, args.steps, args.seeds
 
     k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
     x = jax.random.normal(k1, (n, d), jnp.float32) / jnp.sqrt(d)
@@ -44,7 +48,7 @@ def main() -> None:
     dev = jax.devices()[0]
     print(
         f"jax {jax.__version__} on {dev.platform} ({dev.device_kind}); n={n}, d={d}, m={m}, "
-        f"float32, {steps} steps per timing"
+        f"float32, {steps} steps per timing, {seeds} seed(s)"
     )
     peak = matmul_peak()
     print(
@@ -74,26 +78,52 @@ def main() -> None:
     rows = [("plain jit + scan (autodiff)", best_time(lambda: plain(w0), 3) / steps, useful)]
 
     cfg = train.TrainConfig(lam=lam, learning_rate=lr, steps=steps, centre="zero")
-    batched = jax.tree.map(lambda a: a[None], variables)
+    batched = jax.tree.map(lambda a: jnp.stack([a] * seeds), variables)
     default = models.resolve_kernel(None)
     if default == "fused":
-        default += f", chunk {models.resolve_chunk(None, m)}"
-    variants = [(f"nnkrr default ({default})", {}), ("nnkrr autodiff", {"kernel": "autodiff"})]
-    variants += [(f"nnkrr fused, chunk {c}", {"kernel": "fused", "chunk": c}) for c in args.chunks]
-    for name, kwargs in variants:
+        default += f", chunk {models.resolve_chunk(None, m, n)}"
+    default += f", {train.resolve_seed_axis(None)}"
+    variants = [(f"nnkrr default ({default})", {}, None)]
+    if seeds > 1:
+        variants.append(("nnkrr default, seeds by vmap", {}, "vmap"))
+    variants.append(("nnkrr autodiff", {"kernel": "autodiff"}, None))
+    variants += [
+        (f"nnkrr fused, chunk {c}", {"kernel": "fused", "chunk": c}, None) for c in args.chunks
+    ]
+    memory = {}
+    for name, kwargs, seed_axis in variants:
         model = models.TwoLayerReLU(width=m, **kwargs)
-        t = best_time(lambda model=model: train.fit(model.apply, batched, x, y, cfg).params, 3)
-        rows.append((name, t / steps, useful))
+
+        def run(model=model, seed_axis=seed_axis):
+            return train.fit(model.apply, batched, x, y, cfg, seed_axis=seed_axis).params
+
+        t = best_time(run, 3)
+        rows.append((name, t / steps / seeds, useful))
+        memory[name] = step_memory(model, cfg, x, y, variables)
 
     print(
-        f"{'step':32} {'ms/step':>8} {'steps/s':>8} {'GFLOP/s':>9} {'of peak':>8} {'speed-up':>9}"
+        f"{'step (per seed)':34} {'ms/step':>8} {'GFLOP/s':>9} {'of peak':>8} {'speed-up':>9} "
+        f"{'memory':>9}"
     )
     base = rows[0][1]
     for name, t, flops in rows:
+        mem = f"{memory[name] / 2**20:6.0f} MiB" if name in memory else ""
         print(
-            f"{name:32} {t * 1e3:8.2f} {1 / t:8.1f} {flops / t / 1e9:9.1f} "
-            f"{flops / t / peak:8.1%} {base / t:8.2f}x"
+            f"{name:34} {t * 1e3:8.2f} {flops / t / 1e9:9.1f} "
+            f"{flops / t / peak:8.1%} {base / t:8.2f}x {mem:>9}"
         )
+
+
+def step_memory(model, cfg, x, y, variables) -> int:
+    """Bytes of one seed's compiled training segment (temporaries + arguments + outputs),
+    from XLA's memory analysis of the program ``nnkrr.train.fit`` runs for one seed."""
+    centre = jax.tree.map(jnp.zeros_like, variables["params"])
+    state = train.init_state(variables, cfg)
+    compiled = train._segment_one.lower(
+        model.apply, cfg, cfg.steps, x, y, variables["constants"], centre, state
+    ).compile()
+    mem = compiled.memory_analysis()
+    return mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes
 
 
 if __name__ == "__main__":

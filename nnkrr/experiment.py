@@ -369,18 +369,20 @@ def _two_layer_setup(cfg: dict, x, xt, dtype) -> _Setup:
         )
     )(w.astype(dtype), c.astype(dtype), a.astype(dtype))
 
+    path = models.resolve_kernel(mdl.get("kernel"))
+    # One chunk for training and test inputs (resolved by the training set's size).
+    chunk = models.resolve_chunk(mdl.get("chunk"), width, x.shape[0]) if path == "fused" else width
+
     def network(linearized):
         return models.TwoLayerReLU(
             width=width,
             kappa=reg["kappa"],
             linearized=linearized,
             train_readout=mdl["train_readout"],
-            chunk=mdl.get("chunk"),
-            kernel=mdl.get("kernel"),
+            chunk=chunk,
+            kernel=path,
         )
 
-    path = models.resolve_kernel(mdl.get("kernel"))
-    chunk = models.resolve_chunk(mdl.get("chunk"), width) if path == "fused" else width
     return _Setup(
         kappa2 * k_train,
         kappa2 * k_test,

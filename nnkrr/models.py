@@ -32,10 +32,10 @@ import jax
 import jax.numpy as jnp
 
 from nnkrr import _checks
-from nnkrr._linalg import mm
+from nnkrr._linalg import HIGHEST, mm
 
 __all__ = [
-    "DEFAULT_CHUNK",
+    "BLOCK_ELEMENTS",
     "MLP",
     "TwoLayerReLU",
     "init_variables",
@@ -48,8 +48,12 @@ __all__ = [
     "with_theta0",
 ]
 
-#: Neurons per step of :func:`two_layer` on CPUs (``benchmarks/train.py`` measures the choice).
-DEFAULT_CHUNK = 128
+#: Pre-activations per step of :func:`two_layer` on CPUs: a chunk of ``BLOCK_ELEMENTS / n``
+#: neurons (a power of two, at least 128), whose ``(chunk, n)`` float32 block (8 MiB) stays
+#: in cache while it is used.  ``benchmarks/train.py`` measured the choice
+#: (``benchmarks/results/cpu_train.txt``): best or within 2% of the best chunk at both
+#: n = 128, d = 8, m = 2^20 (chunk 16384) and n = 1024, d = 64, m = 16384 (chunk 2048).
+BLOCK_ELEMENTS = 2**21
 
 #: The training path per backend, each measured by ``benchmarks/train.py`` (outputs with their
 #: commands in ``benchmarks/results/``): on 2 CPU cores the fused kernel beats autodiff
@@ -61,22 +65,26 @@ DEFAULT_KERNEL = {"cpu": "fused", "gpu": "autodiff"}
 KERNELS = ("fused", "autodiff")
 
 
-def _chunks(arr: jax.Array, chunk: int) -> jax.Array:
-    """(m, ...) -> (m / chunk, chunk, ...), zero-padding m up to a multiple of chunk."""
-    m = arr.shape[0]
-    pad = -m % chunk
-    if pad:
-        arr = jnp.pad(arr, [(0, pad)] + [(0, 0)] * (arr.ndim - 1))
-    return arr.reshape((arr.shape[0] // chunk, chunk) + arr.shape[1:])
+def _padded(arr: jax.Array, chunk: int) -> jax.Array:
+    """``arr`` (m, ...) zero-padded along its first axis to a multiple of ``chunk``."""
+    pad = -arr.shape[0] % chunk
+    return jnp.pad(arr, [(0, pad)] + [(0, 0)] * (arr.ndim - 1)) if pad else arr
 
 
-def _unchunk(arr: jax.Array, m: int) -> jax.Array:
-    return arr.reshape((-1,) + arr.shape[2:])[:m]
+def _block(arr: jax.Array, i, chunk: int) -> jax.Array:
+    """Rows ``i * chunk`` ... ``(i + 1) * chunk - 1`` of ``arr`` (a slice in place: no
+    re-layout of the whole array, under ``vmap`` too)."""
+    return jax.lax.dynamic_slice_in_dim(arr, i * chunk, chunk)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
 def two_layer(
-    w: jax.Array, v: jax.Array, x: jax.Array, u: jax.Array, chunk: int, frozen: bool
+    w: jax.Array,
+    v: jax.Array,
+    x: jax.Array,
+    u: jax.Array,
+    chunk: int,
+    frozen: bool,
 ) -> jax.Array:
     r""":math:`f(x_i) = \sum_r v_r\, 1[u_r^\top x_i > 0]\, w_r^\top x_i`, shape ``(n,)``.
 
@@ -92,41 +100,50 @@ def two_layer(
       chunk: neurons per step (static).
       frozen: whether patterns come from ``u`` (static).
     """
-    return _forward(w, v, x, u, chunk, frozen)[0]
+    return _forward(w, v, x, u, chunk, frozen)
 
 
-def _forward(w, v, x, u, chunk, frozen, keep_masks=False):
+def _forward(w, v, x, u, chunk, frozen):
     m = w.shape[0]
     chunk = min(chunk, m)
-    wc, vc = _chunks(w, chunk), _chunks(v, chunk)
-    uc = _chunks(u, chunk) if frozen else wc
+    wp, vp = _padded(w, chunk), _padded(v, chunk)
+    up = _padded(u, chunk) if frozen else wp
+    xt = x.T
 
-    def body(acc, blk):
-        wb, vb, ub = blk
-        z = mm(x, wb.T)  # (n, chunk) pre-activations, in cache
-        mask = (mm(x, ub.T) if frozen else z) > 0
-        saved = mask if keep_masks else None
-        return acc + mm(jnp.where(mask, z, 0), vb), saved
+    def body(i, acc):
+        wb, vb = _block(wp, i, chunk), _block(vp, i, chunk)
+        zt = mm(wb, xt)  # (chunk, n) pre-activations, in cache
+        mask = (mm(_block(up, i, chunk), xt) if frozen else zt) > 0
+        return acc + mm(vb, jnp.where(mask, zt, 0))
 
-    return jax.lax.scan(body, jnp.zeros((x.shape[0],), x.dtype), (wc, vc, uc))
+    return jax.lax.fori_loop(0, wp.shape[0] // chunk, body, jnp.zeros((x.shape[0],), x.dtype))
 
 
 def _two_layer_fwd(w, v, x, u, chunk, frozen):
-    out, masks = _forward(w, v, x, u, chunk, frozen, keep_masks=True)
-    return out, (w, v, x, masks)  # masks: (m / chunk, n, chunk), n m entries
+    # Residuals are the inputs only (O(m d) memory): the backward recomputes each chunk's
+    # patterns, 2 n d FLOP per neuron, cheaper than writing and re-reading n m bytes
+    # (benchmarks/results/cpu_train.txt).
+    return _forward(w, v, x, u, chunk, frozen), (w, v, x, u if frozen else None)
 
 
 def _two_layer_bwd(chunk, frozen, res, g):
-    # With P = mask^T (g o X) (m x d):  d/dw_r = v_r P_r  and  d/dv_r = w_r . P_r,
-    # since d f_i / d v_r = 1[.] w_r . x_i.  One GEMM with inner dimension n per chunk.
-    w, v, x, masks = res
-    m = w.shape[0]
+    # With P = mask (g o X) (m x d, mask m x n):  d/dw_r = v_r P_r  and  d/dv_r = w_r . P_r,
+    # since d f_i / d v_r = 1[.] w_r . x_i.  Per chunk of neurons: the patterns again, by
+    # the forward's own product 1[U_b X^T > 0] (the same bits), then one GEMM
+    # (chunk, n) x (n, d).  The (chunk, n) layout matters: contracting the transposed
+    # (n, chunk) patterns instead ran 5x slower on CPU.
+    w, v, x, u = res
+    m, d = w.shape
+    chunk = min(chunk, m)
+    up = _padded(u if frozen else w, chunk)
     gx = g[:, None] * x
+    xt = x.T
 
-    def block(mask):
-        return mm(mask.T.astype(x.dtype), gx)  # (chunk, d)
+    def body(i, p):
+        mask = (mm(_block(up, i, chunk), xt) > 0).astype(x.dtype)
+        return jax.lax.dynamic_update_slice_in_dim(p, mm(mask, gx), i * chunk, 0)
 
-    p = _unchunk(jax.lax.map(block, masks), m)
+    p = jax.lax.fori_loop(0, up.shape[0] // chunk, body, jnp.zeros(up.shape, x.dtype))[:m]
     grad_w = v[:, None] * p
     grad_v = jnp.sum(w * p, axis=1)
     return grad_w, grad_v, jnp.zeros_like(x), None
@@ -157,14 +174,18 @@ def resolve_kernel(kernel: str | None) -> str:
     return kernel
 
 
-def resolve_chunk(chunk: int | None, width: int) -> int:
-    """Neurons per step: ``chunk``, or for ``None`` :data:`DEFAULT_CHUNK` on CPUs and the
-    whole width on accelerators, where one large product beats a ``lax.scan`` of small ones
-    (``benchmarks/train.py`` on an H200, n = 1024, d = 64, m = 16384: 0.33 ms per step with
-    one chunk, 0.45 ms with chunks of 4096)."""
+def resolve_chunk(chunk: int | None, width: int, n: int) -> int:
+    """Neurons per step for ``n`` inputs: ``chunk``, or for ``None`` on CPUs the power of
+    two nearest :data:`BLOCK_ELEMENTS` / n (at least 128), and on accelerators the whole
+    width, where one large product beats a ``lax.scan`` of small ones (``benchmarks/train.py``
+    on an H200, n = 1024, d = 64, m = 16384: 0.33 ms per step with one chunk, 0.45 ms with
+    chunks of 4096).  Never more than ``width``."""
     if chunk is not None:
-        return _checks.check_positive_int("chunk", chunk)
-    return DEFAULT_CHUNK if jax.default_backend() == "cpu" else width
+        return min(_checks.check_positive_int("chunk", chunk), width)
+    if jax.default_backend() != "cpu":
+        return width
+    n = _checks.check_positive_int("n", n)
+    return min(max(128, 2 ** round(math.log2(BLOCK_ELEMENTS / n))), width)
 
 
 class TwoLayerReLU(nn.Module):
@@ -211,7 +232,7 @@ class TwoLayerReLU(nn.Module):
         v = self.kappa / math.sqrt(m) * a * c
         if resolve_kernel(self.kernel) == "autodiff":
             return two_layer_autodiff(w, v, x, w0, self.linearized)
-        return two_layer(w, v, x, w0, resolve_chunk(self.chunk, m), self.linearized)
+        return two_layer(w, v, x, w0, resolve_chunk(self.chunk, m, x.shape[0]), self.linearized)
 
 
 def symmetric_pairs(w: jax.Array, c: jax.Array, a: jax.Array):

@@ -176,6 +176,15 @@ _segment_vmapped = jax.jit(
     jax.vmap(_segment, in_axes=(None, None, None, None, None, 0, 0, 0)),
     static_argnums=(0, 1, 2),
 )
+_segment_one = jax.jit(_segment, static_argnums=(0, 1, 2))
+
+#: How :func:`fit` runs the seeds, per backend: ``"vmap"``, one batched program; ``"loop"``,
+#: one unbatched program per seed, dispatched asynchronously (on several devices at once
+#: when there are several).  Measured by ``benchmarks/train.py --seeds 3``
+#: (``benchmarks/results/cpu_train.txt``): on CPUs the batched products of ``vmap``
+#: (a matrix-vector product per seed and chunk) ran 2.6x slower per seed than the loop at
+#: n = 128, d = 8, m = 2^20.  Accelerators batch well: ``vmap``.
+SEED_AXIS = {"cpu": "loop"}
 
 
 def shard_seeds(tree, devices=None):
@@ -194,6 +203,15 @@ def shard_seeds(tree, devices=None):
     return jax.device_put(tree, jax.sharding.NamedSharding(mesh, spec))
 
 
+def resolve_seed_axis(seed_axis: str | None) -> str:
+    """``seed_axis`` if given, else :data:`SEED_AXIS` for this backend (``"vmap"`` if unlisted)."""
+    if seed_axis is None:
+        return SEED_AXIS.get(jax.default_backend(), "vmap")
+    if seed_axis not in ("vmap", "loop"):
+        raise ValueError(f"seed_axis must be 'vmap', 'loop' or None, got {seed_axis!r}")
+    return seed_axis
+
+
 def fit(
     apply_fn: Callable,
     variables: dict,
@@ -204,8 +222,9 @@ def fit(
     segments: int = 1,
     progress: Callable[[int], None] | None = None,
     shard: bool = True,
+    seed_axis: str | None = None,
 ):
-    """Train vmapped seeds for ``cfg.steps`` GD steps; returns the final :class:`TrainState`.
+    """Train seeds for ``cfg.steps`` GD steps; returns the final :class:`TrainState`.
 
     Args:
       apply_fn: the Flax module's ``apply`` (``(variables, x) -> (n,)``).
@@ -216,23 +235,65 @@ def fit(
         compilation) so that ``progress(steps_done)`` can report between them.
       shard: spread the seeds over the local devices (:func:`shard_seeds`); the
         numbers are the same as on one device.
-      shard: spread the seeds over the local devices (:func:`shard_seeds`); the
-        numbers are the same as on one device.
+      seed_axis: ``"vmap"`` (one batched program), ``"loop"`` (one program per seed) or
+        ``None`` (:func:`resolve_seed_axis`).  Each seed's numbers are the same either way
+        up to round-off (batched and unbatched products may round differently).
 
     The centre :math:`\\theta_c` is 0 or the initial parameters, by ``cfg.centre``.
+    The returned state has a leading seed axis, sharded over the devices with ``shard``.
     """
     segments = _checks.check_positive_int("segments", segments)
-    if shard:
-        variables = shard_seeds(variables)
-    constants = variables["constants"]
     params = variables["params"]
     centre = params if cfg.centre == "init" else jax.tree.map(jnp.zeros_like, params)
-    state = jax.vmap(lambda p: init_state({"params": p}, cfg))(params)
+    length = -(-cfg.steps // segments)  # equal segments: one compilation; extra steps idle
+    if resolve_seed_axis(seed_axis) == "loop":
+        return _fit_loop(apply_fn, variables, centre, x, y, cfg, segments, length, progress, shard)
+    if shard:
+        variables = shard_seeds(variables)
+        centre = shard_seeds(centre)
+    constants = variables["constants"]
+    state = jax.vmap(lambda p: init_state({"params": p}, cfg))(variables["params"])
     if shard:
         state = shard_seeds(state)
-    length = -(-cfg.steps // segments)  # equal segments: one compilation; extra steps idle
     for i in range(segments):
         state = _segment_vmapped(apply_fn, cfg, length, x, y, constants, centre, state)
         if progress is not None:
             progress(min((i + 1) * length, cfg.steps))
     return state
+
+
+def _fit_loop(apply_fn, variables, centre, x, y, cfg, segments, length, progress, shard):
+    """:func:`fit` with one unbatched program per seed; seed ``s`` runs on device
+    ``s // (seeds / devices)`` (all on the default device unless ``shard`` and the seeds
+    divide evenly), and the states are put back together along a sharded seed axis."""
+    n_seeds = jax.tree.leaves(variables)[0].shape[0]
+    devices = list(jax.local_devices())
+    if not shard or len(devices) == 1 or n_seeds % len(devices):
+        devices = devices[:1]
+    per = n_seeds // len(devices)
+    data = {dev: jax.device_put((x, y), dev) for dev in devices}
+    runs = []
+    for s in range(n_seeds):
+        dev = devices[s // per]
+        constants, c = jax.device_put(
+            jax.tree.map(lambda a, s=s: a[s], (variables["constants"], centre)), dev
+        )
+        p = jax.device_put(jax.tree.map(lambda a, s=s: a[s], variables["params"]), dev)
+        runs.append([dev, constants, c, init_state({"params": p}, cfg)])
+    for i in range(segments):
+        for run in runs:
+            dev, constants, c, state = run
+            run[3] = _segment_one(apply_fn, cfg, length, *data[dev], constants, c, state)
+        if progress is not None:
+            progress(min((i + 1) * length, cfg.steps))
+
+    def assemble(*leaves):
+        blocks = [jnp.stack(leaves[k * per : (k + 1) * per]) for k in range(len(devices))]
+        if len(devices) == 1:
+            return blocks[0]
+        mesh = jax.sharding.Mesh(np.array(devices), ("seeds",))
+        sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds"))
+        shape = (n_seeds,) + blocks[0].shape[1:]
+        return jax.make_array_from_single_device_arrays(shape, sharding, blocks)
+
+    return jax.tree.map(assemble, *[run[3] for run in runs])

@@ -152,11 +152,18 @@ def test_linearize_is_first_order_taylor(x64):
         assert err < 50 * t**2  # second-order remainder
 
 
-def test_resolve_chunk():
-    assert models.resolve_chunk(None, 5000) == models.DEFAULT_CHUNK  # CI runs on CPU
-    assert models.resolve_chunk(64, 5000) == 64
+@pytest.mark.parametrize(
+    ("n", "width", "expected"),
+    [(128, 2**20, 16384), (1024, 16384, 2048), (100, 2**20, 16384), (2**16, 2**20, 128),
+     (128, 5000, 5000)],
+)
+def test_resolve_chunk(n, width, expected):
+    # CI runs on CPU: the power of two nearest BLOCK_ELEMENTS / n, >= 128, <= width.
+    assert models.resolve_chunk(None, width, n) == expected
+    assert models.resolve_chunk(64, width, n) == 64
+    assert models.resolve_chunk(10**9, width, n) == width
     with pytest.raises(ValueError, match="chunk"):
-        models.resolve_chunk(0, 5000)
+        models.resolve_chunk(0, width, n)
 
 
 def test_resolve_kernel():

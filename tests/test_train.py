@@ -104,18 +104,54 @@ def test_lazy_wide_network_matches_ntk_krr(x64):
     assert np.sqrt(np.mean((f_nn_t - f_star_t) ** 2)) < 0.03 * np.sqrt(np.mean(f_star_t**2))
 
 
-def test_vmapped_seeds_equal_separate_runs(x64):
+@pytest.mark.parametrize("seed_axis", ["vmap", "loop"])
+@pytest.mark.parametrize("kernel", ["fused", "autodiff"])
+def test_seeds_together_equal_separate_runs(x64, seed_axis, kernel):
     runs = [setup(seed=s, m=32, sampler="leverage") for s in (3, 4)]
     x, y = runs[0][0], runs[0][2]
-    net = models.TwoLayerReLU(width=32, chunk=8)
+    net = models.TwoLayerReLU(width=32, chunk=8, kernel=kernel)
     cfg = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=60, centre="zero")
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[r[4] for r in runs])
-    together = train.fit(net.apply, stacked, x, y, cfg, segments=4)
+    together = train.fit(net.apply, stacked, x, y, cfg, segments=4, seed_axis=seed_axis)
     for i, r in enumerate(runs):
-        alone = train.fit(net.apply, batch(r[4]), x, y, cfg)
+        alone = train.fit(net.apply, batch(r[4]), x, y, cfg, seed_axis="loop")
         np.testing.assert_allclose(together.params["W"][i], alone.params["W"][0], rtol=1e-12)
         np.testing.assert_allclose(together.loss[i], alone.loss[0], rtol=1e-12)
     assert together.step.tolist() == [60, 60]  # segments of 15; no extra steps
+    assert together.params["W"].shape == (2, 32, 3)
+    with pytest.raises(ValueError, match="seed_axis"):
+        train.fit(net.apply, stacked, x, y, cfg, seed_axis="pmap")
+
+
+@pytest.mark.parametrize(("n", "d"), [(128, 8), (1024, 8), (1024, 64)])
+def test_training_memory_is_bounded_at_width_2_20(n, d):
+    """XLA's memory analysis of one seed's compiled GD segment at m = 2^20, float32 (shapes
+    only: nothing is allocated).  The fused path keeps O(m d) state and one (chunk, n)
+    block, so it fits 4 GiB and its temporaries do not grow with n; the autodiff path
+    holds the (n, m) pre-activations (its temporaries exceed n m floats), which is what
+    the bound rules out."""
+    m, f32 = 2**20, jnp.float32
+    abstract = jax.ShapeDtypeStruct
+    cfg = train.TrainConfig(lam=0.1, learning_rate=1e-3, steps=4, centre="zero")
+    params = {"W": abstract((m, d), f32)}
+    constants = {"a": abstract((m,), f32), "c": abstract((m,), f32), "W0": abstract((m, d), f32)}
+    state = jax.eval_shape(lambda p: train.init_state({"params": p}, cfg), params)
+
+    def memory(kernel):
+        net = models.TwoLayerReLU(width=m, kernel=kernel)
+        compiled = train._segment_one.lower(
+            net.apply, cfg, 4, abstract((n, d), f32), abstract((n,), f32), constants, params,
+            state,
+        ).compile()
+        return compiled.memory_analysis()
+
+    fused = memory("fused")
+    total = fused.temp_size_in_bytes + fused.argument_size_in_bytes + fused.output_size_in_bytes
+    weights = m * d * 4
+    assert total < 4 * 2**30
+    chunk = models.resolve_chunk(None, m, n)
+    assert fused.temp_size_in_bytes < 5 * weights + 4 * chunk * n * 4 + 2**20
+    assert memory("autodiff").temp_size_in_bytes > n * m * 4
 
 
 def test_divergence_is_recorded_not_raised(x64):
