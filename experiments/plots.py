@@ -178,3 +178,197 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     fig.savefig(path_dec, dpi=120)
     plt.close(fig)
     return [path_gap, path_dec]
+
+
+def threshold_widths(
+    frame: pd.DataFrame, keys: list[str], column: str = "gap_rel", threshold: float = 0.05
+) -> pd.DataFrame:
+    """Smallest width of the grid whose mean ``column`` (over seeds) is below ``threshold``,
+    per group of ``keys``; ``reached`` False (and ``width`` the grid's largest) where no
+    width of the grid gets there."""
+    ok = frame[frame["status"] == "ok"]
+    means = ok.groupby(keys + ["width"], as_index=False)[column].mean()
+    rows = []
+    for key, group in means.groupby(keys, sort=True):
+        group = group.sort_values("width")
+        below = group[group[column] < threshold]
+        reached = not below.empty
+        rows.append(
+            {
+                **dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)),
+                "width": int(below["width"].iloc[0] if reached else group["width"].iloc[-1]),
+                "reached": reached,
+                f"{column}_there": float(
+                    below[column].iloc[0] if reached else group[column].iloc[-1]
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def regime_map_table(frame: pd.DataFrame, threshold: float = 0.05) -> str:
+    """Markdown: per dataset, centre and kappa, the smallest width with gap_rel < threshold
+    (or "not reached by 2^k"), with GD steps, lam*T and the flips there."""
+    keys = ["dataset", "centre", "kappa"]
+    table = threshold_widths(frame, keys, "gap_rel", threshold)
+    ok = frame[frame["status"] == "ok"]
+    lines = [
+        f"| data | centre | κ | smallest width with gap_rel < {threshold:.0%} | gap_rel there "
+        "| flips there (predicted) | GD steps | λT |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in table.itertuples():
+        at = ok[
+            (ok.dataset == row.dataset)
+            & (ok.centre == row.centre)
+            & (ok.kappa == row.kappa)
+            & (ok.width == row.width)
+        ]
+        width = f"2^{int(np.log2(row.width))}"
+        where = width if row.reached else f"not reached by {width}"
+        lines.append(
+            f"| {row.dataset} | {row.centre} | {row.kappa:g} | {where} | "
+            f"{row.gap_rel_there:.3f} | {at.pattern_flips.mean():.3f} "
+            f"({at.pattern_flips_pred.mean():.3f}) | {at.steps.median():.0f} | "
+            f"{at.lam_T.median():.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def regime_map_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
+    """``regime_map.png`` (rows: gap_rel, pattern flips with the lazy prediction dashed,
+    weight movement; columns: dataset x centre; one line per kappa) and
+    ``regime_map_table.md`` (:func:`regime_map_table`), plus the usual gap figures."""
+    directory = Path(directory)
+    ok = frame[frame["status"] == "ok"]
+    panels = list(ok.groupby(["dataset", "centre"], sort=True))
+    kappas = sorted(ok["kappa"].unique(), reverse=True)
+    colors = dict(zip(kappas, plt.cm.viridis(np.linspace(0, 0.9, len(kappas))), strict=True))
+    fig, axes = plt.subplots(3, len(panels), figsize=(5 * len(panels), 12), squeeze=False)
+    for col, ((dataset, centre), group) in enumerate(panels):
+        for kappa, sub in group.groupby("kappa"):
+            means = sub.groupby("width")[
+                ["gap_rel", "pattern_flips", "pattern_flips_pred", "weight_move"]
+            ].mean()
+            c = colors[kappa]
+            axes[0, col].plot(means.index, means["gap_rel"], "o-", color=c, label=f"κ={kappa:g}")
+            axes[1, col].plot(
+                means.index, means["pattern_flips"], "o-", color=c, label=f"κ={kappa:g}"
+            )
+            axes[1, col].plot(means.index, means["pattern_flips_pred"], "--", color=c)
+            axes[2, col].plot(
+                means.index, means["weight_move"], "o-", color=c, label=f"κ={kappa:g}"
+            )
+        axes[0, col].axhline(0.05, color="0.5", lw=0.8, ls=":", label="gap_rel = 5%")
+        axes[1, col].plot([], [], "k--", label="lazy prediction")
+        title = (
+            f"{dataset}, centre {centre}\n{group.steps.median():.0f} GD steps (median), "
+            f"λT={group.lam_T.median():.2g}, ridge on K={group.ridge.iloc[0]:g}"
+        )
+        _loglog(axes[0, col], "width m", "gap_rel = RMS |f_nn − f*| / RMS f*", title)
+        _loglog(axes[1, col], "width m", "pattern flips (fraction of (i, r))", title)
+        _loglog(axes[2, col], "width m", "weight movement |W(T) − W(0)| / |W(0)|", title)
+    fig.tight_layout()
+    path_map = directory / "regime_map.png"
+    fig.savefig(path_map, dpi=110)
+    plt.close(fig)
+    path_table = directory / "regime_map_table.md"
+    path_table.write_text(regime_map_table(frame))
+    return [path_map, path_table, *gap_figures(frame, directory)]
+
+
+def width_savings_table(
+    frame: pd.DataFrame, fractions=(0.5, 0.25), column: str = "gap_rel", n_boot: int = 2000
+) -> pd.DataFrame:
+    """Per dataset: m_gaussian(eps) / m_leverage(eps) (:func:`nnkrr.savings.width_savings`)
+    at gap levels eps = ``fractions`` x the smaller of the two samplers' mean ``column`` at
+    the smallest width, with 90% bootstrap intervals over seeds, and the flatness."""
+    from nnkrr import savings
+
+    ok = frame[frame["status"] == "ok"]
+    rows = []
+    for dataset, group in ok.groupby("dataset", sort=True):
+        curves = {}
+        for sampler, sub in group.groupby("sampler"):
+            wide = sub.pivot_table(index="width", columns="init_seed", values=column)
+            curves[sampler] = wide.dropna(axis=1)
+        if set(curves) != {"gaussian", "leverage"}:
+            continue
+        widths = curves["gaussian"].index.intersection(curves["leverage"].index)
+        g, lev = curves["gaussian"].loc[widths], curves["leverage"].loc[widths]
+        start = min(g.iloc[0].mean(), lev.iloc[0].mean())
+        for fraction in fractions:
+            out = savings.width_savings(
+                widths.to_numpy(), g.to_numpy(), lev.to_numpy(), start * fraction, n_boot=n_boot
+            )
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "eps": out.eps,
+                    "fraction": fraction,
+                    "m_gaussian": out.m_gaussian,
+                    "m_leverage": out.m_leverage,
+                    "ratio": out.ratio,
+                    "low": out.low,
+                    "high": out.high,
+                    "defined": out.defined,
+                    "flatness": group["flatness"].median(),
+                    "seeds": int(min(g.shape[1], lev.shape[1])),
+                    "steps": group["steps"].median(),
+                    "lam_T": group["lam_T"].median(),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _markdown_savings(table: pd.DataFrame) -> str:
+    lines = [
+        "| data | flatness sup score/s_λ | gap level ε (gap_rel) | m_gauss(ε) | m_lev(ε) "
+        "| m_gauss/m_lev [90% bootstrap] | GD steps | λT |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        ratio = "grid does not bracket ε" if np.isnan(r.ratio) else (
+            f"{r.ratio:.2f} [{r.low:.2f}, {r.high:.2f}]"
+        )
+        widths = [f"{w:.0f}" if np.isfinite(w) else "—" for w in (r.m_gaussian, r.m_leverage)]
+        lines.append(
+            f"| {r.dataset} | {r.flatness:.2f} | {r.eps:.4f} | {widths[0]} | {widths[1]} | "
+            f"{ratio} | {r.steps:.0f} | {r.lam_T:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def width_savings_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
+    """``width_savings.png`` (gap_rel vs width per dataset, both samplers, the two gap
+    levels dotted) and ``width_savings_table.md`` (:func:`width_savings_table`)."""
+    directory = Path(directory)
+    table = width_savings_table(frame)
+    ok = frame[frame["status"] == "ok"]
+    panels = list(ok.groupby("dataset", sort=True))
+    fig, axes = _grid(len(panels))
+    for ax, (dataset, group) in zip(axes, panels, strict=False):
+        for sampler, sub in group.groupby("sampler"):
+            stats = sub.groupby("width")["gap_rel"].agg(["mean", "min", "max"])
+            color = COLORS.get(sampler)
+            ax.plot(stats.index, stats["mean"], "o-", color=color, label=f"{sampler} (mean)")
+            ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.15)
+        for r in table[table.dataset == dataset].itertuples():
+            label = f"ε={r.eps:.3g}: ratio {r.ratio:.2f} [{r.low:.2f}, {r.high:.2f}]"
+            ax.axhline(r.eps, color="0.4", ls=":", lw=0.8, label=label)
+        row = group.iloc[0]
+        _loglog(
+            ax,
+            "width m",
+            "gap_rel = RMS |f_nn − f*| / RMS f*",
+            f"{dataset} (n={row.n_train}, d={row.dim}), {row.regime} regime, "
+            f"flatness {group.flatness.median():.2f}\n{group.steps.median():.0f} GD steps, "
+            f"λT={group.lam_T.median():.2g}, {group.init_seed.nunique()} seeds",
+        )
+    fig.tight_layout()
+    path_fig = directory / "width_savings.png"
+    fig.savefig(path_fig, dpi=120)
+    plt.close(fig)
+    path_table = directory / "width_savings_table.md"
+    path_table.write_text(_markdown_savings(table))
+    return [path_fig, path_table]

@@ -27,8 +27,9 @@ its wheel (``load_digits``, ``load_diabetes``, ``load_wine``, ``load_breast_canc
   with training statistics.
 
 Real inputs are standardised with the training split's mean and standard deviation
-(constant columns are left at 0) and, with ``sphere=True`` (default), projected to
-the unit sphere, the setting of the paper.
+(constant columns are left at 0; ``standardise=False`` keeps them raw, e.g. digits'
+non-negative pixels, which all lie in one orthant: a cone-like leverage function) and,
+with ``sphere=True`` (default), projected to the unit sphere, the setting of the paper.
 """
 
 from __future__ import annotations
@@ -184,6 +185,7 @@ def _real(
     n_train: int | None,
     n_test: int | None,
     sphere: bool,
+    standardise: bool = True,
 ) -> Dataset:
     x, target = _sklearn(loader_name)
     total = x.shape[0]
@@ -200,9 +202,12 @@ def _real(
         )
     order = np.random.default_rng(seed).permutation(total)
     tr, te = order[:n_train], order[n_train : n_train + n_test]
-    mean, std = x[tr].mean(0), x[tr].std(0)
-    std = np.where(std > 0, std, 1.0)
-    x = (x - mean) / std
+    if standardise:
+        mean, std = x[tr].mean(0), x[tr].std(0)
+        std = np.where(std > 0, std, 1.0)
+        x = (x - mean) / std
+    else:  # raw features (for digits: non-negative pixels, all in one orthant)
+        name = f"{name}_raw"
     if sphere:
         x = _normalise(x)
     labels = None
@@ -226,14 +231,20 @@ def _real(
 
 def _real_loader(name: str, loader_name: str, classification: bool):
     def load_real(
-        seed: int = 0, n_train: int | None = None, n_test: int | None = None, *, sphere: bool = True
+        seed: int = 0,
+        n_train: int | None = None,
+        n_test: int | None = None,
+        *,
+        sphere: bool = True,
+        standardise: bool = True,
     ) -> Dataset:
-        return _real(name, loader_name, classification, seed, n_train, n_test, sphere)
+        return _real(name, loader_name, classification, seed, n_train, n_test, sphere, standardise)
 
     load_real.__name__ = name
     load_real.__doc__ = (
         f"scikit-learn's shipped ``{loader_name}`` (module docstring); "
-        "default split: a quarter of the samples for testing."
+        "default split: a quarter of the samples for testing; ``standardise=False`` keeps "
+        "the raw features (the dataset is then named ``<name>_raw``)."
     )
     return load_real
 

@@ -175,6 +175,7 @@ _DATA_RULES: dict[str, Callable[[_Checker, str], Any]] = {
     "spread": lambda c, k: c.number(k),
     "clusters": lambda c, k: c.integer(k, 1),
     "sphere": lambda c, k: c.boolean(k),
+    "standardise": lambda c, k: c.boolean(k),
 }
 
 
@@ -319,7 +320,7 @@ class _Setup:
     lin_variables: dict
     lin_apply: Callable  # the linearisation around the initial parameters
     first_layer: Callable  # params of one seed -> first-layer weights (m, d)
-    info: dict  # extra provenance (resolved kernel path and chunk)
+    info: dict  # resolved kernel path and chunk (provenance); flatness of the leverage function
 
 
 def _seed_keys(cfg: dict) -> jax.Array:
@@ -341,9 +342,13 @@ def _two_layer_setup(cfg: dict, x, xt, dtype) -> _Setup:
         k_test = k_test + kernels.arccos1_kernel(xt, x)
     # Leverage scores at ridge lam / kappa^2: KRR with (kappa^2 K, lam) is KRR with (K, lam / kappa^2).
     kw: dict[str, Any] = {"sampler": smp["name"]}
+    lev = sampling.leverage(x, cfg["lam"] / kappa2)
+    # How far the leverage function is from flat (sup score / s_lambda, 65536 draws from p):
+    # a property of the data and the ridge, recorded for both samplers.
+    flat = sampling.flatness(jax.random.fold_in(jax.random.key(cfg["seed"]), 2**29), lev)
     if smp["name"] == "leverage":
         kw.update(
-            lev=sampling.leverage(x, cfg["lam"] / kappa2),
+            lev=lev,
             method=smp["method"],
             pool_size=smp.get("pool_size"),
         )
@@ -393,7 +398,7 @@ def _two_layer_setup(cfg: dict, x, xt, dtype) -> _Setup:
         variables,
         network(True).apply,
         lambda params: params["W"],
-        {"kernel_path": path, "chunk": chunk},
+        {"kernel_path": path, "chunk": chunk, "flatness": flat["flatness"]},
     )
 
 
@@ -502,7 +507,9 @@ def run(cfg, *, progress: Callable[[str, int, int], None] | None = None) -> pd.D
       (``gap_rms``, ``gap_max``, ``gap_rel`` = gap_rms / ``f_star_rms``), ``roundoff``
       (:data:`ROUNDOFF_ULPS` ulps of the training dtype times ``f_star_rms``), its parts (``gap_kernel``, ``gap_init``,
       ``gap_opt``, ``gap_nonlin``), ``spectral_eps``, ``s_lambda``, ``weight_move``,
-      ``pattern_flips``, test/train errors, divergence status and ``wall_s``.
+      ``flatness`` (sup score / s_lambda of the ridge leverage function, two-layer model),
+      ``pattern_flips`` and its lazy prediction ``pattern_flips_pred``
+      (:func:`nnkrr.laziness.predicted_flips`; NaN for other models), test/train errors, divergence status and ``wall_s``.
 
     Raises:
       ConfigError: an invalid config value (before any work).
@@ -514,7 +521,7 @@ def run(cfg, *, progress: Callable[[str, int, int], None] | None = None) -> pd.D
 
 
 def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
-    from nnkrr import features, gap, train
+    from nnkrr import features, gap, krr, laziness, train
 
     ds = load_data(cfg)
     if not cfg["target"] < ds.n_outputs:
@@ -575,6 +582,16 @@ def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
     # Gap parts below this are round-off of the training dtype, not a trend: ROUNDOFF_ULPS
     # units in the last place of the target's RMS.
     roundoff = ROUNDOFF_ULPS * float(jnp.finfo(dtype).eps) * f_star_rms
+    flips_pred = math.nan  # the lazy prediction (nnkrr.laziness), for the paper's network
+    if cfg["model"]["kind"] == "two_layer" and not cfg["model"]["train_readout"]:
+        flips_pred = laziness.predicted_flips(
+            jax.random.fold_in(jax.random.key(cfg["seed"]), 2**30),
+            x,
+            krr.solve(setup.k_train, y, lam),
+            kappa=cfg["regime"]["kappa"],
+            width=cfg["model"]["width"],
+            decay=math.exp(-lam * time_t) if cfg["regime"]["centre"] == "zero" else 1.0,
+        )
     rows = []
     for s in range(cfg["seeds"]):
         parts = gap.decompose(
@@ -591,7 +608,7 @@ def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
         )
         p0 = jax.tree.map(lambda a, s=s: a[s], setup.variables["params"])
         pt = jax.tree.map(lambda a, s=s: a[s], state.params)
-        flips = _pattern_flips(xd, setup.first_layer(p0), setup.first_layer(pt))
+        flips = laziness.pattern_flips(xd, setup.first_layer(p0), setup.first_layer(pt))
         move = math.sqrt(_sum_sq(jax.tree.map(jnp.subtract, pt, p0)) / _sum_sq(p0))
         diverged = int(state.diverged_step[s]) >= 0
         rows.append(
@@ -611,8 +628,10 @@ def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
                 **{f"gap_{p}": float(gap.rms(parts[p])) for p in gap.PARTS},
                 "spectral_eps": float(eps[s]),
                 "s_lambda": s_lambda,
+                "flatness": setup.info.get("flatness", math.nan),
                 "weight_move": move,
                 "pattern_flips": flips,
+                "pattern_flips_pred": flips_pred,
                 "nn_test_mse": float(jnp.mean((f_nn[s].astype(jnp.float64) - yt) ** 2)),
                 "nn_train_mse": float(jnp.mean((f_nn_train[s].astype(jnp.float64) - y) ** 2)),
                 "krr_test_mse": krr_test_mse,
@@ -624,18 +643,3 @@ def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def _pattern_flips(x, w0, wt, block: int = 16384) -> float:
-    """Fraction of (i, r) whose activation 1[w_r . x_i > 0] changed, ``block`` neurons at a time."""
-
-    def count(carry, ws):
-        a, b = ws
-        return carry + jnp.sum((x @ a.T > 0) != (x @ b.T > 0)), None
-
-    m = w0.shape[0]
-    block = min(block, m)
-    pad = -m % block
-    w0p, wtp = (jnp.pad(w, ((0, pad), (0, 0))).reshape(-1, block, w.shape[1]) for w in (w0, wt))
-    total, _ = jax.lax.scan(count, jnp.zeros((), jnp.int64), (w0p, wtp))
-    return float(total) / (x.shape[0] * m)

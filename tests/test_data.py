@@ -48,6 +48,21 @@ def test_real_data_standardised_and_centred(name, total, dim, outputs):
         np.testing.assert_allclose(ds.y_train.std(0), 1.0, rtol=1e-12)
 
 
+def test_raw_digits_are_non_negative_pixels_on_the_sphere():
+    """standardise=False: sklearn's pixels (0..16) of the same split, divided by their norm."""
+    import sklearn.datasets
+
+    raw = data.load("digits", 2, n_train=40, n_test=10, standardise=False)
+    std = data.load("digits", 2, n_train=40, n_test=10)
+    assert raw.name == "digits_raw" and std.name == "digits"
+    pixels = sklearn.datasets.load_digits().data
+    order = np.random.default_rng(2).permutation(len(pixels))[:40]
+    expected = pixels[order] / np.linalg.norm(pixels[order], axis=1, keepdims=True)
+    np.testing.assert_allclose(raw.x_train, expected, rtol=1e-12)
+    assert raw.x_train.min() >= 0 and std.x_train.min() < 0
+    np.testing.assert_allclose(raw.y_train, std.y_train)  # same split, same targets
+
+
 def test_real_data_sizes():
     ds = data.load("digits", 0, n_train=100, n_test=50)
     assert (ds.n_train, ds.n_test) == (100, 50)

@@ -1,0 +1,84 @@
+"""The width-savings estimator on synthetic gap curves with a known ratio."""
+
+import numpy as np
+import pytest
+
+from nnkrr import savings
+
+WIDTHS = 2.0 ** np.arange(6, 15)
+
+
+def power_law(widths, factor, seeds=1, noise=0.0, rng=None, a=0.5):
+    """gap = (factor m)^-a: reaching a gap needs factor x fewer neurons."""
+    clean = (factor * widths[:, None]) ** -a * np.ones((1, seeds))
+    if noise:
+        clean = clean * np.exp(noise * rng.standard_normal(clean.shape))
+    return clean
+
+
+@pytest.mark.parametrize(("factor", "a"), [(4.0, 0.5), (2.5, 0.5), (3.0, 0.3), (1.0, 0.5)])
+def test_exact_on_power_laws(factor, a):
+    """Log-log interpolation is exact for power laws: the ratio is the factor itself."""
+    gauss, lev = power_law(WIDTHS, 1.0, a=a), power_law(WIDTHS, factor, a=a)
+    eps = float(power_law(np.array([2.0**11]), 1.0, a=a)[0, 0])  # Gaussian reaches it at 2^11
+    assert savings.width_at_gap(WIDTHS, gauss[:, 0], eps) == pytest.approx(2.0**11, rel=1e-12)
+    out = savings.width_savings(WIDTHS, gauss, lev, eps, n_boot=10)
+    assert out.ratio == pytest.approx(factor, rel=1e-12)
+    assert out.m_gaussian == pytest.approx(2.0**11, rel=1e-12)
+    assert out.low == pytest.approx(factor, rel=1e-12) and out.high == pytest.approx(factor)
+    assert out.defined == 1.0
+
+
+def test_interpolates_between_grid_points():
+    gaps = np.array([1.0, 0.5, 0.25])  # halves per doubling of m from 100
+    widths = np.array([100.0, 200.0, 400.0])
+    assert savings.width_at_gap(widths, gaps, 0.5**1.5) == pytest.approx(200 * 2**0.5)
+
+
+def test_unbracketed_levels_are_nan():
+    gauss, lev = power_law(WIDTHS, 1.0), power_law(WIDTHS, 4.0)
+    below_everywhere = float(gauss.max()) * 2  # both curves start below it
+    assert np.isnan(savings.width_at_gap(WIDTHS, gauss, below_everywhere))
+    never = float(gauss.min()) / 10
+    out = savings.width_savings(WIDTHS, gauss, lev, never, n_boot=5)
+    assert np.isnan(out.ratio) and np.isnan(out.low) and out.defined == 0.0
+
+
+def test_bootstrap_interval_covers_the_true_ratio():
+    """Noisy seeds (log-normal, sd 0.15, 8 seeds): the 90% interval covers the true ratio 4
+    in most of 40 independent data sets, and the point estimates centre on 4."""
+    rng = np.random.default_rng(1)
+    eps = 2.0**-5.5  # the clean Gaussian curve reaches it at 2^11
+    covered, estimates = 0, []
+    for _ in range(40):
+        gauss = power_law(WIDTHS, 1.0, seeds=8, noise=0.15, rng=rng)
+        lev = power_law(WIDTHS, 4.0, seeds=8, noise=0.15, rng=rng)
+        out = savings.width_savings(WIDTHS, gauss, lev, eps, n_boot=400, seed=int(rng.integers(1 << 30)))
+        covered += out.low <= 4.0 <= out.high
+        estimates.append(out.ratio)
+    assert covered >= 30
+    assert np.median(estimates) == pytest.approx(4.0, rel=0.1)
+    assert 1.0 < out.high / out.low < 3.0  # an interval, not a point
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"eps": 0.0}, "eps"),
+        ({"level": 1.0}, "level"),
+        ({"n_boot": 0}, "n_boot"),
+        ({"widths": WIDTHS[::-1]}, "increasing"),
+        ({"gaps_gaussian": np.ones((3, 2))}, "gaps_gaussian must have shape"),
+        ({"gaps_leverage": -np.ones((9, 2))}, "gaps_leverage must be positive"),
+    ],
+)
+def test_bad_arguments(kw, match):
+    args = {
+        "widths": WIDTHS,
+        "gaps_gaussian": power_law(WIDTHS, 1.0, seeds=2),
+        "gaps_leverage": power_law(WIDTHS, 2.0, seeds=2),
+        "eps": 0.01,
+        **kw,
+    }
+    with pytest.raises(ValueError, match=match):
+        savings.width_savings(**args)
