@@ -8,10 +8,14 @@ Modules (each concept lives in the module named after it):
 * :mod:`nnkrr.features` -- random-feature kernels, ``rf_kernel``, ``spectral_epsilon``.
 * :mod:`nnkrr.sampling` -- Gaussian and ridge-leverage-score sampling of features.
 * :mod:`nnkrr.models` -- the paper's two-layer network (Flax), its linearisation, MLPs.
-* :mod:`nnkrr.train` -- optax gradient descent on the regularised loss, seeds vmapped.
+* :mod:`nnkrr.train` -- optax gradient descent on the regularised loss, one program per seed
+  or seeds vmapped.
 * :mod:`nnkrr.gap` -- the network-versus-NTK-KRR gap and its decomposition.
+* :mod:`nnkrr.laziness` -- activation-pattern flips, measured and predicted.
+* :mod:`nnkrr.savings` -- the width leverage initialisation saves at equal gap.
+* :mod:`nnkrr.experiment` -- one job of the sweep as a function: config in, rows out.
 
-Those five are imported on use (``from nnkrr import sampling``), so that ``import nnkrr``
+Those are imported on use (``from nnkrr import sampling``), so that ``import nnkrr``
 does not pull in Flax and optax.
 """
 

@@ -16,16 +16,18 @@
 # %% [markdown]
 # # Do wide regularised networks predict what NTK-KRR predicts?
 #
-# Reads a width sweep (`experiments/sweep.py -m`) and a spectral sweep (`experiments/spectral.py -m`).
-# Set `SWEEP` / `SPECTRAL` (or the environment variables `NNKRR_SWEEP`, `NNKRR_SPECTRAL`) to their
-# sweep directories; left empty, the notebook runs tiny sweeps itself so that it always executes
-# (CI runs it that way). Pictures first, tables after.
+# Reads a width sweep (`experiments/sweep.py -m`), a spectral sweep (`experiments/spectral.py -m`)
+# and a regime map (`experiments/sweep.py -m +experiment=regime_map`). Set `SWEEP` / `SPECTRAL` /
+# `REGIME_MAP` (or the environment variables `NNKRR_SWEEP`, `NNKRR_SPECTRAL`, `NNKRR_REGIME_MAP`)
+# to their sweep directories; left empty, the notebook runs tiny sweeps itself so that it always
+# executes (CI runs it that way). Pictures first, tables after.
 
 # %% tags=["parameters"]
 import os
 
 SWEEP = os.environ.get("NNKRR_SWEEP", "")  # directory holding results.parquet
 SPECTRAL = os.environ.get("NNKRR_SPECTRAL", "")  # directory holding spectral.parquet
+REGIME_MAP = os.environ.get("NNKRR_REGIME_MAP", "")  # a +experiment=regime_map sweep
 
 # %%
 import io
@@ -93,16 +95,30 @@ if not SPECTRAL:
         "seeds=3",
         "flatness_draws=8192",
     )
+if not REGIME_MAP:
+    REGIME_MAP = run_tiny(
+        "sweep",
+        "+experiment=regime_map",
+        "data=synthetic",
+        "regime.kappa=1,0.1",
+        "model.width=64,256,1024",
+        "data.n_train=24",
+        "data.n_test=16",
+        "data.dim=4",
+        "seeds=1",
+        "train.max_steps=1000",
+    )
 results = pd.read_parquet(Path(SWEEP) / "results.parquet")
+regime_map = pd.read_parquet(Path(REGIME_MAP) / "results.parquet")
 spectral = pd.read_parquet(Path(SPECTRAL) / "spectral.parquet")
 print(f"{len(results)} network rows from {SWEEP}; {len(spectral)} spectral rows from {SPECTRAL}")
 
 # %% [markdown]
 # ## The gap to NTK-KRR versus width
 # RMS over test points of |f_nn − f*|, mean ± sd over seeds, fitted log-log slopes, both samplers
-# and both regimes. In the lazy regime the gap should fall like m^(-1/2). The `regime=paper` preset
-# at its default λ trains only a few GD steps with λ far above κ²μ: its flat gap reflects those
-# defaults, not the paper's regime (check `steps`, `lam_T` and `pattern_flips` before reading it).
+# and both regimes, at one NTK-KRR target (ridge on K; λ = κ²·ridge). In the lazy regime the gap
+# should fall like m^(-1/2); in the paper's regime (centre 0, small κ) it falls only once few
+# activation patterns flip, at far larger widths (check `steps`, `lam_T` and `pattern_flips`).
 
 # %%
 figures = Path(tempfile.mkdtemp(prefix="nnkrr-figures-"))
@@ -136,6 +152,19 @@ for ax, label in zip(
     ax.legend(fontsize=8)
 fig.tight_layout()
 show(fig)
+
+# %% [markdown]
+# ## The regime map: κ × centre × width at one NTK-KRR target
+# gap_rel, the fraction of flipped patterns (dashed: the lazy prediction of `nnkrr.laziness`,
+# flips ≈ ½ P[κ|u(w)|/√m > ρ|wᵀx|], ρ = e^(−λT) for centre 0, 1 for centre W(0)) and the weight
+# movement. At a fixed target λT does not depend on κ, and for centre 0 a smaller κ needs larger
+# moves of W: flips grow like e^(λT)/(κ√m). The table gives the smallest width of the grid with
+# gap_rel < 5%.
+
+# %%
+map_png, map_table, *_ = plots.regime_map_figures(regime_map, figures)
+display(Image(filename=str(map_png)))
+print(map_table.read_text())
 
 # %% [markdown]
 # ## Spectral error of the random-feature kernel versus m
