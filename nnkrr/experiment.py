@@ -1,14 +1,15 @@
 r"""One job of the width sweep, callable from Python: a config in, a table of rows out.
 
 A job is one (data, sampler, regime, model width): ``seeds`` networks are initialised from
-independent feature samples (drawn in one vmapped, compiled call), trained together
-(vmapped) next to their linearisations, and compared with the exact NTK-KRR target
+independent feature samples (drawn in one vmapped, compiled call), trained by one compiled
+program (:func:`nnkrr.train.fit`: run per seed on CPUs, vmapped on accelerators) next to
+their linearisations, and compared with the exact NTK-KRR target
 
 .. math:: f^*(x) = \kappa^2 K(x, X) (\kappa^2 K + \lambda I)^{-1} Y .
 
 :func:`run` returns one row per seed: the gap :math:`f_\mathrm{nn}(T) - f^*` and its
-decomposition (:mod:`nnkrr.gap`), the regime diagnostics (pattern flips, weight movement,
-:math:`\lambda T`) and every config value that changes the numbers (provenance), so rows
+decomposition (:mod:`nnkrr.gap`), the regime diagnostics (pattern flips and their lazy
+prediction, :mod:`nnkrr.laziness`; weight movement; :math:`\lambda T`) and every config value that changes the numbers (provenance), so rows
 from different sweeps can be merged and told apart.  No files, no Hydra, no global state
 left behind (float64 is switched on for the references and restored afterwards)::
 
