@@ -101,12 +101,13 @@ if not REGIME_MAP:
         "+experiment=regime_map",
         "data=synthetic",
         "regime.kappa=1,0.1",
-        "model.width=64,256,1024",
-        "data.n_train=24",
+        "regime.centre=zero",
+        "model.width=64,1024",
+        "data.n_train=16",
         "data.n_test=16",
         "data.dim=4",
         "seeds=1",
-        "train.max_steps=1000",
+        "train.max_steps=500",
     )
 results = pd.read_parquet(Path(SWEEP) / "results.parquet")
 regime_map = pd.read_parquet(Path(REGIME_MAP) / "results.parquet")
