@@ -312,7 +312,7 @@ def width_savings_table(
                     "low": out.low,
                     "high": out.high,
                     "defined": out.defined,
-                    "flatness": group["flatness"].median(),
+                    "flatness": group["flatness"].median(),  # leverage rows (NaN: Gaussian)
                     "seeds": int(min(g.shape[1], lev.shape[1])),
                     "steps": group["steps"].median(),
                     "lam_T": group["lam_T"].median(),

@@ -343,11 +343,13 @@ def _two_layer_setup(cfg: dict, x, xt, dtype) -> _Setup:
         k_test = k_test + kernels.arccos1_kernel(xt, x)
     # Leverage scores at ridge lam / kappa^2: KRR with (kappa^2 K, lam) is KRR with (K, lam / kappa^2).
     kw: dict[str, Any] = {"sampler": smp["name"]}
-    lev = sampling.leverage(x, cfg["lam"] / kappa2)
-    # How far the leverage function is from flat (sup score / s_lambda, 65536 draws from p):
-    # a property of the data and the ridge, recorded for both samplers.
-    flat = sampling.flatness(jax.random.fold_in(jax.random.key(cfg["seed"]), 2**29), lev)
+    flatness = math.nan
     if smp["name"] == "leverage":
+        lev = sampling.leverage(x, cfg["lam"] / kappa2)
+        # How far the leverage function is from flat (sup score / s_lambda, 65536 draws
+        # from p): a property of the data and the ridge, recorded with the leverage rows.
+        key = jax.random.fold_in(jax.random.key(cfg["seed"]), 2**29)
+        flatness = sampling.flatness(key, lev)["flatness"]
         kw.update(
             lev=lev,
             method=smp["method"],
@@ -399,7 +401,7 @@ def _two_layer_setup(cfg: dict, x, xt, dtype) -> _Setup:
         variables,
         network(True).apply,
         lambda params: params["W"],
-        {"kernel_path": path, "chunk": chunk, "flatness": flat["flatness"]},
+        {"kernel_path": path, "chunk": chunk, "flatness": flatness},
     )
 
 
@@ -508,7 +510,8 @@ def run(cfg, *, progress: Callable[[str, int, int], None] | None = None) -> pd.D
       (``gap_rms``, ``gap_max``, ``gap_rel`` = gap_rms / ``f_star_rms``), ``roundoff``
       (:data:`ROUNDOFF_ULPS` ulps of the training dtype times ``f_star_rms``), its parts (``gap_kernel``, ``gap_init``,
       ``gap_opt``, ``gap_nonlin``), ``spectral_eps``, ``s_lambda``, ``weight_move``,
-      ``flatness`` (sup score / s_lambda of the ridge leverage function, two-layer model),
+      ``flatness`` (sup score / s_lambda of the ridge leverage function; leverage rows,
+      NaN otherwise),
       ``pattern_flips`` and its lazy prediction ``pattern_flips_pred``
       (:func:`nnkrr.laziness.predicted_flips`; NaN for other models), test/train errors, divergence status and ``wall_s``.
 

@@ -76,7 +76,7 @@ def run_tiny(script, *overrides):
 if not SWEEP:
     SWEEP = run_tiny(
         "sweep",
-        "model.width=16,128,1024",
+        "model.width=16,1024",
         "sampler=gaussian,leverage",
         "regime=lazy,paper",
         "data.n_train=32",
