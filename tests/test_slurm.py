@@ -1,10 +1,12 @@
 """The SLURM path for real: sweeps through a single-node cluster (tests/slurm_cluster.py)."""
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -100,6 +102,7 @@ def test_cancelled_and_timed_out_jobs_are_finished_by_a_rerun(slurm, tmp_path):
         "hydra.launcher.signal_delay_s=5",
         "hydra.launcher.array_parallelism=2",
     )
+    keep_stopped = threading.Event()
     first = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=slurm.env
     )
@@ -110,11 +113,27 @@ def test_cancelled_and_timed_out_jobs_are_finished_by_a_rerun(slurm, tmp_path):
         _wait_for(lambda: len(list(sweep.glob("*/.hydra"))) >= 2, 60, "two job directories")
         stalled = slurm_cluster.job_processes(slurm, array, b)
         assert stalled
-        for pid in stalled:  # a stalled job: its time limit kills it
+        # A stalled job: its time limit kills it.  SLURM resumes stopped processes to deliver
+        # the pre-timeout signal (about 5 s before the limit) and the limit itself is enforced
+        # up to ~30 s late, long enough for a fast job to finish: keep it stopped until killed.
+        for pid in stalled:
             os.kill(pid, signal.SIGSTOP)
+        python = [p for p in stalled if b"python" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert python
+
+        def stall():  # the job's python only: srun must be free to end the step once it dies
+            while not keep_stopped.is_set():
+                for pid in python:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGSTOP)
+                time.sleep(0.2)
+
+        staller = threading.Thread(target=stall, daemon=True)
+        staller.start()
         slurm.run("scancel", f"{array}_{a}")
         out, err = first.communicate(timeout=240)
     finally:
+        keep_stopped.set()
         if first.poll() is None:
             first.kill()
     assert first.returncode == 1, err[-3000:]
