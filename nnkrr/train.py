@@ -13,8 +13,9 @@ for :math:`\eta < 2 / (\lambda_{\max}(\kappa^2 K_m) + \lambda)` (:func:`step_siz
 slowest mode decays like :math:`e^{-(\mu_{\min} + \lambda) t}` in continuous time
 :math:`t = \eta \cdot \mathrm{steps}` (:func:`horizon`).
 
-Training runs as a ``lax.scan`` of ``steps`` identical steps, ``jax.vmap``-ed over a
-leading seed axis of the variables, compiled once per shape; a non-finite loss or
+Training runs as a ``lax.scan`` of ``steps`` identical steps over a leading seed axis of
+the variables, compiled once per shape: one unbatched program per seed on CPUs, ``jax.vmap``
+on accelerators (:data:`SEED_AXIS`); a non-finite loss or
 update stops that seed (its parameters are kept at the last finite values) and
 records the step and the loss.
 """
