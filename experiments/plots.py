@@ -102,6 +102,17 @@ def gap_slopes(frame: pd.DataFrame) -> pd.DataFrame:
     return grouped_slopes(frame, ["dataset", "regime", "sampler"], "width", "gap_rms")
 
 
+def _setting(group: pd.DataFrame) -> str:
+    """A panel's data and regime: ``synthetic (n=128, d=8), lazy regime``."""
+    row = group.iloc[0]
+    return f"{row.dataset} (n={row.n_train}, d={row.dim}), {row.regime} regime"
+
+
+def _schedule(group: pd.DataFrame) -> str:
+    """The training the panel's rows had: median GD steps and lam*T."""
+    return f"{group.steps.median():.0f} GD steps, λT={group.lam_T.median():.2g}"
+
+
 def _grid(n: int, size=(5.5, 4.5)):
     cols = min(3, n)
     rows = -(-n // cols)
@@ -117,7 +128,7 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     ok = frame[frame["status"] == "ok"]
     panels = list(ok.groupby(["dataset", "regime"], sort=True))
     fig, axes = _grid(len(panels))
-    for ax, ((dataset, regime), group) in zip(axes, panels, strict=False):
+    for ax, (_, group) in zip(axes, panels, strict=False):
         for sampler, sub in group.groupby("sampler"):
             stats = sub.groupby("width")["gap_rms"].agg(["mean", "std", "min", "max"])
             slope = loglog_slope(stats.index, stats["mean"])
@@ -138,9 +149,8 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
             ax,
             "width m",
             "RMS gap |f_nn − f*| on test",
-            f"{dataset} (n={row.n_train}, d={row.dim}), {regime} regime\n"
-            f"λ={row.lam:g}, κ={row.kappa:g}, s_λ={row.s_lambda:.1f}, "
-            f"{group.steps.median():.0f} GD steps, λT={group.lam_T.median():.2g}",
+            f"{_setting(group)}\n"
+            f"λ={row.lam:g}, κ={row.kappa:g}, s_λ={row.s_lambda:.1f}, {_schedule(group)}",
         )
     fig.tight_layout()
     path_gap = directory / "gap_vs_width.png"
@@ -262,8 +272,7 @@ def regime_map_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]
         axes[0, col].axhline(0.05, color="0.5", lw=0.8, ls=":", label="gap_rel = 5%")
         axes[1, col].plot([], [], "k--", label="lazy prediction")
         title = (
-            f"{dataset}, centre {centre}\n{group.steps.median():.0f} GD steps (median), "
-            f"λT={group.lam_T.median():.2g}, ridge on K={group.ridge.iloc[0]:g}"
+            f"{dataset}, centre {centre}\n{_schedule(group)}, ridge on K={group.ridge.iloc[0]:g}"
         )
         _loglog(axes[0, col], "width m", "gap_rel = RMS |f_nn − f*| / RMS f*", title)
         _loglog(axes[1, col], "width m", "pattern flips (fraction of (i, r))", title)
@@ -328,8 +337,10 @@ def _markdown_savings(table: pd.DataFrame) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in table.itertuples():
-        ratio = "grid does not bracket ε" if np.isnan(r.ratio) else (
-            f"{r.ratio:.2f} [{r.low:.2f}, {r.high:.2f}]"
+        ratio = (
+            "grid does not bracket ε"
+            if np.isnan(r.ratio)
+            else (f"{r.ratio:.2f} [{r.low:.2f}, {r.high:.2f}]")
         )
         widths = [f"{w:.0f}" if np.isfinite(w) else "—" for w in (r.m_gaussian, r.m_leverage)]
         lines.append(
@@ -356,14 +367,12 @@ def width_savings_figures(frame: pd.DataFrame, directory: str | Path) -> list[Pa
         for r in table[table.dataset == dataset].itertuples():
             label = f"ε={r.eps:.3g}: ratio {r.ratio:.2f} [{r.low:.2f}, {r.high:.2f}]"
             ax.axhline(r.eps, color="0.4", ls=":", lw=0.8, label=label)
-        row = group.iloc[0]
         _loglog(
             ax,
             "width m",
             "gap_rel = RMS |f_nn − f*| / RMS f*",
-            f"{dataset} (n={row.n_train}, d={row.dim}), {row.regime} regime, "
-            f"flatness {group.flatness.median():.2f}\n{group.steps.median():.0f} GD steps, "
-            f"λT={group.lam_T.median():.2g}, {group.init_seed.nunique()} seeds",
+            f"{_setting(group)}, flatness {group.flatness.median():.2f}\n"
+            f"{_schedule(group)}, {group.init_seed.nunique()} seeds",
         )
     fig.tight_layout()
     path_fig = directory / "width_savings.png"

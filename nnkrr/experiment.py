@@ -9,8 +9,8 @@ their linearisations, and compared with the exact NTK-KRR target
 
 :func:`run` returns one row per seed: the gap :math:`f_\mathrm{nn}(T) - f^*` and its
 decomposition (:mod:`nnkrr.gap`), the regime diagnostics (pattern flips and their lazy
-prediction, :mod:`nnkrr.laziness`; weight movement; :math:`\lambda T`) and every config value that changes the numbers (provenance), so rows
-from different sweeps can be merged and told apart.  No files, no Hydra, no global state
+prediction, :mod:`nnkrr.laziness`; weight movement; :math:`\lambda T`) and every config
+value that changes the numbers (provenance), so rows from different sweeps can be merged and told apart.  No files, no Hydra, no global state
 left behind (float64 is switched on for the references and restored afterwards)::
 
     from nnkrr import experiment
@@ -43,8 +43,9 @@ __all__ = ["ConfigError", "compose", "load_data", "reference", "run", "validate"
 
 DTYPES = ("float32", "float64")
 #: Round-off level of a row's gap parts, in units in the last place (of the training dtype)
-#: of the target's RMS: in ``experiments/sweep.py -m`` (float32, lazy) the init part of the
-#: symmetric start is 0 to 1.2e-7, below 10 * 2^-23 * RMS(f*) = 3.6e-7 (column ``roundoff``).
+#: of the target's RMS (10 * 2^-23 * RMS(f*) = 3.6e-7 in ``experiments/sweep.py -m``).  It does
+#: not grow with the width, but the float32 round-off of f(W(0)) (the init part of the
+#: symmetric start) does, like sqrt(m): 7e-8 at m = 64 to 9.6e-7 at m = 16384 in that sweep.
 ROUNDOFF_ULPS = 10
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -285,9 +286,15 @@ def load_data(cfg: dict):
 
 def reference(k_train, k_test, y, lam: float):
     """The exact NTK-KRR target :math:`f^* = K_t (K + \\lambda I)^{-1} Y` (kernels times kappa^2)."""
+    return _reference(k_train, k_test, y, lam)[0]
+
+
+def _reference(k_train, k_test, y, lam: float):
+    """:func:`reference` and its dual coefficients :math:`(K + \\lambda I)^{-1} Y`, one solve."""
     from nnkrr import krr
 
-    return krr.fit_predict(k_train, y, k_test, lam)
+    beta = krr.solve(k_train, y, lam)
+    return krr.predict(k_test, beta), beta
 
 
 @contextlib.contextmanager
@@ -513,7 +520,8 @@ def run(cfg, *, progress: Callable[[str, int, int], None] | None = None) -> pd.D
       ``flatness`` (sup score / s_lambda of the ridge leverage function; leverage rows,
       NaN otherwise),
       ``pattern_flips`` and its lazy prediction ``pattern_flips_pred``
-      (:func:`nnkrr.laziness.predicted_flips`; NaN for other models), test/train errors, divergence status and ``wall_s``.
+      (:func:`nnkrr.laziness.predicted_flips`; NaN for other models), test/train errors,
+      divergence status and ``wall_s``.
 
     Raises:
       ConfigError: an invalid config value (before any work).
@@ -525,7 +533,7 @@ def run(cfg, *, progress: Callable[[str, int, int], None] | None = None) -> pd.D
 
 
 def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
-    from nnkrr import features, gap, krr, laziness, train
+    from nnkrr import features, gap, laziness, train
 
     ds = load_data(cfg)
     if not cfg["target"] < ds.n_outputs:
@@ -578,7 +586,7 @@ def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
     state, f_nn, f_nn_train = trained["network"]
     _, f_lin, _ = trained["linearised"]
 
-    f_star = reference(setup.k_train, setup.k_test, y, lam)  # the exact target, once
+    f_star, beta = _reference(setup.k_train, setup.k_test, y, lam)  # the exact target, once
     eps = features.spectral_epsilon(setup.k_train, setup.km_train, lam)  # one eigh of K
     base = _provenance(cfg, ds, setup.info)
     krr_test_mse = float(jnp.mean((f_star - yt) ** 2))
@@ -591,7 +599,7 @@ def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
         flips_pred = laziness.predicted_flips(
             jax.random.fold_in(jax.random.key(cfg["seed"]), 2**30),
             x,
-            krr.solve(setup.k_train, y, lam),
+            beta,
             kappa=cfg["regime"]["kappa"],
             width=cfg["model"]["width"],
             decay=math.exp(-lam * time_t) if cfg["regime"]["centre"] == "zero" else 1.0,

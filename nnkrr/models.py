@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from nnkrr import _checks
-from nnkrr._linalg import HIGHEST, mm
+from nnkrr._linalg import mm
 
 __all__ = [
     "BLOCK_ELEMENTS",
@@ -123,8 +123,7 @@ def _forward(w, v, x, u, chunk, frozen):
 
 def _two_layer_fwd(w, v, x, u, chunk, frozen):
     # Residuals are the inputs only (O(m d) memory): the backward recomputes each chunk's
-    # patterns, 2 n d FLOP per neuron, cheaper than writing and re-reading n m bytes
-    # (benchmarks/results/cpu_train.txt).
+    # patterns (2 n d FLOP per neuron) instead of keeping n m bytes of them.
     return _forward(w, v, x, u, chunk, frozen), (w, v, x, u if frozen else None)
 
 
@@ -132,8 +131,8 @@ def _two_layer_bwd(chunk, frozen, res, g):
     # With P = mask (g o X) (m x d, mask m x n):  d/dw_r = v_r P_r  and  d/dv_r = w_r . P_r,
     # since d f_i / d v_r = 1[.] w_r . x_i.  Per chunk of neurons: the patterns again, by
     # the forward's own product 1[U_b X^T > 0] (the same bits), then one GEMM
-    # (chunk, n) x (n, d).  The (chunk, n) layout matters: contracting the transposed
-    # (n, chunk) patterns instead ran 5x slower on CPU.
+    # (chunk, n) x (n, d), in the (chunk, n) layout of the forward pass (no transpose of
+    # the patterns).
     w, v, x, u = res
     m, d = w.shape
     chunk = min(chunk, m)

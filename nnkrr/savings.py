@@ -132,9 +132,7 @@ def width_savings(
     )
     finite = ratios[np.isfinite(ratios)]
     tail = 100 * (1 - level) / 2
-    low, high = (
-        np.percentile(finite, [tail, 100 - tail]) if finite.size else (np.nan, np.nan)
-    )
+    low, high = np.percentile(finite, [tail, 100 - tail]) if finite.size else (np.nan, np.nan)
     return Savings(
         eps=float(eps),
         ratio=m_g / m_l,

@@ -154,8 +154,13 @@ def test_linearize_is_first_order_taylor(x64):
 
 @pytest.mark.parametrize(
     ("n", "width", "expected"),
-    [(128, 2**20, 16384), (1024, 16384, 2048), (100, 2**20, 16384), (2**16, 2**20, 128),
-     (128, 5000, 5000)],
+    [
+        (128, 2**20, 16384),
+        (1024, 16384, 2048),
+        (100, 2**20, 16384),
+        (2**16, 2**20, 128),
+        (128, 5000, 5000),
+    ],
 )
 def test_resolve_chunk(n, width, expected):
     # CI runs on CPU: the power of two nearest BLOCK_ELEMENTS / n, >= 128, <= width.

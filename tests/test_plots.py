@@ -43,7 +43,9 @@ def frame(curves: dict, seeds: int = 3, **extra) -> pd.DataFrame:
                     }
                 )
                 parts = {p: rows[-1]["gap_rel"] / 2 for p in ("kernel", "init", "opt", "nonlin")}
-                rows[-1].update({"gap_rms": rows[-1]["gap_rel"]}, **{f"gap_{p}": v for p, v in parts.items()})
+                rows[-1].update(
+                    {"gap_rms": rows[-1]["gap_rel"]}, **{f"gap_{p}": v for p, v in parts.items()}
+                )
     return pd.DataFrame(rows)
 
 

@@ -53,7 +53,9 @@ def test_bootstrap_interval_covers_the_true_ratio():
     for _ in range(40):
         gauss = power_law(WIDTHS, 1.0, seeds=8, noise=0.15, rng=rng)
         lev = power_law(WIDTHS, 4.0, seeds=8, noise=0.15, rng=rng)
-        out = savings.width_savings(WIDTHS, gauss, lev, eps, n_boot=400, seed=int(rng.integers(1 << 30)))
+        out = savings.width_savings(
+            WIDTHS, gauss, lev, eps, n_boot=400, seed=int(rng.integers(1 << 30))
+        )
         covered += out.low <= 4.0 <= out.high
         estimates.append(out.ratio)
     assert covered >= 30

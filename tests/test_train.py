@@ -140,7 +140,13 @@ def test_training_memory_is_bounded_at_width_2_20(n, d):
     def memory(kernel):
         net = models.TwoLayerReLU(width=m, kernel=kernel)
         compiled = train._segment_one.lower(
-            net.apply, cfg, 4, abstract((n, d), f32), abstract((n,), f32), constants, params,
+            net.apply,
+            cfg,
+            4,
+            abstract((n, d), f32),
+            abstract((n,), f32),
+            constants,
+            params,
             state,
         ).compile()
         return compiled.memory_analysis()
