@@ -117,7 +117,7 @@ def main() -> None:
 def step_memory(model, cfg, x, y, variables) -> int:
     """Bytes of one seed's compiled training segment (temporaries + arguments + outputs),
     from XLA's memory analysis of the program ``nnkrr.train.fit`` runs for one seed."""
-    centre = jax.tree.map(jnp.zeros_like, variables["params"])
+    centre = None  # cfg.centre == "zero"
     state = train.init_state(variables, cfg)
     compiled = train._segment_one.lower(
         model.apply, cfg, cfg.steps, x, y, variables["constants"], centre, state

@@ -107,10 +107,14 @@ def horizon(lam_min: float, lam: float, c: float = 5.0) -> float:
 
 
 def objective(params, constants, apply_fn: Callable, x, y, lam, centre_params) -> jax.Array:
-    r""":math:`\tfrac12 \|Y - f(\theta, X)\|^2 + \tfrac\lambda2 \|\theta - \theta_c\|^2`."""
+    r""":math:`\tfrac12 \|Y - f(\theta, X)\|^2 + \tfrac\lambda2 \|\theta - \theta_c\|^2`
+    (:math:`\theta_c = 0` when ``centre_params`` is ``None``)."""
     f = apply_fn({"params": params, "constants": constants}, x)
     fit_term = 0.5 * jnp.sum((y - f) ** 2)
-    sq = jax.tree.map(lambda p, c: jnp.sum((p - c) ** 2), params, centre_params)
+    if centre_params is None:  # no array of zeros to read and subtract
+        sq = jax.tree.map(lambda p: jnp.sum(p * p), params)
+    else:
+        sq = jax.tree.map(lambda p, c: jnp.sum((p - c) ** 2), params, centre_params)
     return fit_term + 0.5 * lam * sum(jax.tree.leaves(sq))
 
 
@@ -138,11 +142,15 @@ def _one_step(apply_fn, cfg: TrainConfig, x, y, constants, centre, state: TrainS
     )
     alive = (state.diverged_step < 0) & (state.t < cfg.steps)
     keep = alive & finite
-    pick = lambda new, old: jax.tree.map(lambda a, b: jnp.where(keep, a, b), new, old)  # noqa: E731
+    # A branch, not an elementwise select: one seed's step picks whole buffers (under vmap
+    # it becomes a select per seed).
+    params, opt_state = jax.lax.cond(
+        keep, lambda: (params, opt_state), lambda: (state.params, state.opt_state)
+    )
     newly = alive & ~finite
     return TrainState(
-        params=pick(params, state.params),
-        opt_state=pick(opt_state, state.opt_state),
+        params=params,
+        opt_state=opt_state,
         t=state.t + 1,
         step=state.step + keep.astype(state.step.dtype),
         loss=jnp.where(alive, loss, state.loss),
@@ -197,8 +205,8 @@ def shard_seeds(tree, devices=None):
     Returned unchanged when there is one device or the seeds do not divide evenly.
     """
     devices = list(jax.local_devices() if devices is None else devices)
-    n_seeds = jax.tree.leaves(tree)[0].shape[0]
-    if len(devices) == 1 or n_seeds % len(devices):
+    leaves = jax.tree.leaves(tree)
+    if not leaves or len(devices) == 1 or leaves[0].shape[0] % len(devices):
         return tree
     return jax.device_put(tree, _seed_sharding(devices))
 
@@ -250,7 +258,7 @@ def fit(
     """
     segments = _checks.check_positive_int("segments", segments)
     params = variables["params"]
-    centre = params if cfg.centre == "init" else jax.tree.map(jnp.zeros_like, params)
+    centre = params if cfg.centre == "init" else None  # None: theta_c = 0
     length = -(-cfg.steps // segments)  # equal segments: one compilation; extra steps idle
     if resolve_seed_axis(seed_axis) == "loop":
         return _fit_loop(apply_fn, variables, centre, x, y, cfg, segments, length, progress, shard)
