@@ -42,11 +42,16 @@ import pandas as pd
 __all__ = ["ConfigError", "compose", "load_data", "reference", "run", "validate"]
 
 DTYPES = ("float32", "float64")
-#: Round-off level of a row's gap parts, in units in the last place (of the training dtype)
-#: of the target's RMS (10 * 2^-23 * RMS(f*) = 3.6e-7 in ``experiments/sweep.py -m``).  It does
-#: not grow with the width, but the float32 round-off of f(W(0)) (the init part of the
-#: symmetric start) does, like sqrt(m): 7e-8 at m = 64 to 9.6e-7 at m = 16384 in that sweep.
-ROUNDOFF_ULPS = 10
+#: Round-off level of a row's gap parts (``roundoff``), in units in the last place of the
+#: training dtype of the larger of rms(f*) and ``abs_sum_rms``, the RMS over test points of
+#: the output sum's absolute mass :math:`\sum_r |v_r| \sigma_r(x)` at initialisation (the
+#: readout by magnitude).  A float sum of m terms rounds in proportion to its absolute
+#: mass, which grows like sqrt(m) (kappa sqrt(m) |x| / sqrt(2 pi) for the paper's network),
+#: not to its value: the symmetric start's f(W(0)) = 0 came out at 0.1 to 0.4 ulps of the
+#: mass at every width from 64 to 65536 (``tests/test_experiment.py``'s tiny job: gap_init
+#: 4.7e-8 at mass 3.0, 3.3e-7 at 26, 2e-6 to 4e-6 at 102), while 10 ulps of rms(f*), the
+#: former floor, fell below it from m = 2^12 on.
+ROUNDOFF_ULPS = 2
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
@@ -328,7 +333,19 @@ class _Setup:
     lin_variables: dict
     lin_apply: Callable  # the linearisation around the initial parameters
     first_layer: Callable  # params of one seed -> first-layer weights (m, d)
+    abs_variables: dict  # ``variables`` with the readout by magnitude (:func:`_abs_readout`)
     info: dict  # resolved kernel path and chunk (provenance); flatness of the leverage function
+
+
+def _abs_readout(variables: dict, name: str) -> dict:
+    r"""``variables`` with the readout weights ``name`` (in ``params`` or ``constants``) by
+    magnitude: that network outputs :math:`\sum_r |v_r| \sigma_r(x)`, the absolute mass of
+    the output sum, whose float round-off grows with it (``roundoff`` of a row)."""
+    out = dict(variables)
+    for collection in ("params", "constants"):
+        if name in out.get(collection, {}):
+            out[collection] = {**out[collection], name: jnp.abs(out[collection][name])}
+    return out
 
 
 def _seed_keys(cfg: dict) -> jax.Array:
@@ -408,6 +425,7 @@ def _two_layer_setup(cfg: dict, x, xt, dtype) -> _Setup:
         variables,
         network(True).apply,
         lambda params: params["W"],
+        _abs_readout(variables, "a"),  # c > 0 already
         {"kernel_path": path, "chunk": chunk, "flatness": flatness},
     )
 
@@ -455,6 +473,7 @@ def _mlp_setup(cfg: dict, x, xt, dtype) -> _Setup:
         lin_variables,
         models.linearize(model.apply),
         lambda params: params["W0"].T,
+        _abs_readout(variables, "readout"),
         {"kernel_path": "autodiff", "chunk": None},
     )
 
@@ -583,6 +602,9 @@ def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
         trained[label] = (state, apply(final, xtd), apply(final, xd))
         if label == "network":
             f0_train, f0_test = apply(setup.variables, xd), apply(setup.variables, xtd)
+            # per seed, on the test points where the gap is measured
+            mass = apply(setup.abs_variables, xtd).astype(jnp.float64)
+            abs_sum_rms = jnp.sqrt(jnp.mean(mass**2, axis=1))
     state, f_nn, f_nn_train = trained["network"]
     _, f_lin, _ = trained["linearised"]
 
@@ -592,8 +614,9 @@ def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
     krr_test_mse = float(jnp.mean((f_star - yt) ** 2))
     f_star_rms = float(gap.rms(f_star))
     # Gap parts below this are round-off of the training dtype, not a trend: ROUNDOFF_ULPS
-    # units in the last place of the target's RMS.
-    roundoff = ROUNDOFF_ULPS * float(jnp.finfo(dtype).eps) * f_star_rms
+    # units in the last place of the larger of the target's RMS and the output sum's
+    # absolute mass (per seed).
+    ulp = float(jnp.finfo(dtype).eps)
     flips_pred = math.nan  # the lazy prediction (nnkrr.laziness), for the paper's network
     if cfg["model"]["kind"] == "two_layer" and not cfg["model"]["train_readout"]:
         flips_pred = laziness.predicted_flips(
@@ -636,7 +659,8 @@ def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
                 "gap_rms": float(gap.rms(parts["total"])),
                 "gap_rel": float(gap.rms(parts["total"])) / f_star_rms,
                 "f_star_rms": f_star_rms,
-                "roundoff": roundoff,
+                "abs_sum_rms": float(abs_sum_rms[s]),
+                "roundoff": ROUNDOFF_ULPS * ulp * max(f_star_rms, float(abs_sum_rms[s])),
                 **{f"gap_{p}": float(gap.rms(parts[p])) for p in gap.PARTS},
                 "spectral_eps": float(eps[s]),
                 "s_lambda": s_lambda,

@@ -126,9 +126,28 @@ def test_provenance_tells_two_settings_apart():
     np.testing.assert_allclose(b.lam_T, b.lam * b.steps * b.learning_rate, rtol=1e-12)
     # the symmetric start outputs 0 up to round-off, which the roundoff column bounds
     assert (a.gap_init <= a.roundoff).all() and (b.gap_init <= b.roundoff).all()
-    ulps = experiment.ROUNDOFF_ULPS
-    np.testing.assert_allclose(a.roundoff / a.f_star_rms, ulps * 2.0**-23, rtol=1e-12)
-    np.testing.assert_allclose(b.roundoff / b.f_star_rms, ulps * 2.0**-52, rtol=1e-12)
+    for rows, ulp in ((a, 2.0**-23), (b, 2.0**-52)):
+        scale = np.maximum(rows.f_star_rms, rows.abs_sum_rms)
+        np.testing.assert_allclose(
+            rows.roundoff, experiment.ROUNDOFF_ULPS * ulp * scale, rtol=1e-12
+        )
+
+
+@pytest.mark.parametrize("width", [4096, 65536])
+def test_roundoff_follows_the_output_sums_absolute_mass(width):
+    """The symmetric start's f(W(0)) is 0 up to the float32 round-off of a sum of m terms,
+    which grows with the sum's absolute mass kappa m^-1/2 sum_r relu(w_r . x) (abs_sum_rms),
+    of mean kappa sqrt(m) |x| / sqrt(2 pi) for Gaussian w: the roundoff column grows with it."""
+    cfg = experiment.compose([*TINY, f"model.width={width}"])
+    rows = experiment.run(cfg)
+    x = experiment.load_data(cfg).x_test
+    expected = rows.kappa[0] * np.sqrt(width / (2 * np.pi)) * np.sqrt(np.mean(np.sum(x * x, 1)))
+    # width / 2 independent draws (pairs): relu(N(0,1)) has sd / mean 1.46, so 5 SE is
+    # 16% at 4096 and 4% at 65536
+    tol = 5 * 1.46 / np.sqrt(width / 2)
+    np.testing.assert_allclose(rows.abs_sum_rms, expected, rtol=tol)
+    assert (rows.gap_init <= rows.roundoff).all() and (rows.gap_init > 0).all()
+    assert (rows.roundoff > experiment.ROUNDOFF_ULPS * 2.0**-23 * rows.f_star_rms).all()
 
 
 def test_presets_share_the_ntk_krr_target(x64):
