@@ -11,18 +11,23 @@ Times are per seed and step.  A step's useful work is 4 n m d FLOP: the pre-acti
 X W^T and the gradient mask (g o X) (the fused kernel also recomputes the patterns
 1[W X^T > 0] in the backward pass, 2 n m d FLOP more, not counted).  The float32 matmul
 peak and the step's compiled memory (``memory_analysis``: temporaries + arguments +
-outputs, one seed) are measured in the same run.
+outputs, one seed) are measured in the same run.  Where the default is the fused kernel,
+two bound rows time the step's matrix products alone (``products``): the three it runs,
+and the two of a step that kept the patterns instead of recomputing them.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 
 import jax
 import jax.numpy as jnp
 import optax
 
 from nnkrr import models, train
+
+HIGHEST = jax.lax.Precision.HIGHEST
 
 from timing import best_time, matmul_peak
 
@@ -101,6 +106,12 @@ def main() -> None:
         rows.append((name, t / steps / seeds, useful))
         memory[name] = step_memory(model, cfg, x, y, variables)
 
+    if default.startswith("fused"):
+        chunk = models.resolve_chunk(None, m, n)
+        for k in (2, 3):
+            t = best_time(lambda k=k: products(w0, x, chunk, k), 3)
+            rows.append((f"bound: {k} products alone, chunk {chunk}", t, useful))
+
     print(
         f"{'step (per seed)':34} {'ms/step':>8} {'GFLOP/s':>9} {'of peak':>8} {'speed-up':>9} "
         f"{'memory':>9}"
@@ -112,6 +123,28 @@ def main() -> None:
             f"{name:34} {t * 1e3:8.2f} {flops / t / 1e9:9.1f} "
             f"{flops / t / peak:8.1%} {base / t:8.2f}x {mem:>9}"
         )
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def products(w, x, chunk: int, k: int):
+    """The matrix products of one fused step, alone (no elementwise work, no optimizer):
+    per chunk the pre-activations ``W_b X^T``, with ``k = 3`` the backward's recomputed
+    patterns (the same product again), and the ``(chunk, n) x (n, d)`` gradient product;
+    ``k = 2`` is a step that would keep the patterns instead of recomputing them.  A bound
+    on the fused kernel's speed as XLA's CPU products run at this shape."""
+    xt = x.T
+
+    def body(i, carry):
+        acc, p = carry
+        wb = jax.lax.dynamic_slice_in_dim(w, i * chunk, chunk)
+        z = jnp.matmul(wb, xt, precision=HIGHEST)
+        if k == 3:  # a product the compiler cannot merge with the first
+            z = z + jnp.matmul(wb + acc[0], xt, precision=HIGHEST)
+        pb = jnp.matmul(z, x, precision=HIGHEST)
+        return acc + z[0], jax.lax.dynamic_update_slice_in_dim(p, pb, i * chunk, 0)
+
+    init = (jnp.zeros((x.shape[0],), x.dtype), jnp.zeros(w.shape, w.dtype))
+    return jax.lax.fori_loop(0, w.shape[0] // chunk, body, init)
 
 
 def step_memory(model, cfg, x, y, variables) -> int:

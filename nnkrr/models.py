@@ -59,7 +59,7 @@ BLOCK_ELEMENTS = 2**21
 
 #: The training path per backend, each measured by ``benchmarks/train.py`` (outputs with their
 #: commands in ``benchmarks/results/``): on 2 CPU cores the fused kernel beats autodiff
-#: (``cpu_train.txt``, jax 0.10.2: 46.6 vs 73.5 ms per step at n = 1024, d = 64, m = 16384); on
+#: (``cpu_train.txt``, jax 0.10.2: 35.0 vs 65.8 ms per step at n = 1024, d = 64, m = 16384); on
 #: an H200 plain autodiff beats the fused kernel at every chunk (``h200_train.txt``, jax 0.11.2:
 #: 0.20 vs 0.37 ms at m = 16384, 0.70 vs 0.78 ms at m = 65536).  Backends not measured (TPU)
 #: use autodiff, XLA's own path.

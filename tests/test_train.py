@@ -146,7 +146,7 @@ def test_training_memory_is_bounded_at_width_2_20(n, d):
             abstract((n, d), f32),
             abstract((n,), f32),
             constants,
-            params,
+            None,  # the centre fit passes for centre="zero"
             state,
         ).compile()
         return compiled.memory_analysis()
@@ -156,7 +156,7 @@ def test_training_memory_is_bounded_at_width_2_20(n, d):
     weights = m * d * 4
     assert total < 4 * 2**30
     chunk = models.resolve_chunk(None, m, n)
-    assert fused.temp_size_in_bytes < 5 * weights + 4 * chunk * n * 4 + 2**20
+    assert fused.temp_size_in_bytes < 3 * weights + 4 * chunk * n * 4 + 2**20
     assert memory("autodiff").temp_size_in_bytes > n * m * 4
 
 
