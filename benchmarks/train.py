@@ -27,9 +27,9 @@ import optax
 
 from nnkrr import models, train
 
-HIGHEST = jax.lax.Precision.HIGHEST
-
 from timing import best_time, matmul_peak
+
+HIGHEST = jax.lax.Precision.HIGHEST
 
 
 def main() -> None:
