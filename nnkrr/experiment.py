@@ -47,10 +47,10 @@ DTYPES = ("float32", "float64")
 #: the output sum's absolute mass :math:`\sum_r |v_r| \sigma_r(x)` at initialisation (the
 #: readout by magnitude).  A float sum of m terms rounds in proportion to its absolute
 #: mass, which grows like sqrt(m) (kappa sqrt(m) |x| / sqrt(2 pi) for the paper's network),
-#: not to its value: the symmetric start's f(W(0)) = 0 came out at 0.1 to 0.4 ulps of the
-#: mass at every width from 64 to 65536 (``tests/test_experiment.py``'s tiny job: gap_init
-#: 4.7e-8 at mass 3.0, 3.3e-7 at 26, 2e-6 to 4e-6 at 102), while 10 ulps of rms(f*), the
-#: former floor, fell below it from m = 2^12 on.
+#: not to its value: in ``experiments/sweep.py -m`` the symmetric start's f(W(0)) = 0 came
+#: out at 0.09 to 0.18 ulps of the mass at every width from 64 (gap_init 6.8e-8, mass 3.3)
+#: to 16384 (9.6e-7, mass 51), while the former floor, 10 ulps of rms(f*) = 3.6e-7, fell
+#: below it from m = 2^12 on.
 ROUNDOFF_ULPS = 2
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -552,7 +552,7 @@ def run(cfg, *, progress: Callable[[str, int, int], None] | None = None) -> pd.D
 
 
 def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
-    from nnkrr import features, gap, laziness, train
+    from nnkrr import features, gap, krr, laziness, train
 
     ds = load_data(cfg)
     if not cfg["target"] < ds.n_outputs:
@@ -617,16 +617,26 @@ def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
     # units in the last place of the larger of the target's RMS and the output sum's
     # absolute mass (per seed).
     ulp = float(jnp.finfo(dtype).eps)
-    flips_pred = math.nan  # the lazy prediction (nnkrr.laziness), for the paper's network
+    # The lazy prediction of the flips (nnkrr.laziness), for the paper's network, per seed:
+    # from centre W(0) the data part of W fits the residual Y - f(W(0), X), from centre 0
+    # the target Y while W(0) decays by exp(-lam T).
+    flips_pred = [math.nan] * cfg["seeds"]
     if cfg["model"]["kind"] == "two_layer" and not cfg["model"]["train_readout"]:
-        flips_pred = laziness.predicted_flips(
-            jax.random.fold_in(jax.random.key(cfg["seed"]), 2**30),
-            x,
-            beta,
-            kappa=cfg["regime"]["kappa"],
-            width=cfg["model"]["width"],
-            decay=math.exp(-lam * time_t) if cfg["regime"]["centre"] == "zero" else 1.0,
-        )
+        init_centre = cfg["regime"]["centre"] == "init"
+        for s in range(cfg["seeds"]):
+            if init_centre:
+                f0 = f0_train[s].astype(jnp.float64)
+                b, decay = krr.solve(setup.k_train, y - f0, lam), 1.0
+            else:
+                b, decay = beta, math.exp(-lam * time_t)
+            flips_pred[s] = laziness.predicted_flips(
+                jax.random.fold_in(jax.random.key(cfg["seed"]), 2**30),
+                x,
+                b,
+                kappa=cfg["regime"]["kappa"],
+                width=cfg["model"]["width"],
+                decay=decay,
+            )
     rows = []
     for s in range(cfg["seeds"]):
         parts = gap.decompose(
@@ -667,7 +677,7 @@ def _run(cfg: dict, start: float, progress) -> pd.DataFrame:
                 "flatness": setup.info.get("flatness", math.nan),
                 "weight_move": move,
                 "pattern_flips": flips,
-                "pattern_flips_pred": flips_pred,
+                "pattern_flips_pred": flips_pred[s],
                 "nn_test_mse": float(jnp.mean((f_nn[s].astype(jnp.float64) - yt) ** 2)),
                 "nn_train_mse": float(jnp.mean((f_nn_train[s].astype(jnp.float64) - y) ** 2)),
                 "krr_test_mse": krr_test_mse,

@@ -14,7 +14,9 @@ moves the weights as
 
 because the initial weights lie (up to an n-dimensional part) outside the row space of the
 gradient features and only decay, while the data part converges to the linearised ridge
-optimum :math:`\delta = G^\top \beta`, :math:`\beta = (\kappa^2 K + \lambda I)^{-1} Y`:
+optimum :math:`\delta = G^\top \beta`, :math:`\beta = (\kappa^2 K + \lambda I)^{-1} Y` for
+centre 0 and :math:`\beta = (\kappa^2 K + \lambda I)^{-1} (Y - f(W(0), X))` for centre
+:math:`W(0)`, where it must also fit away the initial output (0 for the symmetric start):
 
 .. math:: \delta_r^\top x_j = \frac{\kappa}{\sqrt m}\, a_r c_r\, u_j(w_r), \qquad
           u_j(w) = \sum_i \beta_i\, 1[w^\top x_i > 0]\, x_i^\top x_j .
@@ -86,7 +88,8 @@ def predicted_flips(
     Args:
       key: PRNG key for the Monte Carlo draws of w.
       x: training inputs, ``(n, d)``.
-      beta: dual coefficients :math:`(\kappa^2 K + \lambda I)^{-1} Y`, ``(n,)``.
+      beta: dual coefficients :math:`(\kappa^2 K + \lambda I)^{-1} Y` (centre 0) or
+        :math:`(\kappa^2 K + \lambda I)^{-1} (Y - f(W(0), X))` (centre W(0)), ``(n,)``.
       kappa: output scale :math:`\kappa`.
       width: m.
       decay: :math:`\rho`, the factor left of the initial weights: :math:`e^{-\lambda T}` for
