@@ -103,6 +103,7 @@ def test_cancelled_and_timed_out_jobs_are_finished_by_a_rerun(slurm, tmp_path):
         "hydra.launcher.array_parallelism=2",
     )
     keep_stopped = threading.Event()
+    python = []  # the stalled job's python processes
     first = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=slurm.env
     )
@@ -112,14 +113,15 @@ def test_cancelled_and_timed_out_jobs_are_finished_by_a_rerun(slurm, tmp_path):
         # both have started training (their job directories exist) before they are stopped
         _wait_for(lambda: len(list(sweep.glob("*/.hydra"))) >= 2, 60, "two job directories")
         stalled = slurm_cluster.job_processes(slurm, array, b)
-        assert stalled
         # A stalled job: its time limit kills it.  SLURM resumes stopped processes to deliver
         # the pre-timeout signal (about 5 s before the limit) and the limit itself is enforced
         # up to ~30 s late, long enough for a fast job to finish: keep it stopped until killed.
-        for pid in stalled:
-            os.kill(pid, signal.SIGSTOP)
+        # Only the job's python: a stopped srun outlives the job's end, the node's step
+        # cleanup then fails ("Kill task failed") and SLURM drains the node.
         python = [p for p in stalled if b"python" in Path(f"/proc/{p}/cmdline").read_bytes()]
         assert python
+        for pid in python:
+            os.kill(pid, signal.SIGSTOP)
 
         def stall():  # the job's python only: srun must be free to end the step once it dies
             while not keep_stopped.is_set():
@@ -134,6 +136,9 @@ def test_cancelled_and_timed_out_jobs_are_finished_by_a_rerun(slurm, tmp_path):
         out, err = first.communicate(timeout=240)
     finally:
         keep_stopped.set()
+        for pid in python:  # never leave a stopped process behind
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if first.poll() is None:
             first.kill()
     assert first.returncode == 1, err[-3000:]
@@ -151,7 +156,9 @@ def test_cancelled_and_timed_out_jobs_are_finished_by_a_rerun(slurm, tmp_path):
     assert len(pd.read_parquet(sweep / "results.parquet")) == 2  # the job that finished, 2 seeds
 
     done = {p: p.stat().st_mtime_ns for p in sweep.glob("*/results.parquet")}
-    again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=slurm.env)
+    again = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=tmp_path, env=slurm.env, timeout=300
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     frame = pd.read_parquet(sweep / "results.parquet")
     assert len(frame) == 6 and not frame.duplicated(["width", "init_seed"]).any()
