@@ -26,10 +26,9 @@ import jax.numpy as jnp
 import optax
 
 from nnkrr import models, train
+from nnkrr._linalg import mm
 
 from timing import best_time, matmul_peak
-
-HIGHEST = jax.lax.Precision.HIGHEST
 
 
 def main() -> None:
@@ -137,10 +136,10 @@ def products(w, x, chunk: int, k: int):
     def body(i, carry):
         acc, p = carry
         wb = jax.lax.dynamic_slice_in_dim(w, i * chunk, chunk)
-        z = jnp.matmul(wb, xt, precision=HIGHEST)
+        z = mm(wb, xt)
         if k == 3:  # a product the compiler cannot merge with the first
-            z = z + jnp.matmul(wb + acc[0], xt, precision=HIGHEST)
-        pb = jnp.matmul(z, x, precision=HIGHEST)
+            z = z + mm(wb + acc[0], xt)
+        pb = mm(z, x)
         return acc + z[0], jax.lax.dynamic_update_slice_in_dim(p, pb, i * chunk, 0)
 
     init = (jnp.zeros((x.shape[0],), x.dtype), jnp.zeros(w.shape, w.dtype))

@@ -111,7 +111,6 @@ def predicted_flips(
 def _predicted_flips(key, x, beta, scale, decay, num):
     w = jax.random.normal(key, (num, x.shape[1]), x.dtype)
     z = mm(w, x.T)  # (num, n): w . x_j
-    u = mm(
-        jnp.where(z > 0, beta[None, :], 0), mm(x, x.T)
-    )  # u_j(w) = sum_i beta_i 1[w.x_i > 0] x_i.x_j
+    # u_j(w) = sum_i beta_i 1[w.x_i > 0] x_i.x_j
+    u = mm(jnp.where(z > 0, beta[None, :], 0), mm(x, x.T))
     return 0.5 * jnp.mean(scale * jnp.abs(u) > decay * jnp.abs(z))
