@@ -48,9 +48,9 @@ DTYPES = ("float32", "float64")
 #: readout by magnitude).  A float sum of m terms rounds in proportion to its absolute
 #: mass, which grows like sqrt(m) (kappa sqrt(m) |x| / sqrt(2 pi) for the paper's network),
 #: not to its value: in ``experiments/sweep.py -m`` the symmetric start's f(W(0)) = 0 came
-#: out at 0.09 to 0.18 ulps of the mass at every width from 64 (gap_init 6.8e-8, mass 3.3)
-#: to 16384 (9.6e-7, mass 51), while the former floor, 10 ulps of rms(f*) = 3.6e-7, fell
-#: below it from m = 2^12 on.
+#: out at 0.09 to 0.18 ulps of the mass in every row, from width 64 (largest gap_init
+#: 6.8e-8, mass 3.3) to 16384 (largest 9.6e-7, mass 51), while the former floor, 10 ulps of
+#: rms(f*) = 3.6e-7, fell below it from m = 2^12 on.
 ROUNDOFF_ULPS = 2
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
