@@ -2,24 +2,29 @@
 
     uv run python benchmarks/train.py [--n 1024] [--dim 64] [--width 16384] [--steps 20] [--seeds 1]
 
-Times ``steps`` GD steps (one compiled ``lax.scan``) of the training path
-(``TwoLayerReLU.apply`` + optax SGD, ``nnkrr.train.fit``) for ``seeds`` seeds: the backend's
-default, the autodiff path and the fused kernel at several neuron chunk sizes, and with
-``--seeds`` > 1 the seeds batched by ``vmap`` instead of the backend's default, against a
-plain ``jit`` + ``lax.scan`` step by autodiff through the unfused network (one seed).
-Times are per seed and step.  A step's useful work is 4 n m d FLOP: the pre-activations
-X W^T and the gradient mask (g o X) (the fused kernel also recomputes the patterns
-1[W X^T > 0] in the backward pass, 2 n m d FLOP more, not counted).  The float32 matmul
-peak and the step's compiled memory (``memory_analysis``: temporaries + arguments +
-outputs, one seed) are measured in the same run.  Where the default is the fused kernel,
-two bound rows time the step's matrix products alone (``products``): the three it runs,
-and the two of a step that kept the patterns instead of recomputing them.
+Times the training path (``TwoLayerReLU.apply`` + optax SGD, ``nnkrr.train.fit``) for
+``seeds`` seeds: the backend's default, the autodiff path and the fused kernel at several
+neuron chunk sizes, and with ``--seeds`` > 1 the seeds batched by ``vmap`` instead of the
+backend's default, against a plain ``jit`` + ``lax.scan`` step by autodiff through the
+unfused network (one seed).  Each variant runs ``steps`` and ``3 * steps`` GD steps (one
+compiled ``lax.scan`` each); a step's time is the difference over ``2 * steps`` (what every
+further step of a long run costs), and "per fit" is what a call costs besides its steps
+(per seed: slicing the seed's variables, the state's first copy and the fresh pages of
+XLA's buffers, assembling the result).  Times are per seed.  A step's useful work is
+4 n m d FLOP: the pre-activations X W^T and the gradient mask (g o X) (the fused kernel
+also recomputes the patterns 1[W X^T > 0] in the backward pass, 2 n m d FLOP more, not
+counted).  The float32 matmul peak and the step's compiled memory (``memory_analysis``:
+temporaries + arguments + outputs, one seed) are measured in the same run.  Where the
+default is the fused kernel, two bound rows time the step's matrix products alone
+(``products``, no elementwise or optimizer work): the three it runs, and the two of a step
+that kept the patterns instead of recomputing them.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import time
 
 import jax
 import jax.numpy as jnp
@@ -52,7 +57,7 @@ def main() -> None:
     dev = jax.devices()[0]
     print(
         f"jax {jax.__version__} on {dev.platform} ({dev.device_kind}); n={n}, d={d}, m={m}, "
-        f"float32, {steps} steps per timing, {seeds} seed(s)"
+        f"float32, {steps} and {3 * steps} steps per timing, {seeds} seed(s)"
     )
     peak = matmul_peak()
     print(
@@ -68,20 +73,23 @@ def main() -> None:
         f = jax.nn.relu(jnp.matmul(x, w.T, precision=jax.lax.Precision.HIGHEST)) @ v
         return 0.5 * jnp.sum((y - f) ** 2) + 0.5 * lam * jnp.sum(w * w)
 
-    @jax.jit
-    def plain(w):
+    @functools.partial(jax.jit, static_argnums=1)
+    def plain(w, length):
         def body(carry, _):
             w, s = carry
             g = jax.grad(plain_loss)(w)
             u, s = opt.update(g, s, w)
             return (optax.apply_updates(w, u), s), None
 
-        return jax.lax.scan(body, (w, opt.init(w)), None, length=steps)[0][0]
+        return jax.lax.scan(body, (w, opt.init(w)), None, length=length)[0][0]
 
     w0 = variables["params"]["W"]
-    rows = [("plain jit + scan (autodiff)", best_time(lambda: plain(w0), 3) / steps, useful)]
+    rows = [("plain jit + scan (autodiff)", *per_step(lambda k: plain(w0, k), steps, 1), useful)]
 
-    cfg = train.TrainConfig(lam=lam, learning_rate=lr, steps=steps, centre="zero")
+    cfgs = {
+        k: train.TrainConfig(lam=lam, learning_rate=lr, steps=k, centre="zero")
+        for k in (steps, 3 * steps)
+    }
     batched = jax.tree.map(lambda a: jnp.stack([a] * seeds), variables)
     default = models.resolve_kernel(None)
     if default == "fused":
@@ -98,52 +106,74 @@ def main() -> None:
     for name, kwargs, seed_axis in variants:
         model = models.TwoLayerReLU(width=m, **kwargs)
 
-        def run(model=model, seed_axis=seed_axis):
-            return train.fit(model.apply, batched, x, y, cfg, seed_axis=seed_axis).params
+        def run(k, model=model, seed_axis=seed_axis):
+            return train.fit(model.apply, batched, x, y, cfgs[k], seed_axis=seed_axis).params
 
-        t = best_time(run, 3)
-        rows.append((name, t / steps / seeds, useful))
-        memory[name] = step_memory(model, cfg, x, y, variables)
+        rows.append((name, *per_step(run, steps, seeds), useful))
+        memory[name] = step_memory(model, cfgs[steps], x, y, variables)
 
     if default.startswith("fused"):
         chunk = models.resolve_chunk(None, m, n)
         for k in (2, 3):
-            t = best_time(lambda k=k: products(w0, x, chunk, k), 3)
-            rows.append((f"bound: {k} products alone, chunk {chunk}", t, useful))
+            t = best_time(lambda k=k: products(w0, x, chunk, k), 20)
+            rows.append((f"bound: {k} products alone, chunk {chunk}", t, None, useful))
 
     print(
         f"{'step (per seed)':34} {'ms/step':>8} {'GFLOP/s':>9} {'of peak':>8} {'speed-up':>9} "
-        f"{'memory':>9}"
+        f"{'per fit':>9} {'memory':>9}"
     )
     base = rows[0][1]
-    for name, t, flops in rows:
+    for name, t, fixed, flops in rows:
         mem = f"{memory[name] / 2**20:6.0f} MiB" if name in memory else ""
+        per_fit = f"{fixed * 1e3:6.0f} ms" if fixed is not None else ""
         print(
             f"{name:34} {t * 1e3:8.2f} {flops / t / 1e9:9.1f} "
-            f"{flops / t / peak:8.1%} {base / t:8.2f}x {mem:>9}"
+            f"{flops / t / peak:8.1%} {base / t:8.2f}x {per_fit:>9} {mem:>9}"
         )
+
+
+def per_step(run, steps: int, seeds: int, rounds: int = 5) -> tuple[float, float]:
+    """(seconds per GD step, seconds per call besides its steps), per seed: ``run(k)`` trains
+    every seed for k steps; the best times of k = ``steps`` and ``3 * steps`` (timed in
+    alternation, ``rounds`` times each, after a compiling run of each) differ by ``2 * steps``
+    steps."""
+    times = {k: [] for k in (steps, 3 * steps)}
+    for k in times:
+        jax.block_until_ready(run(k))
+    for _ in range(rounds):
+        for k in times:
+            start = time.perf_counter()
+            jax.block_until_ready(run(k))
+            times[k].append(time.perf_counter() - start)
+    t1, t3 = min(times[steps]), min(times[3 * steps])
+    if not t3 > t1:
+        raise SystemExit(f"{steps} vs {3 * steps} steps took {t1:.4f} vs {t3:.4f} s: raise --steps")
+    step = (t3 - t1) / (2 * steps) / seeds
+    return step, t1 / seeds - steps * step
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3))
 def products(w, x, chunk: int, k: int):
-    """The matrix products of one fused step, alone (no elementwise work, no optimizer):
-    per chunk the pre-activations ``W_b X^T``, with ``k = 3`` the backward's recomputed
-    patterns (the same product again), and the ``(chunk, n) x (n, d)`` gradient product;
-    ``k = 2`` is a step that would keep the patterns instead of recomputing them.  A bound
-    on the fused kernel's speed as XLA's CPU products run at this shape."""
+    """The matrix products of one fused GD step, alone (no elementwise work, no optimizer),
+    chunk by chunk as the kernel runs them: with ``k = 3`` a forward loop of the
+    pre-activations ``W_b X^T``, then a backward loop of the patterns' product again and the
+    ``(chunk, n) x (n, d)`` gradient product; ``k = 2`` is the backward loop alone (a step
+    that kept the patterns).  A bound on the fused kernel's speed as XLA's CPU products run
+    at this shape."""
     xt = x.T
+    blocks = w.shape[0] // chunk
 
-    def body(i, carry):
-        acc, p = carry
-        wb = jax.lax.dynamic_slice_in_dim(w, i * chunk, chunk)
-        z = mm(wb, xt)
-        if k == 3:  # a product the compiler cannot merge with the first
-            z = z + mm(wb + acc[0], xt)
-        pb = mm(z, x)
-        return acc + z[0], jax.lax.dynamic_update_slice_in_dim(p, pb, i * chunk, 0)
+    def forward(i, acc):
+        return acc + mm(jax.lax.dynamic_slice_in_dim(w, i * chunk, chunk), xt)[0]
 
-    init = (jnp.zeros((x.shape[0],), x.dtype), jnp.zeros(w.shape, w.dtype))
-    return jax.lax.fori_loop(0, w.shape[0] // chunk, body, init)
+    def backward(i, p):
+        z = mm(jax.lax.dynamic_slice_in_dim(w, i * chunk, chunk), xt)
+        return jax.lax.dynamic_update_slice_in_dim(p, mm(z, x), i * chunk, 0)
+
+    acc = jnp.zeros((x.shape[0],), x.dtype)
+    if k == 3:
+        acc = jax.lax.fori_loop(0, blocks, forward, acc)
+    return acc, jax.lax.fori_loop(0, blocks, backward, jnp.zeros(w.shape, w.dtype))
 
 
 def step_memory(model, cfg, x, y, variables) -> int:

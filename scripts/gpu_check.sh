@@ -42,6 +42,6 @@ timeout 60 $PYTHON benchmarks/kernels.py --sizes 2048 8192 --repeats 2 || status
 echo "== benchmarks/sampling.py"
 timeout 120 $PYTHON benchmarks/sampling.py --quick || status=1
 echo "== benchmarks/train.py"
-timeout 60 $PYTHON benchmarks/train.py --chunks 4096 16384 || status=1
-timeout 60 $PYTHON benchmarks/train.py --width 65536 --chunks 16384 65536 || status=1
+timeout 120 $PYTHON benchmarks/train.py --chunks 4096 16384 || status=1
+timeout 120 $PYTHON benchmarks/train.py --width 65536 --chunks 16384 65536 || status=1
 exit $status
