@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import time
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +32,7 @@ import optax
 from nnkrr import models, train
 from nnkrr._linalg import mm
 
-from timing import best_time, matmul_peak
+from timing import best_time, marginal_time, matmul_peak
 
 
 def main() -> None:
@@ -84,7 +83,7 @@ def main() -> None:
         return jax.lax.scan(body, (w, opt.init(w)), None, length=length)[0][0]
 
     w0 = variables["params"]["W"]
-    rows = [("plain jit + scan (autodiff)", *per_step(lambda k: plain(w0, k), steps, 1), useful)]
+    rows = [("plain jit + scan (autodiff)", *marginal_time(lambda k: plain(w0, k), steps), useful)]
 
     cfgs = {
         k: train.TrainConfig(lam=lam, learning_rate=lr, steps=k, centre="zero")
@@ -109,7 +108,8 @@ def main() -> None:
         def run(k, model=model, seed_axis=seed_axis):
             return train.fit(model.apply, batched, x, y, cfgs[k], seed_axis=seed_axis).params
 
-        rows.append((name, *per_step(run, steps, seeds), useful))
+        step, fixed = marginal_time(run, steps)
+        rows.append((name, step / seeds, fixed / seeds, useful))
         memory[name] = step_memory(model, cfgs[steps], x, y, variables)
 
     if default.startswith("fused"):
@@ -130,26 +130,6 @@ def main() -> None:
             f"{name:34} {t * 1e3:8.2f} {flops / t / 1e9:9.1f} "
             f"{flops / t / peak:8.1%} {base / t:8.2f}x {per_fit:>9} {mem:>9}"
         )
-
-
-def per_step(run, steps: int, seeds: int, rounds: int = 5) -> tuple[float, float]:
-    """(seconds per GD step, seconds per call besides its steps), per seed: ``run(k)`` trains
-    every seed for k steps; the best times of k = ``steps`` and ``3 * steps`` (timed in
-    alternation, ``rounds`` times each, after a compiling run of each) differ by ``2 * steps``
-    steps."""
-    times = {k: [] for k in (steps, 3 * steps)}
-    for k in times:
-        jax.block_until_ready(run(k))
-    for _ in range(rounds):
-        for k in times:
-            start = time.perf_counter()
-            jax.block_until_ready(run(k))
-            times[k].append(time.perf_counter() - start)
-    t1, t3 = min(times[steps]), min(times[3 * steps])
-    if not t3 > t1:
-        raise SystemExit(f"{steps} vs {3 * steps} steps took {t1:.4f} vs {t3:.4f} s: raise --steps")
-    step = (t3 - t1) / (2 * steps) / seeds
-    return step, t1 / seeds - steps * step
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3))
