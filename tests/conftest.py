@@ -1,8 +1,6 @@
 """Test configuration: strict JAX numerics (as in equinox's suite), an x64 fixture, and one
 persistent compilation cache for the CLI subprocesses of a session."""
 
-import os
-
 import jax
 import pytest
 
@@ -52,16 +50,7 @@ def subprocess_compilation_cache(tmp_path_factory):
     a tiny 2-job sweep took 15.4 s cold and 9.3 s warm).  Only through the environment: the
     tests' own process compiles as always.  A cached executable is the compiled program
     itself, so the numbers are the same bits."""
-    names = {
-        "JAX_COMPILATION_CACHE_DIR": str(tmp_path_factory.mktemp("jax-cache")),
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
-    }
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(names)
-    yield
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path_factory.mktemp("jax-cache")))
+        env.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+        yield
