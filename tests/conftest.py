@@ -47,7 +47,7 @@ def basic_launcher_table(tmp_path_factory):
 def subprocess_compilation_cache(tmp_path_factory):
     """JAX's persistent compilation cache, in a directory of this session, for every process
     the tests start (the CLI jobs: each one a fresh process compiling the same small programs;
-    a tiny 2-job sweep took 15.4 s cold and 9.3 s warm).  Only through the environment: the
+    a tiny 2-job sweep took 15.4 s without it, 7.6 s warm).  Only through the environment: the
     tests' own process compiles as always.  A cached executable is the compiled program
     itself, so the numbers are the same bits."""
     with pytest.MonkeyPatch.context() as env:
