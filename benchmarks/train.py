@@ -90,27 +90,33 @@ def main() -> None:
         for k in (steps, 3 * steps)
     }
     batched = jax.tree.map(lambda a: jnp.stack([a] * seeds), variables)
+    default_net = models.TwoLayerReLU(width=m)
+    fused_step = train.fused_gd_net(default_net.apply, cfgs[steps]) is not None
     default = models.resolve_kernel(None)
     if default == "fused":
-        default += f", chunk {models.resolve_chunk(None, m, n)}"
+        default += f"{' GD step' if fused_step else ''}, chunk {models.resolve_chunk(None, m, n)}"
     default += f", {train.resolve_seed_axis(None)}"
-    variants = [(f"nnkrr default ({default})", {}, None)]
+    # (name, TwoLayerReLU arguments, fit arguments)
+    variants = [(f"nnkrr default ({default})", {}, {})]
     if seeds > 1:
-        variants.append(("nnkrr default, seeds by vmap", {}, "vmap"))
-    variants.append(("nnkrr autodiff", {"kernel": "autodiff"}, None))
+        variants.append(("nnkrr default, seeds by vmap", {}, {"seed_axis": "vmap"}))
+    if fused_step:
+        variants.append(("nnkrr fused kernel + optax step", {}, {"fused_gd": False}))
+    variants.append(("nnkrr autodiff", {"kernel": "autodiff"}, {}))
     variants += [
-        (f"nnkrr fused, chunk {c}", {"kernel": "fused", "chunk": c}, None) for c in args.chunks
+        (f"nnkrr fused, chunk {c}", {"kernel": "fused", "chunk": c}, {}) for c in args.chunks
     ]
     memory = {}
-    for name, kwargs, seed_axis in variants:
+    for name, kwargs, fit_kwargs in variants:
         model = models.TwoLayerReLU(width=m, **kwargs)
 
-        def run(k, model=model, seed_axis=seed_axis):
-            return train.fit(model.apply, batched, x, y, cfgs[k], seed_axis=seed_axis).params
+        def run(k, model=model, fit_kwargs=fit_kwargs):
+            return train.fit(model.apply, batched, x, y, cfgs[k], **fit_kwargs).params
 
         step, fixed = marginal_time(run, steps)
         rows.append((name, step / seeds, fixed / seeds, useful))
-        memory[name] = step_memory(model, cfgs[steps], x, y, variables)
+        fused = train.fused_gd_net(model.apply, cfgs[steps], fit_kwargs.get("fused_gd"))
+        memory[name] = step_memory(model, fused is not None, cfgs[steps], x, y, variables)
 
     if default.startswith("fused"):
         chunk = models.resolve_chunk(None, m, n)
@@ -156,15 +162,22 @@ def products(w, x, chunk: int, k: int):
     return acc, jax.lax.fori_loop(0, blocks, backward, jnp.zeros(w.shape, w.dtype))
 
 
-def step_memory(model, cfg, x, y, variables) -> int:
+def step_memory(model, fused: bool, cfg, x, y, variables) -> int:
     """Bytes of one seed's compiled training segment (temporaries + arguments + outputs),
-    from XLA's memory analysis of the program ``nnkrr.train.fit`` runs for one seed."""
+    from XLA's memory analysis of the program ``nnkrr.train.fit`` runs for one seed (the
+    fused GD step's or the generic one's)."""
     centre = None  # cfg.centre == "zero"
     state = train.init_state(variables, cfg)
-    compiled = train._segment_one.lower(
-        model.apply, cfg, cfg.steps, x, y, variables["constants"], centre, state
-    ).compile()
-    mem = compiled.memory_analysis()
+    if fused:
+        carry = train._fused_start_one(model, x, variables["constants"], centre, state)
+        lowered = train._fused_segment_one.lower(
+            model, cfg, cfg.steps, x, y, variables["constants"], centre, carry
+        )
+    else:
+        lowered = train._segment_one.lower(
+            model.apply, cfg, cfg.steps, x, y, variables["constants"], centre, state
+        )
+    mem = lowered.compile().memory_analysis()
     return mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax
@@ -38,6 +39,7 @@ from nnkrr._linalg import mm
 
 __all__ = [
     "BLOCK_ELEMENTS",
+    "GDStep",
     "MLP",
     "TwoLayerReLU",
     "init_variables",
@@ -47,6 +49,7 @@ __all__ = [
     "symmetric_pairs",
     "two_layer",
     "two_layer_autodiff",
+    "two_layer_gd_step",
     "with_theta0",
 ]
 
@@ -154,6 +157,105 @@ def _two_layer_bwd(chunk, frozen, res, g):
 two_layer.defvjp(_two_layer_fwd, _two_layer_bwd)
 
 
+class GDStep(NamedTuple):
+    """What :func:`two_layer_gd_step` returns."""
+
+    w: jax.Array  # W+, (m, d)
+    f: jax.Array  # f(W+, X), (n,)
+    sq: jax.Array  # ||W+ - W_c||^2, ()
+    finite: jax.Array  # bool (): every entry of the update was finite
+
+
+def two_layer_gd_step(
+    w: jax.Array,
+    v: jax.Array,
+    x: jax.Array,
+    u: jax.Array,
+    g: jax.Array,
+    w_c: jax.Array | None,
+    lr: float,
+    lam: float,
+    take: jax.Array,
+    chunk: int,
+    frozen: bool,
+) -> GDStep:
+    r"""One plain GD step on the ridge loss of :func:`two_layer`, in one pass over the neurons.
+
+    For :math:`L(W) = \tfrac12 \|Y - f(W, X)\|^2 + \tfrac\lambda2 \|W - W_c\|^2` and the
+    residual :math:`g = f(W, X) - Y` of the current weights,
+
+    .. math:: W^+ = W - \eta \big(v \circ P + \lambda (W - W_c)\big), \qquad
+              P = 1[U X^\top > 0]\, (g \circ X)
+
+    (:math:`U = W`, or :math:`W(0)` when ``frozen``), returned with what the next step's loss
+    needs: :math:`f(W^+, X)` and :math:`\|W^+ - W_c\|^2`.  It is the step that
+    :func:`two_layer`'s gradient and ``optax.sgd`` take, fused: each chunk of neurons is read
+    once, its patterns found, its gradient and update taken, and its new pre-activations
+    :math:`W^+_b X^\top` summed into :math:`f(W^+)` while the chunk is in cache; the chunk
+    is written back in place.  Three ``(chunk, n, d)`` products per chunk, as in
+    :func:`two_layer`'s forward and backward passes, but one read and one write of W per
+    step instead of the several passes an optimizer over the whole array makes (each
+    costs a pass over m d floats in memory; ``benchmarks/train.py``).
+
+    Args:
+      w: weights W, ``(m, d)``.
+      v: effective readout, ``(m,)`` (as in :func:`two_layer`).
+      x: inputs, ``(n, d)``.
+      u: weights defining the patterns when ``frozen``, ``(m, d)``.
+      g: residual :math:`f(W, X) - Y`, ``(n,)``.
+      w_c: centre :math:`W_c`, ``(m, d)``, or ``None`` for 0.
+      lr: step size :math:`\eta`; lam: ridge :math:`\lambda`.
+      take: scalar bool; where False, W is returned unchanged (a stopped seed).
+      chunk: neurons per block (static); frozen: patterns from ``u`` (static).
+
+    An entry whose update is not finite keeps its old value and ``finite`` is False (the
+    caller stops the seed; the other entries have moved).
+    """
+    m, d = w.shape
+    n = x.shape[0]
+    chunk = min(chunk, m)
+    xt = x.T
+    gx = jnp.where(take, g, 0)[:, None] * x
+    lr_t = jnp.where(take, lr, 0).astype(x.dtype)
+
+    def update(start, wb, acc, sq, finite):
+        # The chunk of W at ``start`` (wb, already read) stepped, its f(W+) and |W+ - Wc|^2
+        # terms added.
+        size = wb.shape[0]
+        vb = jax.lax.dynamic_slice_in_dim(v, start, size)
+        ub = jax.lax.dynamic_slice_in_dim(u, start, size) if frozen else wb
+        mask = mm(ub, xt) > 0  # (size, n): the patterns of W (or U)
+        grad = vb[:, None] * mm(mask.astype(x.dtype), gx)
+        cb = None if w_c is None else jax.lax.dynamic_slice_in_dim(w_c, start, size)
+        new = wb - lr_t * (grad + lam * (wb if cb is None else wb - cb))
+        ok = jnp.isfinite(new)
+        new = jnp.where(ok, new, wb)
+        z = mm(new, xt)  # (size, n): the pre-activations of W+
+        acc = acc + mm(vb, jnp.where(mask if frozen else z > 0, z, 0))
+        dev = new if cb is None else new - cb
+        return new, acc, sq + jnp.sum(dev * dev), finite & jnp.all(ok)
+
+    def body(i, carry):
+        # Each iteration reads the next chunk after writing its own: read inside the
+        # update, the chunk's slice would be fused into the update's elementwise work,
+        # reading W while it is written in place, and XLA would copy W for every chunk.
+        w, wb, *rest = carry
+        new, *rest = update(i * chunk, wb, *rest)
+        w = jax.lax.dynamic_update_slice_in_dim(w, new, i * chunk, 0)
+        return (w, jax.lax.dynamic_slice_in_dim(w, (i + 1) * chunk, chunk), *rest)
+
+    zero = jnp.zeros((), x.dtype)
+    full = m // chunk
+    first = jax.lax.dynamic_slice_in_dim(w, 0, chunk)
+    carry = (w, first, jnp.zeros((n,), x.dtype), zero, jnp.bool_(True))
+    w, _, acc, sq, finite = jax.lax.fori_loop(0, full, body, carry)  # the last read is clamped
+    if m % chunk:  # the tail: fewer than chunk neurons
+        start = full * chunk
+        new, acc, sq, finite = update(start, w[start:], acc, sq, finite)
+        w = jax.lax.dynamic_update_slice_in_dim(w, new, start, 0)
+    return GDStep(w, acc, sq, finite)
+
+
 def two_layer_autodiff(
     w: jax.Array, v: jax.Array, x: jax.Array, u: jax.Array, frozen: bool
 ) -> jax.Array:
@@ -235,6 +337,34 @@ class TwoLayerReLU(nn.Module):
         if resolve_kernel(self.kernel) == "autodiff":
             return two_layer_autodiff(w, v, x, w0, self.linearized)
         return two_layer(w, v, x, w0, resolve_chunk(self.chunk, m, x.shape[0]), self.linearized)
+
+    @property
+    def fuses_gd(self) -> bool:
+        """Whether :meth:`gd_step` applies: the fused kernel trains W alone."""
+        return resolve_kernel(self.kernel) == "fused" and not self.train_readout
+
+    def gd_step(self, variables: dict, x, g, w_c, lr: float, lam: float, take) -> GDStep:
+        """One plain GD step of ``params/W`` on the ridge loss, fused
+        (:func:`two_layer_gd_step`; called on the unbound module, outside ``apply``).
+
+        Args:
+          variables: this module's variables (``params/W``, ``constants/a, c, W0``).
+          x: inputs ``(n, d)``; g: residual :math:`f(W, X) - Y`, ``(n,)``.
+          w_c: centre of the ridge term, ``(m, d)``, or ``None`` for 0.
+          lr, lam: step size and ridge; take: scalar bool, False to leave W unchanged.
+        """
+        if not self.fuses_gd:
+            raise ValueError(
+                "gd_step needs kernel='fused' and train_readout=False, got "
+                f"kernel={resolve_kernel(self.kernel)!r}, train_readout={self.train_readout}"
+            )
+        w, const = variables["params"]["W"], variables["constants"]
+        m = self.width
+        v = self.kappa / math.sqrt(m) * const["a"] * const["c"]
+        chunk = resolve_chunk(self.chunk, m, x.shape[0])
+        return two_layer_gd_step(
+            w, v, x, const["W0"], g, w_c, lr, lam, take, chunk, self.linearized
+        )
 
 
 def symmetric_pairs(w: jax.Array, c: jax.Array, a: jax.Array):

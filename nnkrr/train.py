@@ -31,12 +31,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nnkrr import _checks
+from nnkrr import _checks, models
 
 __all__ = [
     "TrainConfig",
     "TrainState",
     "fit",
+    "fused_gd_net",
     "horizon",
     "make_optimizer",
     "objective",
@@ -187,6 +188,97 @@ _segment_vmapped = jax.jit(
 )
 _segment_one = jax.jit(_segment, static_argnums=(0, 1, 2))
 
+
+class _Fused(NamedTuple):
+    """The state of the fused GD path: the :class:`TrainState` and, for its current W,
+    what the next step's loss needs (computed by the step before)."""
+
+    state: TrainState
+    f: jax.Array  # f(W, X), (n,)
+    sq: jax.Array  # ||W - W_c||^2
+
+
+def _fused_start(net, x, constants, centre, state: TrainState) -> _Fused:
+    w = state.params["W"]
+    dev = w if centre is None else w - centre["W"]
+    f = net.apply({"params": state.params, "constants": constants}, x)
+    return _Fused(state, f, jnp.sum(dev * dev))
+
+
+def _fused_one_step(net, cfg: TrainConfig, x, y, constants, centre, carry: _Fused) -> _Fused:
+    # The step of _one_step for plain GD (optax.sgd): the same loss, update, stopping rule
+    # and records, with the gradient, update and next forward pass in one pass over W.
+    state = carry.state
+    loss = 0.5 * jnp.sum((y - carry.f) ** 2) + 0.5 * cfg.lam * carry.sq
+    alive = (state.diverged_step < 0) & (state.t < cfg.steps)
+    out = net.gd_step(
+        {"params": state.params, "constants": constants},
+        x,
+        carry.f - y,
+        None if centre is None else centre["W"],
+        cfg.learning_rate,
+        cfg.lam,
+        alive & jnp.isfinite(loss),
+    )
+    finite = jnp.isfinite(loss) & out.finite
+    keep = alive & finite
+    newly = alive & ~finite
+    state = TrainState(
+        params={**state.params, "W": out.w},
+        opt_state=state.opt_state,
+        t=state.t + 1,
+        step=state.step + keep.astype(state.step.dtype),
+        loss=jnp.where(alive, loss, state.loss),
+        diverged_step=jnp.where(newly, state.step, state.diverged_step),
+        diverged_loss=jnp.where(newly, loss, state.diverged_loss),
+    )
+    return _Fused(state, jnp.where(keep, out.f, carry.f), jnp.where(keep, out.sq, carry.sq))
+
+
+def _fused_segment(net, cfg: TrainConfig, length: int, x, y, constants, centre, carry):
+    def body(c, _):
+        return _fused_one_step(net, cfg, x, y, constants, centre, c), None
+
+    return jax.lax.scan(body, carry, None, length=length)[0]
+
+
+_fused_segment_vmapped = jax.jit(
+    jax.vmap(_fused_segment, in_axes=(None, None, None, None, None, 0, 0, 0)),
+    static_argnums=(0, 1, 2),
+)
+_fused_segment_one = jax.jit(_fused_segment, static_argnums=(0, 1, 2))
+_fused_start_vmapped = jax.jit(
+    jax.vmap(_fused_start, in_axes=(None, None, 0, 0, 0)), static_argnums=0
+)
+_fused_start_one = jax.jit(_fused_start, static_argnums=0)
+
+
+def fused_gd_net(apply_fn: Callable, cfg: TrainConfig, fused: bool | None = None):
+    """The :class:`nnkrr.models.TwoLayerReLU` whose fused GD step
+    (:meth:`~nnkrr.models.TwoLayerReLU.gd_step`) :func:`fit` takes, or ``None`` for the
+    generic step (``jax.value_and_grad`` of :func:`objective`, then the optax update).
+
+    The fused step applies when ``apply_fn`` is the ``apply`` of a ``TwoLayerReLU`` whose
+    kernel is ``"fused"`` with the readout fixed, and the optimizer is plain GD
+    (``optimizer="sgd"`` without arguments).  ``fused``: ``None`` takes it where it
+    applies, ``False`` never, ``True`` requires it (``ValueError`` where it does not apply).
+    """
+    net = getattr(apply_fn, "__self__", None)
+    applies = (
+        isinstance(net, models.TwoLayerReLU)
+        and net.fuses_gd
+        and cfg.optimizer == "sgd"
+        and not cfg.optimizer_kwargs
+    )
+    if fused and not applies:
+        raise ValueError(
+            "fused_gd=True needs apply_fn = TwoLayerReLU(kernel='fused', "
+            "train_readout=False).apply and optimizer='sgd' without optimizer_kwargs; got "
+            f"apply_fn={apply_fn!r}, optimizer={cfg.optimizer!r}, "
+            f"optimizer_kwargs={dict(cfg.optimizer_kwargs)}"
+        )
+    return net if applies and fused is not False else None
+
 #: How :func:`fit` runs the seeds, per backend: ``"vmap"``, one batched program; ``"loop"``,
 #: one unbatched program per seed, dispatched asynchronously (on several devices at once
 #: when there are several).  Measured by ``benchmarks/train.py --seeds 3``
@@ -237,6 +329,7 @@ def fit(
     progress: Callable[[int], None] | None = None,
     shard: bool = True,
     seed_axis: str | None = None,
+    fused_gd: bool | None = None,
 ):
     """Train seeds for ``cfg.steps`` GD steps; returns the final :class:`TrainState`.
 
@@ -252,16 +345,25 @@ def fit(
       seed_axis: ``"vmap"`` (one batched program), ``"loop"`` (one program per seed) or
         ``None`` (:func:`resolve_seed_axis`).  Each seed's numbers are the same either way
         up to round-off (batched and unbatched products may round differently).
+      fused_gd: take plain GD steps of :class:`nnkrr.models.TwoLayerReLU` in one pass
+        over the neurons (:func:`fused_gd_net`: ``None``, where it applies; ``False``,
+        never; ``True``, required).  The same steps as the generic path up to round-off.
 
     The centre :math:`\\theta_c` is 0 or the initial parameters, by ``cfg.centre``.
     The returned state has a leading seed axis, sharded over the devices with ``shard``.
+    On the fused path an update that overflows although the loss is finite (a step size
+    far beyond the stable one) stops the seed with the entries that overflowed at their
+    old values and the others moved; the generic path keeps all of them.
     """
     segments = _checks.check_positive_int("segments", segments)
+    net = fused_gd_net(apply_fn, cfg, fused_gd)
     params = variables["params"]
     centre = params if cfg.centre == "init" else None  # None: theta_c = 0
     length = -(-cfg.steps // segments)  # equal segments: one compilation; extra steps idle
     if resolve_seed_axis(seed_axis) == "loop":
-        return _fit_loop(apply_fn, variables, centre, x, y, cfg, segments, length, progress, shard)
+        return _fit_loop(
+            apply_fn, net, variables, centre, x, y, cfg, segments, length, progress, shard
+        )
     if shard:
         variables = shard_seeds(variables)
         centre = shard_seeds(centre)
@@ -269,14 +371,19 @@ def fit(
     state = jax.vmap(lambda p: init_state({"params": p}, cfg))(variables["params"])
     if shard:
         state = shard_seeds(state)
+    if net is not None:
+        state = _fused_start_vmapped(net, x, constants, centre, state)
     for i in range(segments):
-        state = _segment_vmapped(apply_fn, cfg, length, x, y, constants, centre, state)
+        if net is None:
+            state = _segment_vmapped(apply_fn, cfg, length, x, y, constants, centre, state)
+        else:
+            state = _fused_segment_vmapped(net, cfg, length, x, y, constants, centre, state)
         if progress is not None:
             progress(min((i + 1) * length, cfg.steps))
-    return state
+    return state if net is None else state.state
 
 
-def _fit_loop(apply_fn, variables, centre, x, y, cfg, segments, length, progress, shard):
+def _fit_loop(apply_fn, net, variables, centre, x, y, cfg, segments, length, progress, shard):
     """:func:`fit` with one unbatched program per seed; seed ``s`` runs on device
     ``s // (seeds / devices)`` (all on the default device unless ``shard`` and the seeds
     divide evenly), and the states are put back together along a sharded seed axis."""
@@ -293,11 +400,17 @@ def _fit_loop(apply_fn, variables, centre, x, y, cfg, segments, length, progress
             jax.tree.map(lambda a, s=s: a[s], (variables["constants"], centre)), dev
         )
         p = jax.device_put(jax.tree.map(lambda a, s=s: a[s], variables["params"]), dev)
-        runs.append([dev, constants, c, init_state({"params": p}, cfg)])
+        state = init_state({"params": p}, cfg)
+        if net is not None:
+            state = _fused_start_one(net, data[dev][0], constants, c, state)
+        runs.append([dev, constants, c, state])
     for i in range(segments):
         for run in runs:
             dev, constants, c, state = run
-            run[3] = _segment_one(apply_fn, cfg, length, *data[dev], constants, c, state)
+            if net is None:
+                run[3] = _segment_one(apply_fn, cfg, length, *data[dev], constants, c, state)
+            else:
+                run[3] = _fused_segment_one(net, cfg, length, *data[dev], constants, c, state)
         if progress is not None:
             progress(min((i + 1) * length, cfg.steps))
 
@@ -308,4 +421,5 @@ def _fit_loop(apply_fn, variables, centre, x, y, cfg, segments, length, progress
         shape = (n_seeds,) + blocks[0].shape[1:]
         return jax.make_array_from_single_device_arrays(shape, _seed_sharding(devices), blocks)
 
-    return jax.tree.map(assemble, *[run[3] for run in runs])
+    states = [run[3] if net is None else run[3].state for run in runs]
+    return jax.tree.map(assemble, *states)

@@ -198,3 +198,65 @@ def test_autodiff_path_equals_fused_path(x64, linearized):
         rtol=1e-11,
         atol=1e-13,
     )
+
+
+@pytest.mark.parametrize("linearized", [False, True])
+@pytest.mark.parametrize("chunk", [1, 24, 64, 1000])  # 24: two chunks and a tail of 16
+@pytest.mark.parametrize("centred", [False, True])
+def test_gd_step_is_a_gd_step_of_the_ridge_loss(x64, linearized, chunk, centred):
+    """two_layer_gd_step = W - lr * grad of 1/2 |Y - f(W)|^2 + lam/2 |W - Wc|^2 (plain
+    autodiff through the unfused network), with f(W+) and |W+ - Wc|^2 alongside."""
+    x = problem()
+    y = jax.random.normal(jax.random.key(9), (x.shape[0],), jnp.float64)
+    w0 = jax.random.normal(jax.random.key(5), (64, 4), jnp.float64)
+    w = w0 + 0.3 * jax.random.normal(jax.random.key(6), (64, 4), jnp.float64)
+    v = jax.random.normal(jax.random.key(7), (64,), jnp.float64)
+    wc = w0 if centred else None
+    lr, lam = 0.3, 0.2
+
+    def plain(w):
+        z, z0 = x @ w.T, x @ w0.T
+        return jnp.where((z0 if linearized else z) > 0, z, 0) @ v
+
+    def loss(w):
+        dev = w - (0 if wc is None else wc)
+        return 0.5 * jnp.sum((y - plain(w)) ** 2) + 0.5 * lam * jnp.sum(dev**2)
+
+    g = plain(w) - y
+    out = models.two_layer_gd_step(w, v, x, w0, g, wc, lr, lam, jnp.bool_(True), chunk, linearized)
+    w_new = w - lr * jax.grad(loss)(w)
+    np.testing.assert_allclose(out.w, w_new, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out.f, plain(w_new), rtol=1e-12, atol=1e-14)
+    dev = w_new - (0 if wc is None else wc)
+    np.testing.assert_allclose(out.sq, jnp.sum(dev**2), rtol=1e-12)
+    assert bool(out.finite)
+    # take=False: W unchanged, and f, |W - Wc|^2 are those of W
+    still = models.two_layer_gd_step(w, v, x, w0, g, wc, lr, lam, jnp.bool_(False), chunk, linearized)
+    np.testing.assert_array_equal(still.w, w)
+    np.testing.assert_allclose(still.f, plain(w), rtol=1e-12, atol=1e-14)
+
+
+def test_gd_step_keeps_entries_whose_update_overflows():
+    """float32, a step size near the largest float: entries whose update overflows keep
+    their value, the others move, and ``finite`` says so."""
+    x = problem().astype(jnp.float32)
+    w = jax.random.normal(jax.random.key(5), (64, 4), jnp.float32)
+    v = jnp.full((64,), 0.1, jnp.float32)
+    g = jnp.ones((x.shape[0],), jnp.float32)
+    out = models.two_layer_gd_step(w, v, x, w, g, None, 3e38, 1.0, jnp.bool_(True), 16, False)
+    moved = np.asarray(out.w != w)
+    assert not bool(out.finite)
+    assert np.all(np.isfinite(np.asarray(out.w)))
+    assert 0 < moved.mean() < 1  # some entries overflowed (kept), some moved
+
+
+def test_gd_step_needs_the_fused_kernel_and_a_fixed_readout():
+    x = problem()
+    for net in (
+        models.TwoLayerReLU(width=8, kernel="autodiff"),
+        models.TwoLayerReLU(width=8, kernel="fused", train_readout=True),
+    ):
+        assert not net.fuses_gd
+        variables = net.init(jax.random.key(0), x)
+        with pytest.raises(ValueError, match="gd_step needs kernel='fused'"):
+            net.gd_step(variables, x, x[:, 0], None, 0.1, 0.1, True)

@@ -1,5 +1,7 @@
 """Training: convergence to the ridge optimum, the lazy limit, vmapped seeds, divergence."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -151,13 +153,93 @@ def test_training_memory_is_bounded_at_width_2_20(n, d):
         ).compile()
         return compiled.memory_analysis()
 
+    def fused_gd_memory():
+        net = models.TwoLayerReLU(width=m, kernel="fused")
+        x, y = abstract((n, d), f32), abstract((n,), f32)
+        carry = jax.eval_shape(
+            functools.partial(train._fused_start, net), x, constants, None, state
+        )
+        compiled = train._fused_segment_one.lower(
+            net, cfg, 4, x, y, constants, None, carry
+        ).compile()
+        return compiled.memory_analysis()
+
+    weights = m * d * 4
+    chunk = models.resolve_chunk(None, m, n)
+    blocks = 4 * chunk * n * 4 + 2**20
     fused = memory("fused")
     total = fused.temp_size_in_bytes + fused.argument_size_in_bytes + fused.output_size_in_bytes
-    weights = m * d * 4
     assert total < 4 * 2**30
-    chunk = models.resolve_chunk(None, m, n)
-    assert fused.temp_size_in_bytes < 3 * weights + 4 * chunk * n * 4 + 2**20
+    assert fused.temp_size_in_bytes < 3 * weights + blocks
+    # the fused GD step (fit's default for plain GD): W updated in place, one copy of it
+    step = fused_gd_memory()
+    total = step.temp_size_in_bytes + step.argument_size_in_bytes + step.output_size_in_bytes
+    assert total < 4 * 2**30
+    assert step.temp_size_in_bytes < 1.1 * weights + blocks
     assert memory("autodiff").temp_size_in_bytes > n * m * 4
+
+
+@pytest.mark.parametrize("seed_axis", ["loop", "vmap"])
+@pytest.mark.parametrize("linearized", [False, True])
+@pytest.mark.parametrize("centre", ["zero", "init"])
+def test_fused_gd_step_equals_the_optax_step(x64, centre, linearized, seed_axis):
+    """fit's fused GD step (one pass over the neurons) and the generic step (autodiff of the
+    objective, optax.sgd): the same training to round-off, over segments, with a tail chunk."""
+    runs = [setup(seed=s, m=40, sampler="leverage") for s in (3, 4)]
+    x, y = runs[0][0], runs[0][2]
+    net = models.TwoLayerReLU(width=40, kappa=0.8, chunk=16, kernel="fused", linearized=linearized)
+    cfg = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=50, centre=centre)
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *[r[4] for r in runs])
+    assert train.fused_gd_net(net.apply, cfg) is net
+    fused = train.fit(net.apply, stacked, x, y, cfg, segments=3, seed_axis=seed_axis)
+    plain = train.fit(net.apply, stacked, x, y, cfg, segments=3, fused_gd=False)
+    moved = np.abs(np.asarray(plain.params["W"] - stacked["params"]["W"])).max()
+    assert moved > 0.05  # the runs went somewhere
+    np.testing.assert_allclose(fused.params["W"], plain.params["W"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(fused.loss, plain.loss, rtol=1e-12)
+    for field in ("t", "step", "diverged_step"):
+        np.testing.assert_array_equal(getattr(fused, field), getattr(plain, field))
+    assert fused.step.tolist() == [50, 50]  # 3 segments of 17: the extra step idles
+
+
+def test_fused_gd_is_refused_where_it_does_not_apply():
+    net = models.TwoLayerReLU(width=8, kernel="fused")
+    sgd = train.TrainConfig(lam=0.1, learning_rate=0.1, steps=1)
+    adam = train.TrainConfig(lam=0.1, learning_rate=0.1, steps=1, optimizer="adam")
+    momentum = train.TrainConfig(
+        lam=0.1, learning_rate=0.1, steps=1, optimizer_kwargs=(("momentum", 0.9),)
+    )
+    assert train.fused_gd_net(net.apply, sgd, None) is net
+    assert train.fused_gd_net(net.apply, sgd, False) is None
+    for apply_fn, cfg in [
+        (net.apply, adam),
+        (net.apply, momentum),
+        (models.TwoLayerReLU(width=8, kernel="autodiff").apply, sgd),
+        (models.TwoLayerReLU(width=8, train_readout=True).apply, sgd),
+        (models.linearize(net.apply), sgd),
+        (models.MLP(width=8).apply, sgd),
+    ]:
+        assert train.fused_gd_net(apply_fn, cfg) is None
+        with pytest.raises(ValueError, match="fused_gd=True needs"):
+            train.fused_gd_net(apply_fn, cfg, True)
+
+
+def test_fused_gd_stops_a_seed_whose_update_overflows(x64):
+    """float32, finite loss, a step near the largest float: the generic step keeps W(0);
+    the fused step stops the seed at step 0 too, with every entry finite."""
+    x, _, y, _, variables = setup()
+    variables = jax.tree.map(lambda a: a.astype(jnp.float32), variables)
+    x, y = x.astype(jnp.float32), y.astype(jnp.float32)
+    net = models.TwoLayerReLU(width=48)
+    cfg = train.TrainConfig(lam=1.0, learning_rate=3e38, steps=5, centre="zero")
+    for fused_gd in (True, False):
+        state = train.fit(net.apply, batch(variables), x, y, cfg, fused_gd=fused_gd)
+        assert int(state.diverged_step[0]) == 0 and int(state.step[0]) == 0
+        assert np.isfinite(float(state.diverged_loss[0]))  # the loss was finite
+        w = np.asarray(state.params["W"][0])
+        assert np.all(np.isfinite(w))
+        if not fused_gd:
+            np.testing.assert_array_equal(w, variables["params"]["W"])
 
 
 def test_divergence_is_recorded_not_raised(x64):
