@@ -2,22 +2,24 @@
 
     uv run python benchmarks/train.py [--n 1024] [--dim 64] [--width 16384] [--steps 20] [--seeds 1]
 
-Times the training path (``TwoLayerReLU.apply`` + optax SGD, ``nnkrr.train.fit``) for
-``seeds`` seeds: the backend's default, the autodiff path and the fused kernel at several
-neuron chunk sizes, and with ``--seeds`` > 1 the seeds batched by ``vmap`` instead of the
-backend's default, against a plain ``jit`` + ``lax.scan`` step by autodiff through the
-unfused network (one seed).  Each variant runs ``steps`` and ``3 * steps`` GD steps (one
-compiled ``lax.scan`` each); a step's time is the difference over ``2 * steps`` (what every
-further step of a long run costs), and "per fit" is what a call costs besides its steps
-(per seed: slicing the seed's variables, the state's first copy and the fresh pages of
-XLA's buffers, assembling the result).  Times are per seed.  A step's useful work is
-4 n m d FLOP: the pre-activations X W^T and the gradient mask (g o X) (the fused kernel
-also recomputes the patterns 1[W X^T > 0] in the backward pass, 2 n m d FLOP more, not
+Times the training path (``nnkrr.train.fit`` of ``TwoLayerReLU``, plain GD) for ``seeds``
+seeds: the backend's default (on CPUs the fused GD step, ``fit(fused_gd=None)``), the fused
+kernel with the generic optax step (``fused_gd=False``: autodiff of the objective through
+the kernel, then ``optax.sgd``), the autodiff path and the default at several neuron chunk
+sizes, and with ``--seeds`` > 1 the seeds batched by ``vmap`` instead of the backend's
+default, against a plain ``jit`` + ``lax.scan`` step by autodiff through the unfused
+network (one seed).  Each variant runs ``steps`` and ``3 * steps`` GD steps (one compiled
+``lax.scan`` each); a step's time is the difference over ``2 * steps`` (what every further
+step of a long run costs), and "per fit" is what a call costs besides its steps (per seed:
+slicing the seed's variables, the state's first copy and the fresh pages of XLA's buffers,
+the fused step's first forward pass, assembling the result).  Times are per seed.  A
+step's useful work is 4 n m d FLOP: the pre-activations X W^T and the gradient mask (g o X)
+(the fused paths also recompute the patterns 1[W X^T > 0], 2 n m d FLOP more, not
 counted).  The float32 matmul peak and the step's compiled memory (``memory_analysis``:
 temporaries + arguments + outputs, one seed) are measured in the same run.  Where the
-default is the fused kernel, two bound rows time the step's matrix products alone
-(``products``, no elementwise or optimizer work): the three it runs, and the two of a step
-that kept the patterns instead of recomputing them.
+default is the fused GD step, two bound rows time its matrix products alone (``products``:
+no elementwise work, W still read and written once): the three it runs, and the two of a
+step that kept the patterns instead of recomputing them.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import optax
 from nnkrr import models, train
 from nnkrr._linalg import mm
 
-from timing import best_time, marginal_time, matmul_peak
+from timing import marginal_time, matmul_peak
 
 
 def main() -> None:
@@ -121,7 +123,7 @@ def main() -> None:
     if default.startswith("fused"):
         chunk = models.resolve_chunk(None, m, n)
         for k in (2, 3):
-            t = best_time(lambda k=k: products(w0, x, chunk, k), 20)
+            t, _ = marginal_time(lambda s, k=k: products(w0, x, chunk, k, s), steps)
             rows.append((f"bound: {k} products alone, chunk {chunk}", t, None, useful))
 
     print(
@@ -138,28 +140,34 @@ def main() -> None:
         )
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3))
-def products(w, x, chunk: int, k: int):
-    """The matrix products of one fused GD step, alone (no elementwise work, no optimizer),
-    chunk by chunk as the kernel runs them: with ``k = 3`` a forward loop of the
-    pre-activations ``W_b X^T``, then a backward loop of the patterns' product again and the
-    ``(chunk, n) x (n, d)`` gradient product; ``k = 2`` is the backward loop alone (a step
-    that kept the patterns).  A bound on the fused kernel's speed as XLA's CPU products run
-    at this shape."""
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def products(w, x, chunk: int, k: int, steps: int):
+    """The matrix products of one fused GD step (``nnkrr.models.two_layer_gd_step``) with
+    no elementwise work, chunk by chunk in one loop as the step runs them, each chunk of W
+    read and written back in place: the patterns' product ``W_b X^T`` (``k = 3`` only), the
+    gradient product ``(chunk, n) x (n, d)``, and the new pre-activations ``W+_b X^T`` with
+    the forward's matrix-vector product.  ``k = 2`` is a step that kept its patterns (the
+    gradient product takes the previous chunk's pre-activations, in cache).  A bound on the
+    step's speed as XLA's CPU products run at this shape; ``steps`` steps in a row."""
     xt = x.T
-    blocks = w.shape[0] // chunk
+    v = jnp.ones((chunk,), x.dtype)
 
-    def forward(i, acc):
-        return acc + mm(jax.lax.dynamic_slice_in_dim(w, i * chunk, chunk), xt)[0]
+    def body(i, carry):
+        w, acc, z = carry
+        wb = jax.lax.dynamic_slice_in_dim(w, i * chunk, chunk)
+        if k == 3:
+            z = mm(wb, xt)
+        new = wb + mm(z, x)
+        z = mm(new, xt)
+        acc = acc + mm(v, z)
+        return jax.lax.dynamic_update_slice_in_dim(w, new, i * chunk, 0), acc, z
 
-    def backward(i, p):
-        z = mm(jax.lax.dynamic_slice_in_dim(w, i * chunk, chunk), xt)
-        return jax.lax.dynamic_update_slice_in_dim(p, mm(z, x), i * chunk, 0)
+    def step(_, carry):
+        return jax.lax.fori_loop(0, w.shape[0] // chunk, body, carry)
 
     acc = jnp.zeros((x.shape[0],), x.dtype)
-    if k == 3:
-        acc = jax.lax.fori_loop(0, blocks, forward, acc)
-    return acc, jax.lax.fori_loop(0, blocks, backward, jnp.zeros(w.shape, w.dtype))
+    z = jnp.zeros((chunk, x.shape[0]), x.dtype)
+    return jax.lax.fori_loop(0, steps, step, (w, acc, z))[:2]
 
 
 def step_memory(model, fused: bool, cfg, x, y, variables) -> int:

@@ -22,6 +22,11 @@ it walks over ``chunk`` neurons at a time, accumulating f with each chunk's
 recomputes their activation patterns (the same product, so the same bits) and gets both
 gradients from one product ``mask (g o X)`` per chunk.  Memory is O(m d + chunk n), so
 widths of 2^20 and more train within a few hundred MiB (``tests/test_train.py``).
+
+Plain GD on the ridge loss has its own fused step, :func:`two_layer_gd_step`
+(:meth:`TwoLayerReLU.gd_step`; :func:`nnkrr.train.fit` takes it where it applies): per
+chunk, the gradient, the update and the next step's forward pass, in one read and one
+write of W, where autodiff and an optax optimizer make several passes over W.
 """
 
 from __future__ import annotations

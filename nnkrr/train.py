@@ -17,7 +17,11 @@ Training runs as a ``lax.scan`` of ``steps`` identical steps over a leading seed
 the variables, compiled once per shape: one unbatched program per seed on CPUs, ``jax.vmap``
 on accelerators (:data:`SEED_AXIS`); a non-finite loss or
 update stops that seed (its parameters are kept at the last finite values) and
-records the step and the loss.
+records the step and the loss.  A step is ``jax.value_and_grad`` of :func:`objective` and the
+optax update, or, for plain GD of :class:`nnkrr.models.TwoLayerReLU` with its fused kernel,
+the fused GD step :func:`nnkrr.models.two_layer_gd_step` (:func:`fused_gd_net`), which
+carries f(W, X) and the ridge term from one step to the next: the same steps to round-off,
+in one pass over W each (``benchmarks/train.py``).
 """
 
 from __future__ import annotations
@@ -278,6 +282,7 @@ def fused_gd_net(apply_fn: Callable, cfg: TrainConfig, fused: bool | None = None
             f"optimizer_kwargs={dict(cfg.optimizer_kwargs)}"
         )
     return net if applies and fused is not False else None
+
 
 #: How :func:`fit` runs the seeds, per backend: ``"vmap"``, one batched program; ``"loop"``,
 #: one unbatched program per seed, dispatched asynchronously (on several devices at once

@@ -231,7 +231,9 @@ def test_gd_step_is_a_gd_step_of_the_ridge_loss(x64, linearized, chunk, centred)
     np.testing.assert_allclose(out.sq, jnp.sum(dev**2), rtol=1e-12)
     assert bool(out.finite)
     # take=False: W unchanged, and f, |W - Wc|^2 are those of W
-    still = models.two_layer_gd_step(w, v, x, w0, g, wc, lr, lam, jnp.bool_(False), chunk, linearized)
+    still = models.two_layer_gd_step(
+        w, v, x, w0, g, wc, lr, lam, jnp.bool_(False), chunk, linearized
+    )
     np.testing.assert_array_equal(still.w, w)
     np.testing.assert_allclose(still.f, plain(w), rtol=1e-12, atol=1e-14)
 

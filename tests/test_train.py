@@ -128,8 +128,9 @@ def test_seeds_together_equal_separate_runs(x64, seed_axis, kernel):
 @pytest.mark.parametrize(("n", "d"), [(128, 8), (1024, 8), (1024, 64)])
 def test_training_memory_is_bounded_at_width_2_20(n, d):
     """XLA's memory analysis of one seed's compiled GD segment at m = 2^20, float32 (shapes
-    only: nothing is allocated).  The fused path keeps O(m d) state and one (chunk, n)
-    block, so it fits 4 GiB and its temporaries do not grow with n; the autodiff path
+    only: nothing is allocated).  The fused kernel keeps O(m d) state and one (chunk, n)
+    block, so it fits 4 GiB and its temporaries do not grow with n (the fused GD step
+    holds no W-sized temporary at all); the autodiff path
     holds the (n, m) pre-activations (its temporaries exceed n m floats), which is what
     the bound rules out."""
     m, f32 = 2**20, jnp.float32
@@ -171,11 +172,12 @@ def test_training_memory_is_bounded_at_width_2_20(n, d):
     total = fused.temp_size_in_bytes + fused.argument_size_in_bytes + fused.output_size_in_bytes
     assert total < 4 * 2**30
     assert fused.temp_size_in_bytes < 3 * weights + blocks
-    # the fused GD step (fit's default for plain GD): W updated in place, one copy of it
+    # the fused GD step (fit's default for plain GD) updates W in place: its temporaries
+    # are the chunk's blocks, no array of W's size (measured: 0.05 W at d = 64)
     step = fused_gd_memory()
     total = step.temp_size_in_bytes + step.argument_size_in_bytes + step.output_size_in_bytes
     assert total < 4 * 2**30
-    assert step.temp_size_in_bytes < 1.1 * weights + blocks
+    assert step.temp_size_in_bytes < blocks
     assert memory("autodiff").temp_size_in_bytes > n * m * 4
 
 
