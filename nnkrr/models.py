@@ -338,7 +338,7 @@ class TwoLayerReLU(nn.Module):
             a = self.variable("constants", "a", lambda: signs(self.make_rng("params"))).value
         c = self.variable("constants", "c", lambda: jnp.ones((m,), x.dtype)).value
         w0 = self.variable("constants", "W0", lambda: w).value
-        v = self.kappa / math.sqrt(m) * a * c
+        v = _readout(self.kappa, a, c)
         if resolve_kernel(self.kernel) == "autodiff":
             return two_layer_autodiff(w, v, x, w0, self.linearized)
         return two_layer(w, v, x, w0, resolve_chunk(self.chunk, m, x.shape[0]), self.linearized)
@@ -364,12 +364,16 @@ class TwoLayerReLU(nn.Module):
                 f"kernel={resolve_kernel(self.kernel)!r}, train_readout={self.train_readout}"
             )
         w, const = variables["params"]["W"], variables["constants"]
-        m = self.width
-        v = self.kappa / math.sqrt(m) * const["a"] * const["c"]
-        chunk = resolve_chunk(self.chunk, m, x.shape[0])
+        v = _readout(self.kappa, const["a"], const["c"])
+        chunk = resolve_chunk(self.chunk, self.width, x.shape[0])
         return two_layer_gd_step(
             w, v, x, const["W0"], g, w_c, lr, lam, take, chunk, self.linearized
         )
+
+
+def _readout(kappa: float, a: jax.Array, c: jax.Array) -> jax.Array:
+    r"""The effective readout :math:`v_r = \kappa a_r c_r / \sqrt m` of :class:`TwoLayerReLU`."""
+    return kappa / math.sqrt(a.shape[0]) * a * c
 
 
 def symmetric_pairs(w: jax.Array, c: jax.Array, a: jax.Array):
