@@ -5,8 +5,8 @@
 Times the training path (``nnkrr.train.fit`` of ``TwoLayerReLU``, plain GD) for ``seeds``
 seeds: the backend's default (on CPUs the fused GD step, ``fit(fused_gd=None)``), the fused
 kernel with the generic optax step (``fused_gd=False``: autodiff of the objective through
-the kernel, then ``optax.sgd``), the autodiff path and the default at several neuron chunk
-sizes, and with ``--seeds`` > 1 the seeds batched by ``vmap`` instead of the backend's
+the kernel, then ``optax.sgd``), the autodiff path and the fused kernel (with the fused GD
+step) at several neuron chunk sizes, and with ``--seeds`` > 1 the seeds batched by ``vmap`` instead of the backend's
 default, against a plain ``jit`` + ``lax.scan`` step by autodiff through the unfused
 network (one seed).  Each variant runs ``steps`` and ``3 * steps`` GD steps (one compiled
 ``lax.scan`` each); a step's time is the difference over ``2 * steps`` (what every further

@@ -61,14 +61,15 @@ __all__ = [
 #: Pre-activations per step of :func:`two_layer` on CPUs: a chunk of ``BLOCK_ELEMENTS / n``
 #: neurons (a power of two, at least 128), whose ``(chunk, n)`` float32 block (8 MiB) stays
 #: in cache while it is used.  ``benchmarks/train.py`` measured the choice
-#: (``benchmarks/results/cpu_train.txt``, ms per GD step): the best chunk at both
-#: n = 128, d = 8, m = 2^20 (16384: 63.8, against 66.8 at 8192 and 74.5 at 32768) and
-#: n = 1024, d = 64, m = 16384 (2048: 33.9, against 34.9 at 1024 and 36.4 at 4096).
+#: (``benchmarks/results/cpu_train.txt``, ms per fused GD step): the best chunk at
+#: n = 128, d = 8, m = 2^20 (16384: 58.5, against 66.8 at 8192 and 76.8 at 32768) and
+#: within the noise of the best at n = 1024, d = 64, m = 16384 (2048: 36.1, against 38.4
+#: at 512, 35.3 at 1024 and 35.1 at 4096).
 BLOCK_ELEMENTS = 2**21
 
 #: The training path per backend, each measured by ``benchmarks/train.py`` (outputs with their
 #: commands in ``benchmarks/results/``): on 2 CPU cores the fused kernel beats autodiff
-#: (``cpu_train.txt``, jax 0.10.2: 33.9 vs 60.4 ms per step at n = 1024, d = 64, m = 16384); on
+#: (``cpu_train.txt``, jax 0.10.2: 36.1 vs 61.7 ms per step at n = 1024, d = 64, m = 16384); on
 #: an H200 plain autodiff beats the fused kernel at every chunk (``h200_train.txt``, jax 0.11.2:
 #: 0.20 vs 0.37 ms at m = 16384, 0.70 vs 0.78 ms at m = 65536).  Backends not measured (TPU)
 #: use autodiff, XLA's own path.

@@ -288,8 +288,8 @@ def fused_gd_net(apply_fn: Callable, cfg: TrainConfig, fused: bool | None = None
 #: one unbatched program per seed, dispatched asynchronously (on several devices at once
 #: when there are several).  Measured by ``benchmarks/train.py --seeds 3``
 #: (``benchmarks/results/cpu_train.txt``): on CPUs the batched products of ``vmap``
-#: (a matrix-vector product per seed and chunk) took 195 ms per seed and step at n = 128,
-#: d = 8, m = 2^20 against 64 ms for the loop (42 against 34 ms at n = 1024, d = 64,
+#: (a matrix-vector product per seed and chunk) took 197 ms per seed and step at n = 128,
+#: d = 8, m = 2^20 against 58 ms for the loop (46 against 36 ms at n = 1024, d = 64,
 #: m = 16384).  Accelerators batch well: ``vmap``.
 SEED_AXIS = {"cpu": "loop"}
 
