@@ -93,7 +93,7 @@ def main() -> None:
     }
     batched = jax.tree.map(lambda a: jnp.stack([a] * seeds), variables)
     default_net = models.TwoLayerReLU(width=m)
-    fused_step = train.fused_gd_net(default_net.apply, cfgs[steps]) is not None
+    fused_step = train.fused_gd_net(default_net.apply, cfgs[steps], d) is not None
     default = models.resolve_kernel(None)
     if default == "fused":
         default += f"{' GD step' if fused_step else ''}, chunk {models.resolve_chunk(None, m, n)}"
@@ -117,7 +117,7 @@ def main() -> None:
 
         step, fixed = marginal_time(run, steps)
         rows.append((name, step / seeds, fixed / seeds, useful))
-        fused = train.fused_gd_net(model.apply, cfgs[steps], fit_kwargs.get("fused_gd"))
+        fused = train.fused_gd_net(model.apply, cfgs[steps], d, fit_kwargs.get("fused_gd"))
         memory[name] = step_memory(model, fused is not None, cfgs[steps], x, y, variables)
 
     if default.startswith("fused"):

@@ -251,6 +251,8 @@ def two_layer_gd_step(
         return (w, jax.lax.dynamic_slice_in_dim(w, (i + 1) * chunk, chunk), *rest)
 
     zero = jnp.zeros((), x.dtype)
+    if chunk == m:  # one chunk: W itself, no loop, no slices
+        return GDStep(*update(0, w, jnp.zeros((n,), x.dtype), zero, jnp.bool_(True)))
     full = m // chunk
     first = jax.lax.dynamic_slice_in_dim(w, 0, chunk)
     carry = (w, first, jnp.zeros((n,), x.dtype), zero, jnp.bool_(True))

@@ -42,6 +42,7 @@ __all__ = [
     "TrainState",
     "fit",
     "fused_gd_net",
+    "FUSED_GD_MIN_WEIGHTS",
     "horizon",
     "make_optimizer",
     "objective",
@@ -152,7 +153,14 @@ def _one_step(apply_fn, cfg: TrainConfig, x, y, constants, centre, state: TrainS
     params, opt_state = jax.lax.cond(
         keep, lambda: (params, opt_state), lambda: (state.params, state.opt_state)
     )
-    newly = alive & ~finite
+    return _advance(state, params, opt_state, loss, alive, finite)
+
+
+def _advance(state: TrainState, params, opt_state, loss, alive, finite) -> TrainState:
+    """The state after a step from ``state`` with ``loss`` before it: the step counts where
+    the seed was ``alive`` and the loss and update were ``finite``; a seed alive with a
+    non-finite one stops, with the step and the loss recorded."""
+    keep, newly = alive & finite, alive & ~finite
     return TrainState(
         params=params,
         opt_state=opt_state,
@@ -226,16 +234,8 @@ def _fused_one_step(net, cfg: TrainConfig, x, y, constants, centre, carry: _Fuse
     )
     finite = jnp.isfinite(loss) & out.finite
     keep = alive & finite
-    newly = alive & ~finite
-    state = TrainState(
-        params={**state.params, "W": out.w},
-        opt_state=state.opt_state,
-        t=state.t + 1,
-        step=state.step + keep.astype(state.step.dtype),
-        loss=jnp.where(alive, loss, state.loss),
-        diverged_step=jnp.where(newly, state.step, state.diverged_step),
-        diverged_loss=jnp.where(newly, loss, state.diverged_loss),
-    )
+    params = {**state.params, "W": out.w}
+    state = _advance(state, params, state.opt_state, loss, alive, finite)
     return _Fused(state, jnp.where(keep, out.f, carry.f), jnp.where(keep, out.sq, carry.sq))
 
 
@@ -257,15 +257,27 @@ _fused_start_vmapped = jax.jit(
 _fused_start_one = jax.jit(_fused_start, static_argnums=0)
 
 
-def fused_gd_net(apply_fn: Callable, cfg: TrainConfig, fused: bool | None = None):
+#: The fewest weights (m d) for which :func:`fit` takes the fused GD step unasked.  Below,
+#: W stays in cache, the generic step's extra passes over it cost little and the generic
+#: step was the faster; above, each pass is a trip through memory.  Measured by
+#: ``benchmarks/fused_gd.py`` (``benchmarks/results/cpu_fused_gd.txt``, n = 128, d = 8, 2
+#: seeds, fused / generic ms per step): m = 2^14: 1.73 / 1.49, 2^16: 7.51 / 7.38,
+#: 2^17: 14.6 / 19.2, 2^18: 29.8 / 30.7, 2^19: 57.2 / 61.2; and equal at n = 1024,
+#: d = 64, m = 2^14 (``cpu_train.txt``).
+FUSED_GD_MIN_WEIGHTS = 2**20
+
+
+def fused_gd_net(apply_fn: Callable, cfg: TrainConfig, dim: int, fused: bool | None = None):
     """The :class:`nnkrr.models.TwoLayerReLU` whose fused GD step
-    (:meth:`~nnkrr.models.TwoLayerReLU.gd_step`) :func:`fit` takes, or ``None`` for the
-    generic step (``jax.value_and_grad`` of :func:`objective`, then the optax update).
+    (:meth:`~nnkrr.models.TwoLayerReLU.gd_step`) :func:`fit` takes for inputs of dimension
+    ``dim``, or ``None`` for the generic step (``jax.value_and_grad`` of :func:`objective`,
+    then the optax update).
 
     The fused step applies when ``apply_fn`` is the ``apply`` of a ``TwoLayerReLU`` whose
     kernel is ``"fused"`` with the readout fixed, and the optimizer is plain GD
     (``optimizer="sgd"`` without arguments).  ``fused``: ``None`` takes it where it
-    applies, ``False`` never, ``True`` requires it (``ValueError`` where it does not apply).
+    applies and W has at least :data:`FUSED_GD_MIN_WEIGHTS` entries, ``False`` never,
+    ``True`` wherever it applies (``ValueError`` where it does not).
     """
     net = getattr(apply_fn, "__self__", None)
     applies = (
@@ -281,7 +293,9 @@ def fused_gd_net(apply_fn: Callable, cfg: TrainConfig, fused: bool | None = None
             f"apply_fn={apply_fn!r}, optimizer={cfg.optimizer!r}, "
             f"optimizer_kwargs={dict(cfg.optimizer_kwargs)}"
         )
-    return net if applies and fused is not False else None
+    if fused is None:
+        fused = applies and net.width * dim >= FUSED_GD_MIN_WEIGHTS
+    return net if fused else None
 
 
 #: How :func:`fit` runs the seeds, per backend: ``"vmap"``, one batched program; ``"loop"``,
@@ -351,8 +365,9 @@ def fit(
         ``None`` (:func:`resolve_seed_axis`).  Each seed's numbers are the same either way
         up to round-off (batched and unbatched products may round differently).
       fused_gd: take plain GD steps of :class:`nnkrr.models.TwoLayerReLU` in one pass
-        over the neurons (:func:`fused_gd_net`: ``None``, where it applies; ``False``,
-        never; ``True``, required).  The same steps as the generic path up to round-off.
+        over the neurons (:func:`fused_gd_net`: ``None``, where it applies and W is large;
+        ``False``, never; ``True``, required).  The same steps as the generic path up to
+        round-off.
 
     The centre :math:`\\theta_c` is 0 or the initial parameters, by ``cfg.centre``.
     The returned state has a leading seed axis, sharded over the devices with ``shard``.
@@ -361,7 +376,7 @@ def fit(
     old values and the others moved; the generic path keeps all of them.
     """
     segments = _checks.check_positive_int("segments", segments)
-    net = fused_gd_net(apply_fn, cfg, fused_gd)
+    net = fused_gd_net(apply_fn, cfg, x.shape[-1], fused_gd)
     params = variables["params"]
     centre = params if cfg.centre == "init" else None  # None: theta_c = 0
     length = -(-cfg.steps // segments)  # equal segments: one compilation; extra steps idle

@@ -192,8 +192,8 @@ def test_fused_gd_step_equals_the_optax_step(x64, centre, linearized, seed_axis)
     net = models.TwoLayerReLU(width=40, kappa=0.8, chunk=16, kernel="fused", linearized=linearized)
     cfg = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=50, centre=centre)
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[r[4] for r in runs])
-    assert train.fused_gd_net(net.apply, cfg) is net
-    fused = train.fit(net.apply, stacked, x, y, cfg, segments=3, seed_axis=seed_axis)
+    assert train.fused_gd_net(net.apply, cfg, x.shape[1], True) is net
+    fused = train.fit(net.apply, stacked, x, y, cfg, segments=3, seed_axis=seed_axis, fused_gd=True)
     plain = train.fit(net.apply, stacked, x, y, cfg, segments=3, fused_gd=False)
     moved = np.abs(np.asarray(plain.params["W"] - stacked["params"]["W"])).max()
     assert moved > 0.05  # the runs went somewhere
@@ -211,8 +211,13 @@ def test_fused_gd_is_refused_where_it_does_not_apply():
     momentum = train.TrainConfig(
         lam=0.1, learning_rate=0.1, steps=1, optimizer_kwargs=(("momentum", 0.9),)
     )
-    assert train.fused_gd_net(net.apply, sgd, None) is net
-    assert train.fused_gd_net(net.apply, sgd, False) is None
+    assert train.fused_gd_net(net.apply, sgd, 3, True) is net
+    assert train.fused_gd_net(net.apply, sgd, 3, False) is None
+    # unasked, only where W has FUSED_GD_MIN_WEIGHTS entries (below, the generic step is faster)
+    assert train.fused_gd_net(net.apply, sgd, 3, None) is None
+    wide = models.TwoLayerReLU(width=train.FUSED_GD_MIN_WEIGHTS // 4, kernel="fused")
+    assert train.fused_gd_net(wide.apply, sgd, 4, None) is wide
+    assert train.fused_gd_net(wide.apply, sgd, 2, None) is None
     for apply_fn, cfg in [
         (net.apply, adam),
         (net.apply, momentum),
@@ -221,9 +226,9 @@ def test_fused_gd_is_refused_where_it_does_not_apply():
         (models.linearize(net.apply), sgd),
         (models.MLP(width=8).apply, sgd),
     ]:
-        assert train.fused_gd_net(apply_fn, cfg) is None
+        assert train.fused_gd_net(apply_fn, cfg, 2**20) is None
         with pytest.raises(ValueError, match="fused_gd=True needs"):
-            train.fused_gd_net(apply_fn, cfg, True)
+            train.fused_gd_net(apply_fn, cfg, 3, True)
 
 
 def test_fused_gd_stops_a_seed_whose_update_overflows(x64):
@@ -244,16 +249,16 @@ def test_fused_gd_stops_a_seed_whose_update_overflows(x64):
             np.testing.assert_array_equal(w, variables["params"]["W"])
 
 
-def test_divergence_is_recorded_not_raised(x64):
+@pytest.mark.parametrize("fused_gd", [False, True])
+def test_divergence_is_recorded_not_raised(x64, fused_gd):
     x, _, y, _, variables = setup()
     variables = jax.tree.map(lambda a: a.astype(jnp.float32), variables)
-    net = models.TwoLayerReLU(width=48)
+    x, y = x.astype(jnp.float32), y.astype(jnp.float32)
+    net = models.TwoLayerReLU(width=48, kernel="fused")
     stable = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=300)
     wild = train.TrainConfig(lam=0.05, learning_rate=50.0, steps=300)
-    ok = train.fit(
-        net.apply, batch(variables), x.astype(jnp.float32), y.astype(jnp.float32), stable
-    )
-    bad = train.fit(net.apply, batch(variables), x.astype(jnp.float32), y.astype(jnp.float32), wild)
+    ok = train.fit(net.apply, batch(variables), x, y, stable, fused_gd=fused_gd)
+    bad = train.fit(net.apply, batch(variables), x, y, wild, fused_gd=fused_gd)
     assert int(ok.diverged_step[0]) == -1 and int(ok.step[0]) == 300
     assert 0 < int(bad.diverged_step[0]) < 300
     assert not np.isfinite(float(bad.diverged_loss[0]))
