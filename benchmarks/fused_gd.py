@@ -52,7 +52,7 @@ def main() -> None:
         t = {}
         for fused in (True, False):
 
-            def run(k, fused=fused):
+            def run(k, fused=fused, net=net, variables=variables, cfgs=cfgs):
                 return train.fit(net.apply, variables, x, y, cfgs[k], fused_gd=fused).params
 
             t[fused] = marginal_time(run, steps)[0]
