@@ -258,12 +258,12 @@ _fused_start_one = jax.jit(_fused_start, static_argnums=0)
 
 
 #: The fewest weights (m d) for which :func:`fit` takes the fused GD step unasked.  Below,
-#: W stays in cache, the generic step's extra passes over it cost little and the generic
-#: step was the faster; above, each pass is a trip through memory.  Measured by
-#: ``benchmarks/fused_gd.py`` (``benchmarks/results/cpu_fused_gd.txt``, n = 128, d = 8, 2
-#: seeds, fused / generic ms per step): m = 2^14: 1.73 / 1.49, 2^16: 7.51 / 7.38,
-#: 2^17: 14.6 / 19.2, 2^18: 29.8 / 30.7, 2^19: 57.2 / 61.2; and equal at n = 1024,
-#: d = 64, m = 2^14 (``cpu_train.txt``).
+#: W stays in cache and the generic step's extra passes over it cost little: the generic
+#: step was as fast or faster (``benchmarks/fused_gd.py``, ``benchmarks/results/cpu_fused_gd.txt``,
+#: n = 128, d = 8, 2 seeds, generic / fused time per step: 0.84x at m = 2^10, 0.98x at 2^14);
+#: from 2^20 weights on the two are within this machine's ±15% run-to-run spread or the fused
+#: step is ahead (0.99x, 0.94x, 1.18x, 1.03x at m = 2^17 ... 2^20; 1.07x at 2^20 and equal at
+#: n = 1024, d = 64, m = 2^14 in ``cpu_train.txt``), and it needs no temporary the size of W.
 FUSED_GD_MIN_WEIGHTS = 2**20
 
 
