@@ -127,6 +127,9 @@ def start(directory: Path, timeout: float = 60.0) -> Cluster:
                 "MpiDefault=none",
                 "ReturnToService=2",
                 "KillWait=5",
+                # A step that outlives SIGKILL drains the node after this long (default 60 s;
+                # tests/test_slurm.py resumes it): a shorter wait keeps the suite short.
+                "UnkillableStepTimeout=15",
                 "MinJobAge=600",
                 "InactiveLimit=0",
                 f"NodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={_memory_mb()} "
