@@ -3,18 +3,18 @@
     uv run python benchmarks/train.py [--n 1024] [--dim 64] [--width 16384] [--steps 20] [--seeds 1]
 
 Times the training path (``nnkrr.train.fit`` of ``TwoLayerReLU``, plain GD) for ``seeds``
-seeds: the backend's default (on CPUs the fused GD step, ``fit(fused_gd=None)``), the fused
-kernel with the generic optax step (``fused_gd=False``: autodiff of the objective through
-the kernel, then ``optax.sgd``), the autodiff path and the fused kernel (with the fused GD
-step) at several neuron chunk sizes, and with ``--seeds`` > 1 the seeds batched by ``vmap`` instead of the backend's
-default, against a plain ``jit`` + ``lax.scan`` step by autodiff through the unfused
-network (one seed).  Each variant runs ``steps`` and ``3 * steps`` GD steps (one compiled
-``lax.scan`` each); a step's time is the difference over ``2 * steps`` (what every further
-step of a long run costs), and "per fit" is what a call costs besides its steps (per seed:
-slicing the seed's variables, the state's first copy and the fresh pages of XLA's buffers,
-the fused step's first forward pass, assembling the result).  Times are per seed.  A
-step's useful work is 4 n m d FLOP: the pre-activations X W^T and the gradient mask (g o X)
-(the fused paths also recompute the patterns 1[W X^T > 0], 2 n m d FLOP more, not
+seeds: the backend's default (on CPUs and large W the fused GD step, ``fit(fused_gd=None)``),
+the fused kernel with the generic optax step (``fused_gd=False``: autodiff of the objective
+through the kernel, then ``optax.sgd``), the autodiff path and the fused kernel at several
+neuron chunk sizes, and with ``--seeds`` > 1 the seeds batched by ``vmap`` instead of the
+backend's default, against a plain ``jit`` + ``lax.scan`` step by autodiff through the
+unfused network (one seed).  Each variant runs ``steps`` and ``3 * steps`` GD steps (one
+compiled ``lax.scan`` each); a step's time is the difference over ``2 * steps`` (what every
+further step of a long run costs), and "per fit" is what a call costs besides its steps
+(per seed: slicing the seed's variables, the state's first copy and the fresh pages of
+XLA's buffers, the fused step's first forward pass, assembling the result).  Times are per
+seed.  A step's useful work is 4 n m d FLOP: the pre-activations X W^T and the gradient
+mask (g o X) (the fused paths also recompute the patterns 1[W X^T > 0], 2 n m d FLOP more, not
 counted).  The float32 matmul peak and the step's compiled memory (``memory_analysis``:
 temporaries + arguments + outputs, one seed) are measured in the same run.  Where the
 default is the fused GD step, two bound rows time its matrix products alone (``products``:

@@ -217,8 +217,7 @@ def two_layer_gd_step(
     An entry whose update is not finite keeps its old value and ``finite`` is False (the
     caller stops the seed; the other entries have moved).
     """
-    m, d = w.shape
-    n = x.shape[0]
+    m, n = w.shape[0], x.shape[0]
     chunk = min(chunk, m)
     xt = x.T
     gx = jnp.where(take, g, 0)[:, None] * x
@@ -250,12 +249,9 @@ def two_layer_gd_step(
         w = jax.lax.dynamic_update_slice_in_dim(w, new, i * chunk, 0)
         return (w, jax.lax.dynamic_slice_in_dim(w, (i + 1) * chunk, chunk), *rest)
 
-    zero = jnp.zeros((), x.dtype)
-    if chunk == m:  # one chunk: W itself, no loop, no slices
-        return GDStep(*update(0, w, jnp.zeros((n,), x.dtype), zero, jnp.bool_(True)))
     full = m // chunk
     first = jax.lax.dynamic_slice_in_dim(w, 0, chunk)
-    carry = (w, first, jnp.zeros((n,), x.dtype), zero, jnp.bool_(True))
+    carry = (w, first, jnp.zeros((n,), x.dtype), jnp.zeros((), x.dtype), jnp.bool_(True))
     w, _, acc, sq, finite = jax.lax.fori_loop(0, full, body, carry)  # the last read is clamped
     if m % chunk:  # the tail: fewer than chunk neurons
         start = full * chunk

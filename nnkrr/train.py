@@ -18,8 +18,8 @@ the variables, compiled once per shape: one unbatched program per seed on CPUs, 
 on accelerators (:data:`SEED_AXIS`); a non-finite loss or
 update stops that seed (its parameters are kept at the last finite values) and
 records the step and the loss.  A step is ``jax.value_and_grad`` of :func:`objective` and the
-optax update, or, for plain GD of :class:`nnkrr.models.TwoLayerReLU` with its fused kernel,
-the fused GD step :func:`nnkrr.models.two_layer_gd_step` (:func:`fused_gd_net`), which
+optax update, or, for plain GD of :class:`nnkrr.models.TwoLayerReLU` with its fused kernel
+and a large W (:data:`FUSED_GD_MIN_WEIGHTS`), the fused GD step :func:`nnkrr.models.two_layer_gd_step` (:func:`fused_gd_net`), which
 carries f(W, X) and the ridge term from one step to the next: the same steps to round-off,
 in one pass over W each (``benchmarks/train.py``).
 """

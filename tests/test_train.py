@@ -172,8 +172,8 @@ def test_training_memory_is_bounded_at_width_2_20(n, d):
     total = fused.temp_size_in_bytes + fused.argument_size_in_bytes + fused.output_size_in_bytes
     assert total < 4 * 2**30
     assert fused.temp_size_in_bytes < 3 * weights + blocks
-    # the fused GD step (fit's default for plain GD) updates W in place: its temporaries
-    # are the chunk's blocks, no array of W's size (measured: 0.05 W at d = 64)
+    # the fused GD step (fit's default for plain GD at this width) updates W in place: its
+    # temporaries are the chunk's blocks, no array of W's size
     step = fused_gd_memory()
     total = step.temp_size_in_bytes + step.argument_size_in_bytes + step.output_size_in_bytes
     assert total < 4 * 2**30
