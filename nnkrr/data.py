@@ -30,6 +30,10 @@ Real inputs are standardised with the training split's mean and standard deviati
 (constant columns are left at 0; ``standardise=False`` keeps them raw, e.g. digits'
 non-negative pixels, which all lie in one orthant: a cone-like leverage function) and,
 with ``sphere=True`` (default), projected to the unit sphere, the setting of the paper.
+
+* ``from_file``: your own arrays, from a ``.npz`` (``x``, ``y``; optional ``x_test``,
+  ``y_test``) or a ``.csv`` file with a header row (``columns`` names the targets); with a
+  given test split or a seeded one, and the real sets' ``sphere`` and ``standardise``.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import numpy as np
 
 from nnkrr import _checks
 
-__all__ = ["DATASETS", "Dataset", "cone", "load", "synthetic"]
+__all__ = ["DATASETS", "Dataset", "cone", "from_file", "load", "synthetic"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -227,6 +231,152 @@ def _real(
         None if labels is None else labels[tr],
         None if labels is None else labels[te],
     )
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _read(key: str, path: str, columns: list[str] | None, tag: str):
+    """``(x, y)`` of one ``.npz`` or ``.csv`` file; ``tag`` ("" or "_test") picks the npz
+    arrays.  Errors name the config key (``path``, ``test_path``, ``columns``)."""
+    import os
+
+    if not isinstance(path, str | os.PathLike) or not os.path.isfile(path):
+        raise ValueError(f"{key}: no such file {str(path)!r}")
+    suffix = os.path.splitext(str(path))[1].lower()
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as arrays:
+            names = sorted(arrays.files)
+            if "x" not in names or "y" not in names:
+                raise ValueError(f"{key}: {path} must hold arrays x and y, has {names}")
+            x, y = arrays["x"], arrays["y"]
+            if tag and "x_test" in names and "y_test" in names:
+                return (x, y), (arrays["x_test"], arrays["y_test"])
+            return (x, y), None
+    if suffix == ".csv":
+        import pandas as pd
+
+        if not columns:
+            raise ValueError("columns: a .csv file needs its target columns (data.columns=[y])")
+        frame = pd.read_csv(path)
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"columns: no column {missing[0]!r} in {path} (columns: "
+                f"{', '.join(map(str, frame.columns))})"
+            )
+        inputs = frame.drop(columns=list(columns))
+        bad = [c for c in inputs.columns if not np.issubdtype(inputs[c].dtype, np.number)]
+        if bad:
+            raise ValueError(f"{key}: column {bad[0]!r} of {path} is not numeric")
+        return (inputs.to_numpy(np.float64), frame[list(columns)].to_numpy(np.float64)), None
+    raise ValueError(f"{key}: {path} is neither a .npz nor a .csv file")
+
+
+def _arrays(key: str, path, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` as ``(n, d)`` and ``y`` as ``(n, k)`` float64, finite; errors name ``key``."""
+    try:
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{key}: {path}: arrays are not numeric ({err})") from None
+    if y.ndim == 1:
+        y = y[:, None]
+    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise ValueError(
+            f"{key}: {path}: x must be (n, d) and y (n,) or (n, k) with n >= 1, got x "
+            f"{x.shape} and y {y.shape}"
+        )
+    for name, a in (("x", x), ("y", y)):
+        if not np.isfinite(a).all():
+            row = int(np.argwhere(~np.isfinite(a))[0, 0])
+            raise ValueError(f"{key}: {path}: {name} has non-finite values (first in row {row})")
+    return x, y
+
+
+def from_file(
+    path: str,
+    seed: int = 0,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    *,
+    columns: list[str] | None = None,
+    test_path: str | None = None,
+    sphere: bool = True,
+    standardise: bool = True,
+) -> Dataset:
+    """Your own data from a ``.npz`` or ``.csv`` file (module docstring).
+
+    Args:
+      path: ``.npz`` with ``x`` ``(n, d)`` and ``y`` ``(n,)`` or ``(n, k)`` (and optionally
+        ``x_test``, ``y_test``: a given test split), or ``.csv`` with a header row.
+      seed: the split's seed (when no test split is given).
+      n_train, n_test: sizes; ``None``: with a given test split, all of each; otherwise a
+        quarter of the rows for testing and the rest for training.
+      columns: the target columns of a ``.csv`` file (the other columns are the inputs).
+      test_path: a file of the same format holding the test split.
+      sphere: project the inputs to the unit sphere (after standardising).
+      standardise: inputs to the training split's mean 0 and std 1 (constant columns to 0),
+        targets centred and scaled to unit variance with training statistics.
+
+    Raises:
+      ValueError: naming the argument (``path: no such file 'x.npz'``), for a missing file,
+        wrong shapes, non-finite values, a missing column or too few rows for the split.
+    """
+    seed = _checks.check_int("seed", seed, 0)
+    columns = None if columns is None else [str(c) for c in columns]
+    (x, y), given = _read("path", path, columns, "" if test_path else "_test")
+    x, y = _arrays("path", path, x, y)
+    if test_path is not None:
+        (xt, yt), _ = _read("test_path", test_path, columns, "")
+        xt, yt = _arrays("test_path", test_path, xt, yt)
+    elif given is not None:
+        xt, yt = _arrays("path", f"{path} (x_test, y_test)", *given)
+    else:
+        xt = yt = None
+    if xt is not None:
+        if xt.shape[1] != x.shape[1] or yt.shape[1] != y.shape[1]:
+            raise ValueError(
+                f"{'test_path' if test_path else 'path'}: the test split has {xt.shape[1]} "
+                f"inputs and {yt.shape[1]} targets, the training data {x.shape[1]} and "
+                f"{y.shape[1]}"
+            )
+        n_train = x.shape[0] if n_train is None else _checks.check_int("n_train", n_train, 1)
+        n_test = xt.shape[0] if n_test is None else _checks.check_int("n_test", n_test, 1)
+        if n_train > x.shape[0] or n_test > xt.shape[0]:
+            raise ValueError(
+                f"n_train: {n_train} training and {n_test} test points asked, the files have "
+                f"{x.shape[0]} and {xt.shape[0]} rows"
+            )
+        order = np.random.default_rng(seed).permutation(x.shape[0])[:n_train]
+        x_tr, y_tr, x_te, y_te = x[order], y[order], xt[:n_test], yt[:n_test]
+    else:
+        total = x.shape[0]
+        if n_test is None:
+            n_test = max(total // 4, 1) if n_train is None else total - n_train
+        n_test = _checks.check_int("n_test", n_test, 1)
+        n_train = total - n_test if n_train is None else n_train
+        n_train = _checks.check_int("n_train", n_train, 1)
+        if n_train + n_test > total:
+            raise ValueError(
+                f"n_train: n_train + n_test = {n_train + n_test} exceeds the {total} rows of "
+                f"{path}"
+            )
+        order = np.random.default_rng(seed).permutation(total)
+        tr, te = order[:n_train], order[n_train : n_train + n_test]
+        x_tr, y_tr, x_te, y_te = x[tr], y[tr], x[te], y[te]
+    if standardise:
+        mean, std = x_tr.mean(0), x_tr.std(0)
+        std = np.where(std > 0, std, 1.0)
+        x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
+        y_mean, y_std = y_tr.mean(0), y_tr.std(0)
+        y_std = np.where(y_std > 0, y_std, 1.0)
+        y_tr, y_te = (y_tr - y_mean) / y_std, (y_te - y_mean) / y_std
+    if sphere:
+        x_tr, x_te = _normalise(x_tr), _normalise(x_te)
+    import os
+
+    name = os.path.splitext(os.path.basename(str(path)))[0]
+    return Dataset(name, x_tr, y_tr, x_te, y_te)
 
 
 def _real_loader(name: str, loader_name: str, classification: bool):

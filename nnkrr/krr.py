@@ -17,6 +17,8 @@ ill-conditioned kernels.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
@@ -24,7 +26,7 @@ import jax.scipy.linalg as jsl
 from nnkrr import _checks
 from nnkrr._linalg import mm
 
-__all__ = ["fit_predict", "predict", "solve"]
+__all__ = ["Factor", "factor", "fit_predict", "predict", "solve"]
 
 
 def _as_targets(name: str, y, n: int, dtype) -> jax.Array:
@@ -45,13 +47,56 @@ def _cholesky_solve(k_train: jax.Array, y: jax.Array, lam: jax.Array) -> jax.Arr
     return jsl.cho_solve(factor, y)
 
 
-def solve(k_train, y, lam) -> jax.Array:
+class Factor(NamedTuple):
+    """The Cholesky factor of :math:`K + \lambda I` (lower), for several solves with one K."""
+
+    chol: jax.Array  # (n, n) lower triangular
+    lam: float
+
+
+@jax.jit
+def _cholesky(k_train: jax.Array, lam: jax.Array) -> jax.Array:
+    n = k_train.shape[0]
+    return jsl.cho_factor(k_train + lam * jnp.eye(n, dtype=k_train.dtype), lower=True)[0]
+
+
+_solve_factored = jax.jit(lambda chol, y: jsl.cho_solve((chol, True), y))
+
+
+def factor(k_train, lam) -> Factor:
+    """Factor :math:`K + \lambda I` once (:class:`Factor`); ``solve(f, y)`` then reuses it.
+
+    Raises:
+      ValueError: as :func:`solve`, when K + lam I is not numerically positive definite.
+    """
+    k_train = _checks.as_matrix("k_train", k_train, dtype=_checks.float_dtype_of(k_train))
+    if k_train.shape[0] != k_train.shape[1]:
+        raise ValueError(f"k_train must be square, got shape {tuple(k_train.shape)}")
+    _checks.check_positive("lam", lam)
+    chol = _cholesky(k_train, jnp.asarray(lam, dtype=k_train.dtype))
+    if _checks.is_concrete(chol) and not bool(jnp.all(jnp.isfinite(chol))):
+        raise ValueError(_not_pd(lam, k_train.dtype))
+    return Factor(chol, float(lam))
+
+
+def _not_pd(lam, dtype) -> str:
+    return (
+        f"Cholesky factorisation of k_train + lam * I failed (lam={lam}, dtype="
+        f"{dtype}): the matrix is not numerically positive definite. Use float64 "
+        "(jax.config.update('jax_enable_x64', True) and float64 inputs) or a larger lam."
+    )
+
+
+def solve(k_train, y, lam=None) -> jax.Array:
     r"""Ridge coefficients :math:`\alpha = (K + \lambda I)^{-1} Y` by Cholesky.
 
     Args:
       k_train: training kernel matrix K, shape ``(n, n)``, symmetric positive semi-definite.
       y: targets, shape ``(n,)`` or ``(n, k)`` (several outputs solved at once).
       lam: ridge :math:`\lambda > 0`, added to the diagonal as is.
+
+      ``k_train`` may instead be a :class:`Factor` (:func:`factor`), with ``lam`` omitted:
+      the factorisation is then reused.
 
     Returns:
       ``alpha`` with the shape of ``y``, in the dtype of ``k_train``.
@@ -66,6 +111,11 @@ def solve(k_train, y, lam) -> jax.Array:
       >>> solve(jnp.eye(2), jnp.array([1.0, 2.0]), 1.0)
       Array([0.5, 1. ], dtype=float32)
     """
+    if isinstance(k_train, Factor):
+        if lam is not None:
+            raise ValueError("lam is the factor's own: omit it when k_train is a Factor")
+        y = _as_targets("y", y, k_train.chol.shape[0], k_train.chol.dtype)
+        return _solve_factored(k_train.chol, y)
     k_train = _checks.as_matrix("k_train", k_train, dtype=_checks.float_dtype_of(k_train))
     if k_train.shape[0] != k_train.shape[1]:
         raise ValueError(f"k_train must be square, got shape {tuple(k_train.shape)}")
@@ -73,11 +123,7 @@ def solve(k_train, y, lam) -> jax.Array:
     _checks.check_positive("lam", lam)
     alpha = _cholesky_solve(k_train, y, jnp.asarray(lam, dtype=k_train.dtype))
     if _checks.is_concrete(alpha) and not bool(jnp.all(jnp.isfinite(alpha))):
-        raise ValueError(
-            f"Cholesky factorisation of k_train + lam * I failed (lam={lam}, dtype="
-            f"{k_train.dtype}): the matrix is not numerically positive definite. Use float64 "
-            "(jax.config.update('jax_enable_x64', True) and float64 inputs) or a larger lam."
-        )
+        raise ValueError(_not_pd(lam, k_train.dtype))
     return alpha
 
 

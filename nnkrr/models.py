@@ -31,6 +31,7 @@ write of W, where autodiff and an optax optimizer make several passes over W.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from typing import NamedTuple
@@ -46,6 +47,10 @@ __all__ = [
     "BLOCK_ELEMENTS",
     "GDStep",
     "MLP",
+    "Network",
+    "abs_readout",
+    "mlp_network",
+    "two_layer_network",
     "TwoLayerReLU",
     "init_variables",
     "linearize",
@@ -482,3 +487,117 @@ def with_theta0(variables: dict) -> dict:
         "params": variables["params"],
         "constants": {**variables.get("constants", {}), "theta0": variables["params"]},
     }
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Network:
+    """A job's networks at initialisation, one per seed (leading seed axis), side by side
+    with their kernels: the network, its linearisation, and :math:`\kappa^2 K_m`, the NTK
+    of the initial network.
+
+    Shapes: ``km_train`` (seeds, n, n), ``km_test`` (seeds, n_t, n).
+    """
+
+    module: nn.Module  # the network (its ``apply`` is trained)
+    variables: dict  # Flax variables, leading seed axis
+    lin_apply: object  # the linearisation around the initial parameters
+    lin_variables: dict
+    km_train: jax.Array
+    km_test: jax.Array
+    first_layer: object  # params of one seed -> first-layer weights (m, d)
+    abs_variables: dict  # ``variables`` with the readout by magnitude (the output sum's mass)
+    kernel_path: str  # the training path (provenance)
+    chunk: int | None
+    flatness: float = math.nan  # sup score / s_lambda of the leverage function; NaN otherwise
+
+
+def abs_readout(variables: dict, name: str) -> dict:
+    r"""``variables`` with the readout weights ``name`` (in ``params`` or ``constants``) by
+    magnitude: that network outputs :math:`\sum_r |v_r| \sigma_r(x)`, the absolute mass of
+    the output sum, whose float round-off grows with it (``roundoff`` of a row)."""
+    out = dict(variables)
+    for collection in ("params", "constants"):
+        if name in out.get(collection, {}):
+            out[collection] = {**out[collection], name: jnp.abs(out[collection][name])}
+    return out
+
+
+def two_layer_network(
+    sample,
+    signs: jax.Array,
+    x,
+    x_test,
+    *,
+    width: int,
+    kappa: float,
+    symmetric: bool,
+    train_readout: bool,
+    kernel: str | None,
+    chunk: int | None,
+    dtype,
+    flatness: float = math.nan,
+) -> Network:
+    """The paper's network from a feature draw (:func:`nnkrr.sampling.draw_first_layer`:
+    ``sample.w`` (seeds, m', d), ``signs`` (seeds, m'); m' = width / 2 with ``symmetric``
+    pairs), its parameters cast to ``dtype``; :math:`K_m` from the float64 features."""
+    from nnkrr import features, sampling
+
+    kappa2 = kappa**2
+    w, c, a = sample.w, sample.scale, signs
+    if symmetric:
+        w, c, a = jax.vmap(symmetric_pairs)(w, c, a)
+    km_train, km_test = [], []
+    for s in range(w.shape[0]):
+        full = sampling.FeatureSample(w[s], c[s])
+        km, kmt = features.rf_kernel(x, None, full), features.rf_kernel(x_test, x, full)
+        if train_readout:
+            km = km + features.rf_kernel(x, None, full, "arccos1")
+            kmt = kmt + features.rf_kernel(x_test, x, full, "arccos1")
+        km_train.append(kappa2 * km)
+        km_test.append(kappa2 * kmt)
+    variables = jax.vmap(
+        lambda w, c, a: init_variables(
+            sampling.FeatureSample(w, c), a, train_readout=train_readout
+        )
+    )(w.astype(dtype), c.astype(dtype), a.astype(dtype))
+    path = resolve_kernel(kernel)
+    # One chunk for training and test inputs (resolved by the training set's size).
+    chunk = resolve_chunk(chunk, width, x.shape[0]) if path == "fused" else width
+
+    def module(linearized):
+        return TwoLayerReLU(width=width, kappa=kappa, linearized=linearized,
+                            train_readout=train_readout, chunk=chunk, kernel=path)
+
+    return Network(module(False), variables, module(True).apply, variables,
+                   jnp.stack(km_train), jnp.stack(km_test), lambda params: params["W"],
+                   abs_readout(variables, "a"), path, chunk, flatness)
+
+
+def mlp_network(
+    keys: jax.Array, x, x_test, *, width: int, depth: int, kappa: float, W_std: float,
+    train_readout: bool, dtype,
+) -> Network:
+    """A depth-L ReLU MLP per seed key (Gaussian init, float64, then cast to ``dtype``); the
+    NTK at init :math:`\kappa^2 K_m = J J^\top` by autodiff (the MLP holds :math:`\kappa`)."""
+    model = MLP(width=width, depth=depth, kappa=kappa, W_std=W_std, train_readout=train_readout)
+
+    def jacobian(variables, xs):
+        def f(params):
+            return model.apply({"params": params, "constants": variables.get("constants", {})}, xs)
+
+        jac = jax.jacobian(f)(variables["params"])
+        return jnp.concatenate([j.reshape(xs.shape[0], -1) for j in jax.tree.leaves(jac)], 1)
+
+    variables, km_train, km_test = [], [], []
+    for key in keys:
+        v64 = model.init(key, x)
+        j, jt = jacobian(v64, x), jacobian(v64, x_test)
+        km_train.append(j @ j.T)
+        km_test.append(jt @ j.T)
+        v64 = {"params": v64["params"], "constants": v64.get("constants", {})}
+        variables.append(jax.tree.map(lambda a: a.astype(dtype), v64))
+    variables = jax.tree.map(lambda *leaves: jnp.stack(leaves), *variables)
+    return Network(model, variables, linearize(model.apply), jax.vmap(with_theta0)(variables),
+                   jnp.stack(km_train), jnp.stack(km_test),  # kappa is inside the MLP
+                   lambda params: params["W0"].T, abs_readout(variables, "readout"),
+                   "autodiff", None)

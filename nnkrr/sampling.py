@@ -531,3 +531,39 @@ def flatness(key, lev: Leverage, *, num: int = 65536, chunk: int | None = None) 
         "bound_over_s_lambda": bound / s_lam,
         "zero_fraction": float(np.mean(score <= 0)),
     }
+
+
+def draw_first_layer(
+    keys: jax.Array,
+    x,
+    n_features: int,
+    *,
+    sampler: str,
+    lam: float | None = None,
+    method: str = "rejection",
+    pool_size: int | None = None,
+    flatness_key: jax.Array | None = None,
+) -> tuple[FeatureSample, jax.Array, float]:
+    r"""A job's feature draw: per seed key, ``n_features`` first-layer features
+    (:func:`sample_batch`, one call for all seeds) and readout signs :math:`a_r = \pm 1`.
+
+    Each key of ``keys`` (shape ``(seeds,)``) is split in two: the first draws the features,
+    the second the signs (float64 Rademacher).  For leverage sampling ``lam`` is the ridge
+    of the leverage function; with ``flatness_key`` the leverage function's flatness
+    (:func:`flatness`, sup score / :math:`s_\lambda`) is estimated too (NaN otherwise).
+
+    Returns:
+      ``(sample, signs, flatness)``: ``sample.w`` (seeds, m, d), ``sample.scale`` (seeds, m),
+      ``signs`` (seeds, m).
+    """
+    kw: dict = {"sampler": sampler}
+    flat = float("nan")
+    if sampler == "leverage":
+        lev = leverage(x, lam)
+        if flatness_key is not None:
+            flat = flatness(flatness_key, lev)["flatness"]
+        kw.update(lev=lev, method=method, pool_size=pool_size)
+    keys = jax.vmap(jax.random.split)(keys)
+    sample = sample_batch(keys[:, 0], x, n_features, **kw)
+    signs = jax.vmap(lambda k: jax.random.rademacher(k, (n_features,), jnp.float64))(keys[:, 1])
+    return sample, signs, flat

@@ -27,6 +27,7 @@ in one pass over W each (``benchmarks/train.py``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
@@ -41,7 +42,9 @@ __all__ = [
     "TrainConfig",
     "TrainState",
     "fit",
-    "fused_gd_net",
+    "fused_gd_step",
+    "Schedule",
+    "schedule",
     "FUSED_GD_MIN_WEIGHTS",
     "horizon",
     "make_optimizer",
@@ -110,6 +113,40 @@ def horizon(lam_min: float, lam: float, c: float = 5.0) -> float:
     if not c > 0:
         raise ValueError(f"c must be > 0, got {c}")
     return c / (max(lam_min, 0.0) + lam)
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """A job's step size, steps and training time :math:`T = \eta \cdot \mathrm{steps}`."""
+
+    learning_rate: float
+    steps: int
+    time: float
+    capped: bool  # the steps were cut to max_steps (T shrank with them)
+
+
+def schedule(
+    lam_max: float,
+    mu_min: float,
+    lam: float,
+    *,
+    learning_rate: float | None = None,
+    step_factor: float = 1.0,
+    time: float | None = None,
+    horizon_c: float = 5.0,
+    max_steps: int = 200000,
+) -> Schedule:
+    r"""The step size from the spectrum of :math:`\kappa^2 K_m` (:func:`step_size` of its
+    largest eigenvalue ``lam_max``, unless ``learning_rate`` is given), the training time from
+    that of :math:`\kappa^2 K` (:func:`horizon` of its smallest, ``mu_min``, unless ``time``),
+    steps :math:`= \lceil T / \eta 
+ceil` capped at ``max_steps`` (then :math:`T` shrinks)."""
+    lr = learning_rate or step_size(lam_max, lam, step_factor)
+    t = time or horizon(mu_min, lam, horizon_c)
+    steps = math.ceil(t / lr)
+    capped = steps > max_steps
+    steps = min(steps, max_steps)
+    return Schedule(lr, steps, steps * lr, capped)
 
 
 def objective(params, constants, apply_fn: Callable, x, y, lam, centre_params) -> jax.Array:
@@ -267,19 +304,18 @@ _fused_start_one = jax.jit(_fused_start, static_argnums=0)
 FUSED_GD_MIN_WEIGHTS = 2**20
 
 
-def fused_gd_net(apply_fn: Callable, cfg: TrainConfig, dim: int, fused: bool | None = None):
-    """The :class:`nnkrr.models.TwoLayerReLU` whose fused GD step
-    (:meth:`~nnkrr.models.TwoLayerReLU.gd_step`) :func:`fit` takes for inputs of dimension
-    ``dim``, or ``None`` for the generic step (``jax.value_and_grad`` of :func:`objective`,
-    then the optax update).
+def fused_gd_step(net, cfg: TrainConfig, dim: int, fused: bool | None = None):
+    """The network whose fused GD step (:meth:`~nnkrr.models.TwoLayerReLU.gd_step`) the
+    code that builds ``net`` passes to :func:`fit` (``fit(net.apply, ..., gd_step=...)``),
+    or ``None`` for the generic step (``jax.value_and_grad`` of :func:`objective`, then
+    the optax update).
 
-    The fused step applies when ``apply_fn`` is the ``apply`` of a ``TwoLayerReLU`` whose
-    kernel is ``"fused"`` with the readout fixed, and the optimizer is plain GD
-    (``optimizer="sgd"`` without arguments).  ``fused``: ``None`` takes it where it
-    applies and W has at least :data:`FUSED_GD_MIN_WEIGHTS` entries, ``False`` never,
-    ``True`` wherever it applies (``ValueError`` where it does not).
+    The fused step applies when ``net`` is a :class:`nnkrr.models.TwoLayerReLU` whose kernel
+    is ``"fused"`` with the readout fixed, and the optimizer is plain GD (``optimizer="sgd"``
+    without arguments).  ``fused``: ``None`` takes it where it applies and W (``net.width``
+    x ``dim``) has at least :data:`FUSED_GD_MIN_WEIGHTS` entries, ``False`` never, ``True``
+    wherever it applies (``ValueError`` where it does not).
     """
-    net = getattr(apply_fn, "__self__", None)
     applies = (
         isinstance(net, models.TwoLayerReLU)
         and net.fuses_gd
@@ -288,10 +324,9 @@ def fused_gd_net(apply_fn: Callable, cfg: TrainConfig, dim: int, fused: bool | N
     )
     if fused and not applies:
         raise ValueError(
-            "fused_gd=True needs apply_fn = TwoLayerReLU(kernel='fused', "
-            "train_readout=False).apply and optimizer='sgd' without optimizer_kwargs; got "
-            f"apply_fn={apply_fn!r}, optimizer={cfg.optimizer!r}, "
-            f"optimizer_kwargs={dict(cfg.optimizer_kwargs)}"
+            "fused GD needs net = TwoLayerReLU(kernel='fused', train_readout=False) and "
+            f"optimizer='sgd' without optimizer_kwargs; got net={net!r}, "
+            f"optimizer={cfg.optimizer!r}, optimizer_kwargs={dict(cfg.optimizer_kwargs)}"
         )
     if fused is None:
         fused = applies and net.width * dim >= FUSED_GD_MIN_WEIGHTS
@@ -348,7 +383,7 @@ def fit(
     progress: Callable[[int], None] | None = None,
     shard: bool = True,
     seed_axis: str | None = None,
-    fused_gd: bool | None = None,
+    gd_step=None,
 ):
     """Train seeds for ``cfg.steps`` GD steps; returns the final :class:`TrainState`.
 
@@ -364,10 +399,10 @@ def fit(
       seed_axis: ``"vmap"`` (one batched program), ``"loop"`` (one program per seed) or
         ``None`` (:func:`resolve_seed_axis`).  Each seed's numbers are the same either way
         up to round-off (batched and unbatched products may round differently).
-      fused_gd: take plain GD steps of :class:`nnkrr.models.TwoLayerReLU` in one pass
-        over the neurons (:func:`fused_gd_net`: ``None``, where it applies and W is large;
-        ``False``, never; ``True``, required).  The same steps as the generic path up to
-        round-off.
+      gd_step: ``None``, the generic step (autodiff of :func:`objective`, then the optax
+        update); or the :class:`nnkrr.models.TwoLayerReLU` whose ``apply`` is ``apply_fn``:
+        its fused GD step, one pass over the neurons (chosen by :func:`fused_gd_step`).
+        The same steps as the generic path up to round-off.
 
     The centre :math:`\\theta_c` is 0 or the initial parameters, by ``cfg.centre``.
     The returned state has a leading seed axis, sharded over the devices with ``shard``.
@@ -376,7 +411,10 @@ def fit(
     old values and the others moved; the generic path keeps all of them.
     """
     segments = _checks.check_positive_int("segments", segments)
-    net = fused_gd_net(apply_fn, cfg, x.shape[-1], fused_gd)
+    net = gd_step
+    if net is not None and (fused_gd_step(net, cfg, x.shape[-1], True) is None
+                            or apply_fn != net.apply):
+        raise ValueError(f"gd_step: its apply must be apply_fn, got {net!r} and {apply_fn!r}")
     params = variables["params"]
     centre = params if cfg.centre == "init" else None  # None: theta_c = 0
     length = -(-cfg.steps // segments)  # equal segments: one compilation; extra steps idle

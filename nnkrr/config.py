@@ -1,0 +1,667 @@
+r"""The configuration of every entry point, described once: typed schemas with defaults and docs.
+
+Each key of ``experiments/sweep.py``, ``experiments/spectral.py`` and ``experiments/krr.py``
+is a field of a dataclass below: its type, its default, its doc (``metadata["doc"]``) and its
+range (``metadata["check"]``).  The same description
+
+* composes the configs: :func:`register` stores the schemas in Hydra's ``ConfigStore``
+  (the config groups ``data``, ``sampler``, ``regime``, ``train``, ``model`` and the
+  entry points' base configs ``sweep_schema``, ``spectral_schema``, ``krr_schema``, which
+  ``configs/<entry point>.yaml`` extends with Hydra's own settings);
+* checks them: :func:`check` refuses unknown keys (``+model.widht=128`` included), values of
+  the wrong type or out of range, and the cross-key rules, raising :class:`ConfigError`
+  naming the key as typed on the command line;
+* documents them: :func:`reference` writes the configuration reference;
+* builds them in code, for notebooks::
+
+    from nnkrr import config, experiment
+    cfg = config.Sweep(data=config.Cone(n_train=64), model=config.TwoLayer(width=256),
+                       sampler=config.LEVERAGE)
+    rows = experiment.run(cfg)
+
+or from command-line style overrides, :func:`compose` (Hydra's compose API)::
+
+    cfg = config.compose(["model.width=256", "sampler=leverage"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
+
+from omegaconf import MISSING, II
+
+__all__ = [
+    "ConfigError",
+    "Sweep",
+    "Spectral",
+    "KRR",
+    "Synthetic",
+    "Cone",
+    "Real",
+    "File",
+    "Sampler",
+    "Regime",
+    "Train",
+    "TwoLayer",
+    "MLP",
+    "DATA",
+    "GAUSSIAN",
+    "LEVERAGE",
+    "LAZY",
+    "PAPER",
+    "check",
+    "compose",
+    "config_dir",
+    "reference",
+    "register",
+]
+
+DTYPES = ("float32", "float64")
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; the message starts with its key (``model.width: ...``)."""
+
+
+def config_dir() -> Path:
+    """The directory of the entry points' YAML configs (``sweep.yaml``, presets, launchers).
+
+    Inside an installed wheel: ``nnkrr/configs`` (the wheel carries the checkout's top-level
+    ``configs/`` there); in an editable install of a checkout: that ``configs/`` itself.
+    """
+    packaged = resources.files("nnkrr") / "configs"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[1] / "configs"
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def _f(default: Any, doc: str, check: Callable | None = None, *, factory: bool = False):
+    """A schema field: its default, its doc and its range check (``check(value) -> what``,
+    a description of the allowed values when ``value`` is out of range, else ``None``)."""
+    meta = {"doc": doc, "check": check}
+    if factory:
+        return dataclasses.field(default_factory=default, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _at_least(low: int) -> Callable:
+    def check(value):
+        return None if value >= low else f"an integer >= {low}"
+
+    check.what = f">= {low}"
+    return check
+
+
+def _positive(value):
+    return None if value > 0 else "> 0"
+
+
+_positive.what = "> 0"
+
+
+def _non_negative(value):
+    return None if value >= 0 else ">= 0"
+
+
+_non_negative.what = ">= 0"
+
+
+def _below_two(value):
+    return None if 0 < value < 2 else "in (0, 2)"
+
+
+_below_two.what = "in (0, 2)"
+
+
+def _one_of(*options: str) -> Callable:
+    def check(value):
+        return None if value in options else "one of " + ", ".join(options)
+
+    check.what = "one of " + ", ".join(options)
+    check.options = options
+    return check
+
+
+def _each_one_of(*options: str) -> Callable:
+    def check(values):
+        bad = [v for v in values if v not in options]
+        return None if values and not bad else "a non-empty list of " + ", ".join(options)
+
+    check.what = "a non-empty list of " + ", ".join(options)
+    return check
+
+
+def _each_at_least(low: int) -> Callable:
+    def check(values):
+        ok = values and all(v >= low for v in values)
+        return None if ok else f"a non-empty list of integers >= {low}"
+
+    check.what = f"a non-empty list of integers >= {low}"
+    return check
+
+
+# --------------------------------------------------------------------------- data
+
+_SEED_DOC = "data seed (split, inputs and teacher); ${seed} follows the top-level seed"
+_N_TRAIN_DOC = "training points (real and file data: null, three quarters of the rows)"
+_N_TEST_DOC = "test points (real and file data: null, the rest)"
+
+
+@dataclasses.dataclass
+class Synthetic:
+    """Uniform points on the unit sphere S^{dim-1}, smooth sum-of-sines teacher
+    (:func:`nnkrr.data.synthetic`)."""
+
+    _target_: str = "nnkrr.data.synthetic"
+    seed: int = _f(II("seed"), _SEED_DOC, _at_least(0))
+    n_train: Optional[int] = _f(128, _N_TRAIN_DOC, _at_least(1))
+    n_test: Optional[int] = _f(128, _N_TEST_DOC, _at_least(1))
+    dim: int = _f(8, "input dimension d", _at_least(2))
+    noise: float = _f(0.0, "std of Gaussian noise on the training targets", _non_negative)
+    frequency: float = _f(2.0, "teacher y = k^-1/2 sum_j a_j sin(frequency v_j.x)", _positive)
+    terms: int = _f(4, "k, the teacher's number of sine terms", _at_least(1))
+
+
+@dataclasses.dataclass
+class Cone:
+    """Narrow cone(s) around unit centres: the ridge leverage function is far from flat
+    (:func:`nnkrr.data.cone`)."""
+
+    _target_: str = "nnkrr.data.cone"
+    seed: int = _f(II("seed"), _SEED_DOC, _at_least(0))
+    n_train: Optional[int] = _f(128, _N_TRAIN_DOC, _at_least(1))
+    n_test: Optional[int] = _f(128, _N_TEST_DOC, _at_least(1))
+    dim: int = _f(8, "input dimension d", _at_least(2))
+    spread: float = _f(0.05, "angular width of each cone", _positive)
+    clusters: int = _f(1, "number of cones (the first around e_1)", _at_least(1))
+    noise: float = _f(0.0, "std of Gaussian noise on the training targets", _non_negative)
+    frequency: float = _f(1.0, "oscillations across a cone: omega = frequency / spread", _positive)
+    terms: int = _f(4, "the teacher's number of sine terms", _at_least(1))
+
+
+@dataclasses.dataclass
+class Real:
+    """A data set scikit-learn ships (no download): standardised inputs, centred targets
+    (:mod:`nnkrr.data`: digits, wine, diabetes, breast_cancer)."""
+
+    _target_: str = "nnkrr.data.digits"
+    seed: int = _f(II("seed"), _SEED_DOC, _at_least(0))
+    n_train: Optional[int] = _f(128, _N_TRAIN_DOC, _at_least(1))
+    n_test: Optional[int] = _f(128, _N_TEST_DOC, _at_least(1))
+    sphere: bool = _f(True, "project the (standardised) inputs to the unit sphere")
+    standardise: bool = _f(True, "false: raw features (the data set is then named <name>_raw)")
+
+
+@dataclasses.dataclass
+class File:
+    """Your own data: arrays from a ``.npz`` file (``x`` (n, d), ``y`` (n,) or (n, k); optional
+    ``x_test``, ``y_test``) or a ``.csv`` file with a header (``columns`` names the targets, the
+    other columns are the inputs) (:func:`nnkrr.data.from_file`)."""
+
+    _target_: str = "nnkrr.data.from_file"
+    path: str = _f(MISSING, "the .npz or .csv file (required: data.path=...)")
+    columns: Optional[list[str]] = _f(None, "target columns of a .csv file (required there)")
+    test_path: Optional[str] = _f(
+        None, "a given test split (same format); null: a seeded split of path"
+    )
+    seed: int = _f(II("seed"), _SEED_DOC, _at_least(0))
+    n_train: Optional[int] = _f(None, _N_TRAIN_DOC, _at_least(1))
+    n_test: Optional[int] = _f(None, _N_TEST_DOC, _at_least(1))
+    sphere: bool = _f(True, "project the (standardised) inputs to the unit sphere")
+    standardise: bool = _f(True, "standardise inputs (training mean and std) and targets")
+
+
+#: The ``data`` config group: option name -> its schema instance.
+DATA: dict[str, Any] = {
+    "synthetic": Synthetic(),
+    "cone": Cone(),
+    "digits": Real(),
+    "digits_raw": Real(standardise=False),
+    "wine": Real(_target_="nnkrr.data.wine", n_test=50),  # 178 samples
+    "diabetes": Real(_target_="nnkrr.data.diabetes"),
+    "breast_cancer": Real(_target_="nnkrr.data.breast_cancer"),
+    "file": File(),
+}
+_DATA_SCHEMAS = {s._target_: type(s) for s in DATA.values()}
+
+
+# --------------------------------------------------------------------------- sweep groups
+
+
+@dataclasses.dataclass
+class Sampler:
+    """How the first-layer features are drawn (:func:`nnkrr.sampling.sample`)."""
+
+    name: str = _f("gaussian", "gaussian: w_r ~ N(0, I); leverage: w_r ~ q = tau_lam / s_lam",
+                   _one_of("gaussian", "leverage"))
+    method: str = _f("iid", "gaussian: iid; leverage: rejection (exact) | sir",
+                     _one_of("iid", "rejection", "sir"))
+    pool_size: Optional[int] = _f(None, "SIR pool (null: max(16 m, 65536))", _at_least(1))
+
+
+GAUSSIAN = Sampler()
+LEVERAGE = Sampler(name="leverage", method="rejection")
+
+
+@dataclasses.dataclass
+class Regime:
+    """The training regime: the regulariser's centre, the init, the output scale."""
+
+    name: str = _f("lazy", "the regime's name (recorded in every row)")
+    centre: str = _f("init", "theta_c in lam/2 ||theta - theta_c||^2: init (W(0)) | zero",
+                     _one_of("zero", "init"))
+    symmetric: bool = _f(True, "symmetric init: pairs (w, a), (w, -a), so f(W(0), .) = 0")
+    kappa: float = _f(1.0, "output scale: f = kappa / sqrt(m) sum_r a_r c_r relu(w_r . x)",
+                      _positive)
+
+
+#: Lazy regime: centre W(0), symmetric init, kappa = 1; the regulariser keeps W near W(0).
+LAZY = Regime()
+#: The paper's setting (Lee et al. 2020, Sec. 4): centre 0, independent signs, kappa = 0.1.
+PAPER = Regime(name="paper", centre="zero", symmetric=False, kappa=0.1)
+
+
+@dataclasses.dataclass
+class Train:
+    """Full-batch training with optax (:func:`nnkrr.train.fit`)."""
+
+    optimizer: str = _f("sgd", "an optax factory taking the learning rate first: sgd, adam, ...")
+    optimizer_kwargs: dict[str, Any] = _f(dict, "its other arguments, e.g. {momentum: 0.9}",
+                                          factory=True)
+    learning_rate: Optional[float] = _f(
+        None, "null: step_factor / (lambda_max(kappa^2 K_m) + lam), the stable GD step", _positive
+    )
+    step_factor: float = _f(1.0, "the step as a fraction of the stable one", _below_two)
+    time: Optional[float] = _f(
+        None, "training time T = steps * eta; null: horizon_c / (mu_min(kappa^2 K) + lam)",
+        _positive,
+    )
+    horizon_c: float = _f(5.0, "slowest linear mode at exp(-horizon_c) of its initial error",
+                          _positive)
+    max_steps: int = _f(200000, "cap on steps = ceil(T / eta) (T shrinks, with a warning)",
+                        _at_least(1))
+    segments: int = _f(20, "compiled lax.scan segments (progress is reported between them)",
+                       _at_least(1))
+
+
+@dataclasses.dataclass
+class TwoLayer:
+    """The paper's network f(W, x) = kappa / sqrt(m) sum_r a_r c_r relu(w_r . x)
+    (:class:`nnkrr.models.TwoLayerReLU`)."""
+
+    kind: str = _f("two_layer", "the model (two_layer | mlp)", _one_of("two_layer", "mlp"))
+    width: int = _f(1024, "m (with symmetric init: m / 2 sampled features, each used twice)",
+                    _at_least(1))
+    train_readout: bool = _f(False, "also train a_r: the target kernel adds kappa^2 arccos1")
+    kernel: Optional[str] = _f(
+        None, "training path: fused | autodiff; null: nnkrr.models.resolve_kernel",
+        _one_of("fused", "autodiff"),
+    )
+    chunk: Optional[int] = _f(None, "neurons per block of the fused kernel; null: "
+                              "nnkrr.models.resolve_chunk", _at_least(1))
+
+
+@dataclasses.dataclass
+class MLP:
+    """A depth-L ReLU MLP in NTK parameterisation, Gaussian init (:class:`nnkrr.models.MLP`)."""
+
+    kind: str = _f("mlp", "the model (two_layer | mlp)", _one_of("two_layer", "mlp"))
+    width: int = _f(256, "hidden width", _at_least(1))
+    depth: int = _f(2, "hidden layers L", _at_least(1))
+    W_std: float = _f(1.0, "std of the weights (NTK parameterisation)", _positive)
+    train_readout: bool = _f(True, "false: readout frozen (target: ntk - nngp)")
+
+
+_MODEL_SCHEMAS = {"two_layer": TwoLayer, "mlp": MLP}
+
+_LAM_DOC = ("ridge of the training loss and of f* = kappa^2 K (kappa^2 K + lam I)^-1 Y; "
+            "kappa^2 * ridge unless given")
+
+
+@dataclasses.dataclass
+class Sweep:
+    """One job of the width sweep (``experiments/sweep.py``, :func:`nnkrr.experiment.run`)."""
+
+    data: Any = _f(Synthetic, "the data set (data=...)", factory=True)
+    sampler: Sampler = _f(Sampler, "the first-layer sampler (sampler=gaussian | leverage)",
+                          factory=True)
+    regime: Regime = _f(Regime, "the training regime (regime=lazy | paper)", factory=True)
+    train: Train = _f(Train, "training (train=gd)", factory=True)
+    model: Any = _f(TwoLayer, "the network (model=two_layer | mlp)", factory=True)
+    seed: int = _f(0, "data seed; feature/sign keys are fold_in(key(seed), s) for s < seeds",
+                   _at_least(0))
+    seeds: int = _f(3, "independent initialisations per job", _at_least(1))
+    ridge: float = _f(0.1, "ridge on K: f* = K (K + ridge I)^-1 Y, the same in every regime",
+                      _positive)
+    lam: float = _f(II("nnkrr.kappa2_times:${regime.kappa},${ridge}"), _LAM_DOC, _positive)
+    target: int = _f(0, "column of Y to regress (multi-output data such as one-hot digits)",
+                     _at_least(0))
+    force: bool = _f(False, "recompute a job whose results.parquet exists (default: skip it)")
+    dtype: str = _f("float32", "training dtype; kernels, KRR references and eps are float64",
+                    _one_of(*DTYPES))
+
+
+@dataclasses.dataclass
+class Spectral:
+    """Spectral error of random-feature kernels versus m (``experiments/spectral.py``)."""
+
+    data: Any = _f(Synthetic, "the data set (data=...)", factory=True)
+    seed: int = _f(0, "data seed (split and teacher)", _at_least(0))
+    lam: float = _f(0.01, "ridge of the leverage function and of eps", _positive)
+    kernel: str = _f("relu_ntk", "relu_ntk | arccos1 | rff_gaussian (nnkrr.features.KERNELS)",
+                     _one_of("relu_ntk", "arccos1", "rff_gaussian"))
+    samplers: list[str] = _f(lambda: ["gaussian", "leverage"], "the samplers compared",
+                             _each_one_of("gaussian", "leverage"), factory=True)
+    method: str = _f("rejection", "leverage sampler: rejection (exact) | sir",
+                     _one_of("rejection", "sir"))
+    pool_size: Optional[int] = _f(None, "SIR pool (null: max(16 m, 65536))", _at_least(1))
+    widths: list[int] = _f(lambda: [2**k for k in range(6, 15)], "the numbers of features m",
+                           _each_at_least(1), factory=True)
+    seeds: int = _f(5, "independent feature samples per (sampler, m)", _at_least(1))
+    delta: float = _f(0.1, "failure probability in the theory curves' log(s_lam / delta)",
+                      _positive)
+    flatness_draws: int = _f(65536, "Gaussian draws estimating sup score / s_lam", _at_least(1))
+    x64: bool = _f(True, "float64 kernels, sampling and eigendecompositions")
+    force: bool = _f(False, "recompute a job whose spectral.parquet exists (default: skip it)")
+
+
+@dataclasses.dataclass
+class KRR:
+    """Exact NTK kernel ridge regression on one data set (``experiments/krr.py``)."""
+
+    data: Any = _f(Synthetic, "the data set (data=...)", factory=True)
+    seed: int = _f(0, "data seed (split and teacher)", _at_least(0))
+    ridge: float = _f(0.1, "ridge on K: f* = K (K + ridge I)^-1 Y (as in the sweep)", _positive)
+    kappa: float = _f(1.0, "output scale: f* = kappa^2 K(x, X) (kappa^2 K + lam I)^-1 Y",
+                      _positive)
+    lam: float = _f(II("nnkrr.kappa2_times:${kappa},${ridge}"), _LAM_DOC, _positive)
+    x64: bool = _f(True, "float64 kernels and Cholesky (float32 when false)")
+    batch_size: Optional[int] = _f(None, "nt.batch block side; null batches automatically "
+                                   "for large n", _at_least(1))
+
+
+_ENTRY_POINTS = {"sweep": Sweep, "spectral": Spectral, "krr": KRR}
+
+
+# --------------------------------------------------------------------------- Hydra
+
+
+def kappa2_times(kappa: float, ridge: float) -> float:
+    r"""The training ridge :math:`\lambda = \kappa^2 \cdot \mathrm{ridge}` that makes the target
+    :math:`\kappa^2 K (\kappa^2 K + \lambda I)^{-1} Y = K (K + \mathrm{ridge}\, I)^{-1} Y`
+    independent of :math:`\kappa` (the ``${nnkrr.kappa2_times:...}`` resolver)."""
+    return round_15(float(kappa) ** 2 * float(ridge))
+
+
+def round_15(value: float) -> float:
+    """To 15 significant digits: 0.1**2 * 0.1 is 0.001 here, not 0.0010000000000000002."""
+    return float(f"{value:.15g}")
+
+
+def register() -> None:
+    """Store the schemas in Hydra's ``ConfigStore`` and the ``nnkrr.kappa2_times`` resolver
+    in omegaconf (idempotent; done on import of this module)."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    OmegaConf.register_new_resolver("nnkrr.kappa2_times", kappa2_times, replace=True)
+    cs = ConfigStore.instance()
+    for name, node in DATA.items():
+        cs.store(group="data", name=name, node=node)
+    cs.store(group="sampler", name="gaussian", node=GAUSSIAN)
+    cs.store(group="sampler", name="leverage", node=LEVERAGE)
+    cs.store(group="regime", name="lazy", node=LAZY)
+    cs.store(group="regime", name="paper", node=PAPER)
+    cs.store(group="train", name="gd", node=Train())
+    cs.store(group="model", name="two_layer", node=TwoLayer())
+    cs.store(group="model", name="mlp", node=MLP())
+    for name, schema in _ENTRY_POINTS.items():
+        # The base of configs/<name>.yaml, whose defaults list picks the groups' options.
+        base = OmegaConf.structured(schema)
+        for field in dataclasses.fields(schema):
+            if field.name in _GROUPS:
+                base[field.name] = MISSING
+        cs.store(name=f"{name}_schema", node=base)
+
+
+#: The config groups (``configs/<entry>.yaml``'s defaults list chooses one option each).
+_GROUPS = ("data", "sampler", "regime", "train", "model")
+
+
+register()
+
+
+def compose(overrides: Sequence[str] = (), config_name: str = "sweep") -> dict:
+    """The composed ``<config_name>`` config with command-line style overrides, as a plain
+    resolved dict (Hydra's compose API: no job, no output directory; for notebooks)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from hydra.errors import HydraException
+
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        try:
+            cfg = hydra_compose(config_name, overrides=list(overrides))
+        except HydraException as err:  # a bad override: one line naming the key
+            raise ConfigError(_one_line(err)) from None
+        return plain(cfg)
+
+
+def plain(cfg) -> dict:
+    """A resolved plain ``dict`` from a DictConfig, a schema instance or a (possibly
+    interpolated) dict; a job's ``hydra`` node is left out."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        cfg = OmegaConf.structured(cfg)
+    elif not isinstance(cfg, DictConfig):
+        if not isinstance(cfg, Mapping):
+            raise ConfigError(f"cfg: expected a DictConfig, a dict or a config.Sweep, got "
+                              f"{type(cfg).__name__}")
+        cfg = OmegaConf.create(dict(cfg))
+    keep = [k for k in cfg if k not in ("hydra", "defaults")]
+    cfg = OmegaConf.masked_copy(cfg, keep)
+    from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as err:
+        raise ConfigError(f"{err.full_key} must be given ({err.full_key}=...)") from None
+    except OmegaConfBaseException as err:  # an interpolation that does not resolve
+        raise ConfigError(_one_line(err)) from None
+
+
+def _one_line(err: BaseException) -> str:
+    """An omegaconf or Hydra error as one line naming the key: ``key: message``."""
+    while err.__cause__ is not None and not getattr(err, "full_key", None):
+        err = err.__cause__
+    message = str(getattr(err, "msg", None) or err).strip().splitlines()[0]
+    key = getattr(err, "full_key", None)
+    return f"{key}: {message}" if key else message
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _optional(hint) -> tuple[Any, bool]:
+    if get_origin(hint) is Union and type(None) in get_args(hint):
+        (inner,) = [a for a in get_args(hint) if a is not type(None)]
+        return inner, True
+    return hint, False
+
+
+def _type_ok(hint, value) -> tuple[bool, str]:
+    """Whether ``value`` has the field type ``hint``, and how the type reads in a message."""
+    if hint is bool:
+        return isinstance(value, bool), "true or false"
+    if hint is int:
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        return ok, "an integer"
+    if hint is float:
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        return ok and math.isfinite(value), "a finite number"
+    if hint is str:
+        return isinstance(value, str), "a string"
+    origin = get_origin(hint)
+    if origin is list:
+        (item,) = get_args(hint)
+        ok = isinstance(value, list | tuple) and all(_type_ok(item, v)[0] for v in value)
+        return ok, f"a list of {_type_ok(item, None)[1].removeprefix('a ').removeprefix('an ')}s"
+    if origin is dict:
+        return isinstance(value, Mapping), "a mapping such as {momentum: 0.9}"
+    return True, "any"
+
+
+def _schema_of(entry: type, key: str, node: Mapping) -> type | None:
+    """The schema of a group node: data by its ``_target_``, model by its ``kind``."""
+    if key == "data":
+        target = node.get("_target_")
+        if target not in _DATA_SCHEMAS:
+            raise ConfigError(f"data._target_ must be one of {', '.join(_DATA_SCHEMAS)}, "
+                              f"got {target!r}")
+        return _DATA_SCHEMAS[target]
+    if key == "model":
+        kind = node.get("kind")
+        if kind not in _MODEL_SCHEMAS:
+            raise ConfigError(f"model.kind must be one of two_layer, mlp, got {kind!r}")
+        return _MODEL_SCHEMAS[kind]
+    hint = get_type_hints(entry)[key]
+    return hint if dataclasses.is_dataclass(hint) else None
+
+
+def _check_node(schema: type, node: Mapping, prefix: str) -> None:
+    hints = get_type_hints(schema)
+    fields = {f.name: f for f in dataclasses.fields(schema) if f.name != "defaults"}
+    for key in node:
+        if key not in fields:
+            where = f" ({prefix.rstrip('.')} has {', '.join(sorted(fields))})" if prefix else ""
+            raise ConfigError(f"{prefix}{key}: unknown key{where}")
+    for name, field in fields.items():
+        key = f"{prefix}{name}"
+        if name not in node:
+            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{key}: missing from the config")
+            continue
+        value = node[name]
+        hint, optional = _optional(hints[name])
+        sub = _schema_of(schema, name, value) if name in ("data", "model") and not prefix else (
+            hint if dataclasses.is_dataclass(hint) else None)
+        if sub is not None:
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{key} must be a {name} config ({name}=...), got {value!r}")
+            _check_node(sub, value, f"{key}.")
+            continue
+        if value is None:
+            if optional:
+                continue
+            raise ConfigError(f"{key} must be given (not null)")
+        ok, what = _type_ok(hint, value)
+        rule = field.metadata.get("check")
+        if ok and (rule is None or rule(value) is None):
+            continue
+        if rule is not None:
+            plain_rule = getattr(rule, "options", None) or what.startswith("a list")
+            what = rule.what if plain_rule or what == "a string" else f"{what} {rule.what}"
+        raise ConfigError(f"{key} must be {what}{' or null' if optional else ''}, got {value!r}")
+
+
+def check(cfg, entry: str = "sweep") -> dict:
+    """Check a config of entry point ``entry`` (``sweep``, ``spectral``, ``krr``) against its
+    schema and the cross-key rules; return it as a resolved plain dict.
+
+    Every key is checked for its declared type and range; unknown keys are refused (also
+    those added with ``+``), and so are the combinations the code cannot run (leverage
+    sampling of an MLP, an odd width with symmetric init, a sampling method of the other
+    sampler, an optimizer optax does not have).
+
+    Raises:
+      ConfigError: naming the first invalid key as typed on the command line, e.g.
+        ``model.width must be an integer >= 1, got 0``.
+    """
+    cfg = plain(cfg)
+    _check_node(_ENTRY_POINTS[entry], cfg, "")
+    if entry == "sweep":
+        _cross_check_sweep(cfg)
+    return cfg
+
+
+def _cross_check_sweep(cfg: dict) -> None:
+    import optax
+
+    smp, mdl, reg, trn = cfg["sampler"], cfg["model"], cfg["regime"], cfg["train"]
+    methods = ("iid",) if smp["name"] == "gaussian" else ("rejection", "sir")
+    if smp["method"] not in methods:
+        raise ConfigError(f"sampler.method must be one of {', '.join(methods)} with "
+                          f"sampler.name={smp['name']}, got {smp['method']!r}")
+    if mdl["kind"] == "mlp" and smp["name"] != "gaussian":
+        raise ConfigError("sampler must be gaussian for model=mlp (leverage sampling is "
+                          f"defined for the two-layer network), got {smp['name']!r}")
+    if mdl["kind"] == "two_layer" and reg["symmetric"] and mdl["width"] % 2:
+        raise ConfigError("model.width must be even with regime.symmetric=true (pairs (w, a), "
+                          f"(w, -a)), got {mdl['width']!r}")
+    name = trn["optimizer"]
+    if name.startswith("_") or not callable(getattr(optax, name, None)):
+        raise ConfigError("train.optimizer must be the name of an optax optimizer (sgd, adam, "
+                          f"...), got {name!r}")
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def reference() -> str:
+    """The configuration reference in Markdown: every key of every entry point and group,
+    with its type, default and doc (generated from the schemas above)."""
+
+    def type_name(hint) -> str:
+        inner, optional = _optional(hint)
+        name = getattr(inner, "__name__", str(inner).replace("typing.", ""))
+        if get_origin(inner) in (list, dict):
+            name = str(inner).replace("typing.", "")
+        return f"{name} | None" if optional else name
+
+    def table(schema: type, default) -> list[str]:
+        hints = get_type_hints(schema)
+        out = ["| key | type | default | doc |", "|---|---|---|---|"]
+        for f in dataclasses.fields(schema):
+            if f.name in ("defaults", "_target_") or dataclasses.is_dataclass(hints[f.name]):
+                continue
+            if f.name in ("data", "model"):
+                continue
+            value = getattr(default, f.name)
+            shown = "(required)" if value == MISSING else f"`{value!r}`"
+            out.append(f"| `{f.name}` | {type_name(hints[f.name])} | {shown} | "
+                       f"{f.metadata.get('doc', '')} |")
+        return out
+
+    lines = ["# Configuration reference", "",
+             "Generated from `nnkrr/config.py` (`nnkrr.config.reference()`).", ""]
+    for name, schema in _ENTRY_POINTS.items():
+        lines += [f"## `{name}` (`experiments/{name}.py`)", "", schema.__doc__ or "", ""]
+        lines += table(schema, schema()) + [""]
+    groups = [("data", DATA), ("sampler", {"gaussian": GAUSSIAN, "leverage": LEVERAGE}),
+              ("regime", {"lazy": LAZY, "paper": PAPER}), ("train", {"gd": Train()}),
+              ("model", {"two_layer": TwoLayer(), "mlp": MLP()})]
+    for group, options in groups:
+        for option, node in options.items():
+            lines += [f"## `{group}={option}`", "", " ".join(type(node).__doc__.split()), ""]
+            lines += table(type(node), node) + [""]
+    return "\n".join(lines)
+
+
+def check_spectral(cfg) -> dict:
+    """:func:`check` for ``experiments/spectral.py``."""
+    return check(cfg, "spectral")
+
+
+def check_krr(cfg) -> dict:
+    """:func:`check` for ``experiments/krr.py``."""
+    return check(cfg, "krr")

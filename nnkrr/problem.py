@@ -1,0 +1,84 @@
+r"""The problem a job solves: the data, the exact kernel and the NTK-KRR target.
+
+For inputs X (n, d), targets Y (n,), output scale :math:`\kappa` and ridge :math:`\lambda`:
+
+.. math:: f^*(x) = \kappa^2 K(x, X) (\kappa^2 K + \lambda I)^{-1} Y, \qquad
+          s_\lambda = \sum_i \frac{\mu_i}{\mu_i + \lambda},
+
+with :math:`\mu_i` the eigenvalues of :math:`\kappa^2 K`.  :func:`make_problem` factors
+:math:`\kappa^2 K + \lambda I` once (:func:`nnkrr.krr.factor`); every later solve with the
+same K (the residuals of the flips prediction) reuses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nnkrr import data as data_lib
+from nnkrr import kernels, krr
+
+__all__ = ["Problem", "make_problem", "target_kernels"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Problem:
+    """One job's data, exact kernels (times :math:`\\kappa^2`) and NTK-KRR target, float64.
+
+    Shapes: ``x`` (n, d), ``y`` (n,), ``x_test`` (n_t, d), ``y_test`` (n_t,),
+    ``k_train`` (n, n), ``k_test`` (n_t, n), ``f_star`` (n_t,), ``beta`` (n,),
+    ``mu`` (n,) ascending.
+    """
+
+    dataset: data_lib.Dataset
+    x: jax.Array
+    y: jax.Array
+    x_test: jax.Array
+    y_test: jax.Array
+    lam: float
+    k_train: jax.Array
+    k_test: jax.Array
+    factor: krr.Factor  # of k_train + lam I
+    beta: jax.Array  # (k_train + lam I)^-1 y
+    f_star: jax.Array  # k_test beta
+    mu: np.ndarray  # eigenvalues of k_train, ascending
+
+    @property
+    def s_lambda(self) -> float:
+        """The statistical dimension :math:`s_\\lambda = \\sum_i \\mu_i / (\\mu_i + \\lambda)`."""
+        return float(np.sum(self.mu / (self.mu + self.lam)))
+
+
+def target_kernels(model: dict, x, x_test):
+    """The exact kernel of a model config and its training inputs (train, test-train):
+    the two-layer ReLU NTK (plus the arc-cosine kernel with a trained readout) or the
+    depth-L MLP's NTK (:mod:`nnkrr.kernels`)."""
+    if model["kind"] == "mlp":
+        kw = {"depth": model["depth"], "train_last": model["train_readout"], "W_std": model["W_std"]}
+        return kernels.mlp_ntk(x, **kw), kernels.mlp_ntk(x_test, x, **kw)
+    k_train, k_test = kernels.relu_ntk(x), kernels.relu_ntk(x_test, x)
+    if model["train_readout"]:
+        k_train = k_train + kernels.arccos1_kernel(x)
+        k_test = k_test + kernels.arccos1_kernel(x_test, x)
+    return k_train, k_test
+
+
+def make_problem(
+    ds: data_lib.Dataset, target: int, model: dict, kappa: float, lam: float
+) -> Problem:
+    """The :class:`Problem` of data set ``ds``'s output column ``target`` for the model
+    config ``model`` (its exact kernel, :func:`target_kernels`), scale ``kappa``, ridge ``lam``.
+
+    Needs ``jax_enable_x64`` (the references are float64)."""
+    x, xt = jnp.asarray(ds.x_train, jnp.float64), jnp.asarray(ds.x_test, jnp.float64)
+    y = jnp.asarray(ds.y_train[:, target], jnp.float64)
+    yt = jnp.asarray(ds.y_test[:, target], jnp.float64)
+    k_train, k_test = target_kernels(model, x, xt)
+    k_train, k_test = kappa**2 * k_train, kappa**2 * k_test
+    fac = krr.factor(k_train, lam)
+    beta = krr.solve(fac, y)
+    mu = np.linalg.eigvalsh(np.asarray(k_train))
+    return Problem(ds, x, y, xt, yt, lam, k_train, k_test, fac, beta, krr.predict(k_test, beta), mu)

@@ -1,0 +1,139 @@
+"""What a row of the sweep's table holds: the one list of its columns, with their docs.
+
+:func:`rows` puts a job's provenance, schedule and measurements together in the order of
+:data:`COLUMNS` (one row per seed); the documentation's table of columns is generated from it.
+"""
+
+from __future__ import annotations
+
+from nnkrr.config import round_15
+
+__all__ = ["COLUMNS", "DATA_COLUMN_DOC", "provenance", "rows"]
+
+#: Every column of a row, in order, with what it holds.  ``data_<key>`` columns (one per
+#: option of the data set besides its seed and sizes, :data:`DATA_COLUMN_DOC`) follow ``target``.
+COLUMNS: dict[str, str] = {
+    "dataset": "the data set's name (a file's stem for data=file)",
+    "data_seed": "the data seed (split, inputs, teacher; feature keys derive from it)",
+    "n_train": "training points n",
+    "n_test": "test points",
+    "dim": "input dimension d",
+    "target": "the column of Y regressed",
+    "sampler": "first-layer sampler: gaussian | leverage",
+    "method": "its method: iid | rejection | sir",
+    "pool_size": "SIR pool size (null: the default)",
+    "regime": "the regime's name",
+    "centre": "the regulariser's centre: init (W(0)) | zero",
+    "symmetric": "symmetric init (pairs (w, a), (w, -a))",
+    "kappa": "output scale kappa",
+    "lam": "ridge lambda of the training loss and of f*",
+    "ridge": "lambda / kappa^2, the ridge on K (rows with equal ridge have equal f*)",
+    "model": "two_layer | mlp",
+    "depth": "hidden layers (1 for the two-layer network)",
+    "train_readout": "the readout was trained too",
+    "width": "width m",
+    "dtype": "training dtype",
+    "kernel_path": "training path: fused | autodiff",
+    "chunk": "neurons per block of the fused kernel (null for the MLP)",
+    "optimizer": "optax optimizer",
+    "optimizer_kwargs": "its arguments (as a string)",
+    "step_factor": "step size as a fraction of the stable one",
+    "horizon_c": "training time constant c of T = c / (mu_min + lambda)",
+    "max_steps": "cap on the steps",
+    "init_seed": "the seed s of the feature and sign draw: keys fold_in(key(data_seed), s)",
+    "learning_rate": "step size eta",
+    "steps": "GD steps taken",
+    "steps_capped": "the steps were cut to max_steps",
+    "time_T": "training time T = steps * eta",
+    "lam_T": "lambda T",
+    "gap_max": "max over test points of |f_nn(T) - f*|",
+    "gap_rms": "RMS over test points of f_nn(T) - f*",
+    "gap_rel": "gap_rms / f_star_rms",
+    "f_star_rms": "RMS of the NTK-KRR target f* on the test points",
+    "abs_sum_rms": "RMS over test points of the output sum's absolute mass at init",
+    "roundoff": "round-off level of the gap parts (nnkrr.measurements.ROUNDOFF_ULPS)",
+    "gap_kernel": "RMS of f*_m - f* (random-feature kernel vs exact, nnkrr.gap)",
+    "gap_init": "RMS of the initial output's part",
+    "gap_opt": "RMS of the finite-training-time part",
+    "gap_nonlin": "RMS of f_nn(T) - f_lin(T), the network vs its linearisation",
+    "spectral_eps": "spectral error eps of kappa^2 K_m against kappa^2 K at lambda",
+    "s_lambda": "statistical dimension s_lambda of kappa^2 K at lambda",
+    "flatness": "sup score / s_lambda of the leverage function (leverage rows; NaN otherwise)",
+    "weight_move": "||theta(T) - theta(0)|| / ||theta(0)||",
+    "pattern_flips": "fraction of (neuron, training point) activation patterns flipped by T",
+    "pattern_flips_pred": "their lazy prediction (nnkrr.laziness; NaN for other models)",
+    "nn_test_mse": "test MSE of the network",
+    "nn_train_mse": "training MSE of the network",
+    "krr_test_mse": "test MSE of NTK-KRR",
+    "status": "ok | diverged",
+    "diverged_step": "the step whose loss was not finite (-1: none)",
+    "diverged_loss": "the loss at that step (NaN: none)",
+    "final_loss": "the training loss at the end",
+    "wall_s": "seconds the job took until this row",
+}
+DATA_COLUMN_DOC = "data_<key>: the data set's option <key> (e.g. data_spread for the cone)"
+_FIXED_DATA_KEYS = ("_target_", "seed", "n_train", "n_test", "dim")
+
+
+def provenance(cfg: dict, ds, kernel_path: str, chunk: int | None) -> dict:
+    """The config values that change a row's numbers (besides the per-seed index)."""
+    reg, smp, mdl, trn = cfg["regime"], cfg["sampler"], cfg["model"], cfg["train"]
+    row = {
+        "dataset": ds.name,
+        "data_seed": cfg["seed"],
+        "n_train": ds.n_train,
+        "n_test": ds.n_test,
+        "dim": ds.dim,
+        "target": cfg["target"],
+    }
+    for key, value in sorted(cfg["data"].items()):
+        if key not in _FIXED_DATA_KEYS:
+            row[f"data_{key}"] = value
+    row.update(
+        sampler=smp["name"],
+        method=smp["method"],
+        pool_size=smp.get("pool_size"),
+        regime=reg["name"],
+        centre=reg["centre"],
+        symmetric=reg["symmetric"],
+        kappa=reg["kappa"],
+        lam=cfg["lam"],
+        ridge=round_15(cfg["lam"] / reg["kappa"] ** 2),
+        model=mdl["kind"],
+        depth=mdl.get("depth", 1),
+        train_readout=mdl["train_readout"],
+        width=mdl["width"],
+        dtype=cfg["dtype"],
+        kernel_path=kernel_path,
+        chunk=chunk,
+        optimizer=trn["optimizer"],
+        optimizer_kwargs=str(dict(sorted(trn["optimizer_kwargs"].items()))),
+        step_factor=trn["step_factor"],
+        horizon_c=trn["horizon_c"],
+        max_steps=trn["max_steps"],
+    )
+    return row
+
+
+def rows(base: dict, schedule, lam: float, measured: list[dict], wall_s: float) -> list[dict]:
+    """One row per seed: ``base`` (:func:`provenance`), the seed, the schedule
+    (:class:`nnkrr.train.Schedule`), its measurements, the wall time; in :data:`COLUMNS` order."""
+    out = []
+    for s, m in enumerate(measured):
+        row = {
+            **base,
+            "init_seed": s,
+            "learning_rate": schedule.learning_rate,
+            "steps": schedule.steps,
+            "steps_capped": schedule.capped,
+            "time_T": schedule.time,
+            "lam_T": lam * schedule.time,
+            **m,
+            "wall_s": wall_s,
+        }
+        fixed = [c for c in row if not c.startswith("data_") or c == "data_seed"]
+        unknown = set(fixed) - set(COLUMNS)
+        if unknown or len(fixed) != len(COLUMNS):
+            raise AssertionError(f"row columns disagree with COLUMNS: {sorted(unknown)}")
+        out.append(row)
+    return out
