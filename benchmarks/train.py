@@ -3,8 +3,8 @@
     uv run python benchmarks/train.py [--n 1024] [--dim 64] [--width 16384] [--steps 20] [--seeds 1]
 
 Times the training path (``nnkrr.train.fit`` of ``TwoLayerReLU``, plain GD) for ``seeds``
-seeds: the backend's default (on CPUs and large W the fused GD step, ``fit(fused_gd=None)``),
-the fused kernel with the generic optax step (``fused_gd=False``: autodiff of the objective
+seeds: the backend's default (on CPUs and large W the fused GD step, ``train.fused_gd_step``),
+the fused kernel with the generic optax step (``gd_step=None``: autodiff of the objective
 through the kernel, then ``optax.sgd``), the autodiff path and the fused kernel at several
 neuron chunk sizes, and with ``--seeds`` > 1 the seeds batched by ``vmap`` instead of the
 backend's default, against a plain ``jit`` + ``lax.scan`` step by autodiff through the
@@ -93,7 +93,7 @@ def main() -> None:
     }
     batched = jax.tree.map(lambda a: jnp.stack([a] * seeds), variables)
     default_net = models.TwoLayerReLU(width=m)
-    fused_step = train.fused_gd_net(default_net.apply, cfgs[steps], d) is not None
+    fused_step = train.fused_gd_step(default_net, cfgs[steps], d) is not None
     default = models.resolve_kernel(None)
     if default == "fused":
         default += f"{' GD step' if fused_step else ''}, chunk {models.resolve_chunk(None, m, n)}"
@@ -103,7 +103,7 @@ def main() -> None:
     if seeds > 1:
         variants.append(("nnkrr default, seeds by vmap", {}, {"seed_axis": "vmap"}))
     if fused_step:
-        variants.append(("nnkrr fused kernel + optax step", {}, {"fused_gd": False}))
+        variants.append(("nnkrr fused kernel + optax step", {}, {"fused": False}))
     variants.append(("nnkrr autodiff", {"kernel": "autodiff"}, {}))
     variants += [
         (f"nnkrr fused, chunk {c}", {"kernel": "fused", "chunk": c}, {}) for c in args.chunks
@@ -112,12 +112,16 @@ def main() -> None:
     for name, kwargs, fit_kwargs in variants:
         model = models.TwoLayerReLU(width=m, **kwargs)
 
-        def run(k, model=model, fit_kwargs=fit_kwargs):
-            return train.fit(model.apply, batched, x, y, cfgs[k], **fit_kwargs).params
+        fused = train.fused_gd_step(model, cfgs[steps], d, fit_kwargs.get("fused"))
+        fit_kwargs = {k: v for k, v in fit_kwargs.items() if k != "fused"}
+
+        def run(k, model=model, fit_kwargs=fit_kwargs, fused=fused):
+            return train.fit(
+                model.apply, batched, x, y, cfgs[k], gd_step=fused, **fit_kwargs
+            ).params
 
         step, fixed = marginal_time(run, steps)
         rows.append((name, step / seeds, fixed / seeds, useful))
-        fused = train.fused_gd_net(model.apply, cfgs[steps], d, fit_kwargs.get("fused_gd"))
         memory[name] = step_memory(model, fused is not None, cfgs[steps], x, y, variables)
 
     if default.startswith("fused"):

@@ -1,9 +1,10 @@
 """Exact NTK kernel ridge regression on one dataset (Hydra entry point).
 
     uv run python experiments/krr.py [data=digits] [lam=0.01] [x64=false]
+    nnkrr-krr data=digits                          # from an installed wheel
 
 Fits f*(x) = kappa^2 K(x, X) (kappa^2 K + lam I)^{-1} Y with the exact two-layer ReLU NTK K
-(:func:`nnkrr.experiment.reference`, the sweep's target: with no overrides both entry points
+(:func:`nnkrr.problem.make_problem`, the sweep's target: with no overrides both entry points
 use the same data, lam and kappa and give the same f*), logs train/test error (and accuracy
 for classification data), and writes ``metrics.json`` and ``predictions.npz`` (``train``,
 ``test``: f* on the training and test points, all output columns) into the run's directory.
@@ -20,45 +21,32 @@ import hydra
 import jax
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
+from experiments import cli
 from nnkrr import experiment
 
 log = logging.getLogger(__name__)
 
 
-def check(cfg: DictConfig) -> None:
-    """Refuse bad values before any work, naming the key (one line, exit code 1)."""
-    for key in ("lam", "kappa"):
-        value = cfg[key]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not 0 < value < float("inf")
-        ):
-            raise SystemExit(f"Error in config: {key} must be a finite number > 0, got {value!r}")
-    if not isinstance(cfg.x64, bool):
-        raise SystemExit(f"Error in config: x64 must be true or false, got {cfg.x64!r}")
-    bs = cfg.batch_size
-    if bs is not None and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
-        raise SystemExit(f"Error in config: batch_size must be an integer >= 1 or null, got {bs!r}")
-
-
-@hydra.main(version_base="1.3", config_path="../configs", config_name="krr")
+@hydra.main(version_base="1.3", config_path=cli.CONFIG_DIR, config_name="krr")
 def main(cfg: DictConfig) -> float:
-    check(cfg)
-    jax.config.update("jax_enable_x64", bool(cfg.x64))
-    from nnkrr import kernels, krr  # after the precision is set
+    out = Path(HydraConfig.get().runtime.output_dir)
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    cfg = OmegaConf.create(cli.checked(cfg, "krr", None if multirun else out))
+    jax.config.update("jax_enable_x64", cfg.x64)  # per process, before any array
+    from nnkrr import kernels, krr
 
     try:
-        ds = experiment.load_data({"data": cfg.data})
-    except (ValueError, TypeError) as err:
-        raise SystemExit(f"Error in config: data: {err}") from None
+        ds = experiment.load_data(cfg)
+    except experiment.ConfigError as err:
+        raise cli.refuse(err, None if multirun else out) from None
     start = time.perf_counter()
     kappa2, lam = float(cfg.kappa) ** 2, float(cfg.lam)
     k_train = kappa2 * kernels.relu_ntk(ds.x_train, batch_size=cfg.batch_size)
     k_test = kappa2 * kernels.relu_ntk(ds.x_test, ds.x_train, batch_size=cfg.batch_size)
-    alpha = krr.solve(k_train, ds.y_train, lam)  # what experiment.reference does, once
+    alpha = krr.solve(k_train, ds.y_train, lam)  # the sweep's f* (nnkrr.problem), all outputs
     pred_test = np.asarray(krr.predict(k_test, alpha))
     pred_train = np.asarray(krr.predict(k_train, alpha))
     wall = time.perf_counter() - start
@@ -79,7 +67,6 @@ def main(cfg: DictConfig) -> float:
     }
     if ds.labels_test is not None:
         metrics["test_accuracy"] = float(np.mean(pred_test.argmax(1) == ds.labels_test))
-    out = Path(HydraConfig.get().runtime.output_dir)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     np.savez(out / "predictions.npz", train=pred_train, test=pred_test)
     log.info(
@@ -103,4 +90,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

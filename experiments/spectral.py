@@ -1,6 +1,7 @@
 """Spectral error of Gaussian versus leverage-score random features (Hydra entry point).
 
     uv run python experiments/spectral.py -m      # default grid: synthetic and cone data
+    nnkrr-spectral -m                             # the same, from an installed wheel
 
 For each sampler, number of features m and seed, draws a feature sample, forms the
 random-feature kernel K_m and records eps = ||(K + lam I)^-1/2 (K_m - K) (K + lam I)^-1/2||_2.
@@ -18,24 +19,30 @@ import hydra
 import jax
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
-from tqdm import tqdm
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
-from experiments import plots, results
+from experiments import cli, plots, results
+from nnkrr import experiment
 
 log = logging.getLogger(__name__)
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="spectral")
+@hydra.main(version_base="1.3", config_path=cli.CONFIG_DIR, config_name="spectral")
 def main(cfg: DictConfig) -> None:
-    jax.config.update("jax_enable_x64", bool(cfg.x64))
-    from nnkrr import features, sampling  # after the precision is set
-
     out = Path(HydraConfig.get().runtime.output_dir)
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    cfg = OmegaConf.create(cli.checked(cfg, "spectral", None if multirun else out))
+    jax.config.update("jax_enable_x64", cfg.x64)  # per process, before any array
+    from nnkrr import features, sampling
+
     if (out / "spectral.parquet").exists() and not cfg.force:
         log.info("%s already has spectral.parquet: skipped (force=true recomputes)", out)
         return
-    ds = hydra.utils.instantiate(cfg.data)
+    try:
+        ds = experiment.load_data(cfg)
+    except experiment.ConfigError as err:
+        raise cli.refuse(err, None if multirun else out) from None
     x = jax.numpy.asarray(ds.x_train)
     spec = features.get_kernel(cfg.kernel)
     k = spec.exact(x)
@@ -57,7 +64,9 @@ def main(cfg: DictConfig) -> None:
 
     rows = []
     grid = [(sampler, m) for sampler in cfg.samplers for m in cfg.widths]
-    for sampler, m in tqdm(grid, desc=f"eps vs m ({ds.name})", mininterval=2):
+    progress = cli.Progress(f"eps vs m ({ds.name})")
+    for done, (sampler, m) in enumerate(grid):
+        progress("draws", done, len(grid))
         k_ms, stats, walls = [], [], []
         for seed in range(cfg.seeds):
             start = time.perf_counter()
@@ -102,6 +111,8 @@ def main(cfg: DictConfig) -> None:
                     "wall_s": walls[seed] + eps_wall,
                 }
             )
+    progress("draws", len(grid), len(grid))
+    progress.close()
     frame = pd.DataFrame(rows)
     parquet, _ = results.write_table(frame, out, "spectral")
     plots.spectral_figure(frame, out)
@@ -113,4 +124,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

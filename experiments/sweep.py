@@ -1,6 +1,7 @@
 """Wide regularised networks versus exact NTK-KRR, per width and sampler (Hydra entry point).
 
     uv run python experiments/sweep.py -m          # the default grid (README's main job)
+    nnkrr-sweep -m                                 # the same, from an installed wheel
 
 The thin shell around :func:`nnkrr.experiment.run`: config in, files out.  One job = one
 (data, sampler, regime, width); its rows (one per seed) go to ``results.parquet``/``.csv``
@@ -8,11 +9,11 @@ in the job directory, with ``run.json`` (package versions, device, git commit, t
 the end of a multirun ``results.GatherResults`` gathers the rows into the sweep directory
 and draws ``gap_vs_width.png`` and ``gap_decomposition.png``.
 
-Every config value is checked before any work (:func:`nnkrr.experiment.validate`); an
-invalid one ends the run with a one-line error naming its key and a non-zero exit code (in a
-multirun, every grid combination is checked before any job is launched).  In a multirun a job
-that fails writes ``failure.json`` instead of rows and the sweep goes on; the gathering at the
-end reports it in ``failures.csv`` and exits non-zero.
+Every config value is checked once before any work (:func:`nnkrr.config.check`; in a
+multirun, every grid combination once more before any job is launched); an invalid one ends
+the run with a one-line error naming its key, exit code 1 and no job folder left behind.  In
+a multirun a job that fails writes ``failure.json`` instead of rows and the sweep goes on;
+the gathering at the end reports it in ``failures.csv`` and exits non-zero.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import hydra
+import jax
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
-from tqdm import tqdm
 
-from experiments import results
+from experiments import cli, results
 from nnkrr import experiment
 
 log = logging.getLogger(__name__)
@@ -47,45 +48,29 @@ SUMMARY = [
 ]
 
 
-def config_or_exit(cfg: DictConfig) -> dict:
-    """The validated job config, or a one-line error naming the bad key and exit code 1."""
-    try:
-        return experiment.validate(cfg)
-    except experiment.ConfigError as err:
-        raise SystemExit(f"Error in config: {err}") from None
-
-
-@hydra.main(version_base="1.3", config_path="../configs", config_name="sweep")
+@hydra.main(version_base="1.3", config_path=cli.CONFIG_DIR, config_name="sweep")
 def main(cfg: DictConfig) -> str | None:
-    job = config_or_exit(cfg)
+    jax.config.update("jax_enable_x64", True)  # float64 references; training in cfg.dtype
     out = Path(HydraConfig.get().runtime.output_dir)
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    job = cli.checked(cfg, "sweep", None if multirun else out)
     if (out / "results.parquet").exists() and not job["force"]:
         log.info("%s already has results.parquet: skipped (force=true recomputes)", out)
         return
     started, t0 = datetime.now(UTC), time.perf_counter()
     width, sampler = job["model"]["width"], job["sampler"]["name"]
-    bars: dict[str, tqdm] = {}
-
-    def progress(label: str, done: int, steps: int) -> None:
-        if label not in bars:
-            bars[label] = tqdm(
-                total=steps, desc=f"m={width} {sampler} {label}", mininterval=2, leave=False
-            )
-        bars[label].update(done - bars[label].n)
-
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    progress = cli.Progress(f"m={width} {sampler}")
     try:
-        frame = experiment.run(job, progress=progress)
+        frame = experiment.run(job, progress=progress, checked=True)
     except Exception as err:
         if multirun:  # the sweep goes on; GatherResults reports this job in failures.csv
             log.exception("job failed: %s", err)
             return f"failed: {results.write_failure(out, err)}"
-        if isinstance(err, experiment.ConfigError):  # found once the data is loaded (target)
-            raise SystemExit(f"Error in config: {err}") from None
+        if isinstance(err, experiment.ConfigError):  # found once the data is read (target)
+            raise cli.refuse(err, out) from None
         raise
     finally:
-        for bar in bars.values():
-            bar.close()
+        progress.close()
     parquet, _ = results.write_table(frame, out, "results")
     results.write_run_metadata(out, started, time.perf_counter() - t0)
     first = frame.iloc[0]
@@ -117,4 +102,4 @@ def main(cfg: DictConfig) -> str | None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -29,12 +29,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import types
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from omegaconf import MISSING, II
+from omegaconf import II, MISSING
 
 __all__ = [
     "ConfigError",
@@ -163,8 +164,8 @@ class Synthetic:
 
     _target_: str = "nnkrr.data.synthetic"
     seed: int = _f(II("seed"), _SEED_DOC, _at_least(0))
-    n_train: Optional[int] = _f(128, _N_TRAIN_DOC, _at_least(1))
-    n_test: Optional[int] = _f(128, _N_TEST_DOC, _at_least(1))
+    n_train: int | None = _f(128, _N_TRAIN_DOC, _at_least(1))
+    n_test: int | None = _f(128, _N_TEST_DOC, _at_least(1))
     dim: int = _f(8, "input dimension d", _at_least(2))
     noise: float = _f(0.0, "std of Gaussian noise on the training targets", _non_negative)
     frequency: float = _f(2.0, "teacher y = k^-1/2 sum_j a_j sin(frequency v_j.x)", _positive)
@@ -178,8 +179,8 @@ class Cone:
 
     _target_: str = "nnkrr.data.cone"
     seed: int = _f(II("seed"), _SEED_DOC, _at_least(0))
-    n_train: Optional[int] = _f(128, _N_TRAIN_DOC, _at_least(1))
-    n_test: Optional[int] = _f(128, _N_TEST_DOC, _at_least(1))
+    n_train: int | None = _f(128, _N_TRAIN_DOC, _at_least(1))
+    n_test: int | None = _f(128, _N_TEST_DOC, _at_least(1))
     dim: int = _f(8, "input dimension d", _at_least(2))
     spread: float = _f(0.05, "angular width of each cone", _positive)
     clusters: int = _f(1, "number of cones (the first around e_1)", _at_least(1))
@@ -195,8 +196,8 @@ class Real:
 
     _target_: str = "nnkrr.data.digits"
     seed: int = _f(II("seed"), _SEED_DOC, _at_least(0))
-    n_train: Optional[int] = _f(128, _N_TRAIN_DOC, _at_least(1))
-    n_test: Optional[int] = _f(128, _N_TEST_DOC, _at_least(1))
+    n_train: int | None = _f(128, _N_TRAIN_DOC, _at_least(1))
+    n_test: int | None = _f(128, _N_TEST_DOC, _at_least(1))
     sphere: bool = _f(True, "project the (standardised) inputs to the unit sphere")
     standardise: bool = _f(True, "false: raw features (the data set is then named <name>_raw)")
 
@@ -209,13 +210,13 @@ class File:
 
     _target_: str = "nnkrr.data.from_file"
     path: str = _f(MISSING, "the .npz or .csv file (required: data.path=...)")
-    columns: Optional[list[str]] = _f(None, "target columns of a .csv file (required there)")
-    test_path: Optional[str] = _f(
+    columns: list[str] | None = _f(None, "target columns of a .csv file (required there)")
+    test_path: str | None = _f(
         None, "a given test split (same format); null: a seeded split of path"
     )
     seed: int = _f(II("seed"), _SEED_DOC, _at_least(0))
-    n_train: Optional[int] = _f(None, _N_TRAIN_DOC, _at_least(1))
-    n_test: Optional[int] = _f(None, _N_TEST_DOC, _at_least(1))
+    n_train: int | None = _f(None, _N_TRAIN_DOC, _at_least(1))
+    n_test: int | None = _f(None, _N_TEST_DOC, _at_least(1))
     sphere: bool = _f(True, "project the (standardised) inputs to the unit sphere")
     standardise: bool = _f(True, "standardise inputs (training mean and std) and targets")
 
@@ -241,11 +242,17 @@ _DATA_SCHEMAS = {s._target_: type(s) for s in DATA.values()}
 class Sampler:
     """How the first-layer features are drawn (:func:`nnkrr.sampling.sample`)."""
 
-    name: str = _f("gaussian", "gaussian: w_r ~ N(0, I); leverage: w_r ~ q = tau_lam / s_lam",
-                   _one_of("gaussian", "leverage"))
-    method: str = _f("iid", "gaussian: iid; leverage: rejection (exact) | sir",
-                     _one_of("iid", "rejection", "sir"))
-    pool_size: Optional[int] = _f(None, "SIR pool (null: max(16 m, 65536))", _at_least(1))
+    name: str = _f(
+        "gaussian",
+        "gaussian: w_r ~ N(0, I); leverage: w_r ~ q = tau_lam / s_lam",
+        _one_of("gaussian", "leverage"),
+    )
+    method: str = _f(
+        "iid",
+        "gaussian: iid; leverage: rejection (exact) | sir",
+        _one_of("iid", "rejection", "sir"),
+    )
+    pool_size: int | None = _f(None, "SIR pool (null: max(16 m, 65536))", _at_least(1))
 
 
 GAUSSIAN = Sampler()
@@ -257,11 +264,15 @@ class Regime:
     """The training regime: the regulariser's centre, the init, the output scale."""
 
     name: str = _f("lazy", "the regime's name (recorded in every row)")
-    centre: str = _f("init", "theta_c in lam/2 ||theta - theta_c||^2: init (W(0)) | zero",
-                     _one_of("zero", "init"))
+    centre: str = _f(
+        "init",
+        "theta_c in lam/2 ||theta - theta_c||^2: init (W(0)) | zero",
+        _one_of("zero", "init"),
+    )
     symmetric: bool = _f(True, "symmetric init: pairs (w, a), (w, -a), so f(W(0), .) = 0")
-    kappa: float = _f(1.0, "output scale: f = kappa / sqrt(m) sum_r a_r c_r relu(w_r . x)",
-                      _positive)
+    kappa: float = _f(
+        1.0, "output scale: f = kappa / sqrt(m) sum_r a_r c_r relu(w_r . x)", _positive
+    )
 
 
 #: Lazy regime: centre W(0), symmetric init, kappa = 1; the regulariser keeps W near W(0).
@@ -275,22 +286,27 @@ class Train:
     """Full-batch training with optax (:func:`nnkrr.train.fit`)."""
 
     optimizer: str = _f("sgd", "an optax factory taking the learning rate first: sgd, adam, ...")
-    optimizer_kwargs: dict[str, Any] = _f(dict, "its other arguments, e.g. {momentum: 0.9}",
-                                          factory=True)
-    learning_rate: Optional[float] = _f(
+    optimizer_kwargs: dict[str, Any] = _f(
+        dict, "its other arguments, e.g. {momentum: 0.9}", factory=True
+    )
+    learning_rate: float | None = _f(
         None, "null: step_factor / (lambda_max(kappa^2 K_m) + lam), the stable GD step", _positive
     )
     step_factor: float = _f(1.0, "the step as a fraction of the stable one", _below_two)
-    time: Optional[float] = _f(
-        None, "training time T = steps * eta; null: horizon_c / (mu_min(kappa^2 K) + lam)",
+    time: float | None = _f(
+        None,
+        "training time T = steps * eta; null: horizon_c / (mu_min(kappa^2 K) + lam)",
         _positive,
     )
-    horizon_c: float = _f(5.0, "slowest linear mode at exp(-horizon_c) of its initial error",
-                          _positive)
-    max_steps: int = _f(200000, "cap on steps = ceil(T / eta) (T shrinks, with a warning)",
-                        _at_least(1))
-    segments: int = _f(20, "compiled lax.scan segments (progress is reported between them)",
-                       _at_least(1))
+    horizon_c: float = _f(
+        5.0, "slowest linear mode at exp(-horizon_c) of its initial error", _positive
+    )
+    max_steps: int = _f(
+        200000, "cap on steps = ceil(T / eta) (T shrinks, with a warning)", _at_least(1)
+    )
+    segments: int = _f(
+        20, "compiled lax.scan segments (progress is reported between them)", _at_least(1)
+    )
 
 
 @dataclasses.dataclass
@@ -299,15 +315,20 @@ class TwoLayer:
     (:class:`nnkrr.models.TwoLayerReLU`)."""
 
     kind: str = _f("two_layer", "the model (two_layer | mlp)", _one_of("two_layer", "mlp"))
-    width: int = _f(1024, "m (with symmetric init: m / 2 sampled features, each used twice)",
-                    _at_least(1))
+    width: int = _f(
+        1024, "m (with symmetric init: m / 2 sampled features, each used twice)", _at_least(1)
+    )
     train_readout: bool = _f(False, "also train a_r: the target kernel adds kappa^2 arccos1")
-    kernel: Optional[str] = _f(
-        None, "training path: fused | autodiff; null: nnkrr.models.resolve_kernel",
+    kernel: str | None = _f(
+        None,
+        "training path: fused | autodiff; null: nnkrr.models.resolve_kernel",
         _one_of("fused", "autodiff"),
     )
-    chunk: Optional[int] = _f(None, "neurons per block of the fused kernel; null: "
-                              "nnkrr.models.resolve_chunk", _at_least(1))
+    chunk: int | None = _f(
+        None,
+        "neurons per block of the fused kernel; null: nnkrr.models.resolve_chunk",
+        _at_least(1),
+    )
 
 
 @dataclasses.dataclass
@@ -323,8 +344,10 @@ class MLP:
 
 _MODEL_SCHEMAS = {"two_layer": TwoLayer, "mlp": MLP}
 
-_LAM_DOC = ("ridge of the training loss and of f* = kappa^2 K (kappa^2 K + lam I)^-1 Y; "
-            "kappa^2 * ridge unless given")
+_LAM_DOC = (
+    "ridge of the training loss and of f* = kappa^2 K (kappa^2 K + lam I)^-1 Y; "
+    "kappa^2 * ridge unless given"
+)
 
 
 @dataclasses.dataclass
@@ -332,22 +355,27 @@ class Sweep:
     """One job of the width sweep (``experiments/sweep.py``, :func:`nnkrr.experiment.run`)."""
 
     data: Any = _f(Synthetic, "the data set (data=...)", factory=True)
-    sampler: Sampler = _f(Sampler, "the first-layer sampler (sampler=gaussian | leverage)",
-                          factory=True)
+    sampler: Sampler = _f(
+        Sampler, "the first-layer sampler (sampler=gaussian | leverage)", factory=True
+    )
     regime: Regime = _f(Regime, "the training regime (regime=lazy | paper)", factory=True)
     train: Train = _f(Train, "training (train=gd)", factory=True)
     model: Any = _f(TwoLayer, "the network (model=two_layer | mlp)", factory=True)
-    seed: int = _f(0, "data seed; feature/sign keys are fold_in(key(seed), s) for s < seeds",
-                   _at_least(0))
+    seed: int = _f(
+        0, "data seed; feature/sign keys are fold_in(key(seed), s) for s < seeds", _at_least(0)
+    )
     seeds: int = _f(3, "independent initialisations per job", _at_least(1))
-    ridge: float = _f(0.1, "ridge on K: f* = K (K + ridge I)^-1 Y, the same in every regime",
-                      _positive)
+    ridge: float = _f(
+        0.1, "ridge on K: f* = K (K + ridge I)^-1 Y, the same in every regime", _positive
+    )
     lam: float = _f(II("nnkrr.kappa2_times:${regime.kappa},${ridge}"), _LAM_DOC, _positive)
-    target: int = _f(0, "column of Y to regress (multi-output data such as one-hot digits)",
-                     _at_least(0))
+    target: int = _f(
+        0, "column of Y to regress (multi-output data such as one-hot digits)", _at_least(0)
+    )
     force: bool = _f(False, "recompute a job whose results.parquet exists (default: skip it)")
-    dtype: str = _f("float32", "training dtype; kernels, KRR references and eps are float64",
-                    _one_of(*DTYPES))
+    dtype: str = _f(
+        "float32", "training dtype; kernels, KRR references and eps are float64", _one_of(*DTYPES)
+    )
 
 
 @dataclasses.dataclass
@@ -357,18 +385,31 @@ class Spectral:
     data: Any = _f(Synthetic, "the data set (data=...)", factory=True)
     seed: int = _f(0, "data seed (split and teacher)", _at_least(0))
     lam: float = _f(0.01, "ridge of the leverage function and of eps", _positive)
-    kernel: str = _f("relu_ntk", "relu_ntk | arccos1 | rff_gaussian (nnkrr.features.KERNELS)",
-                     _one_of("relu_ntk", "arccos1", "rff_gaussian"))
-    samplers: list[str] = _f(lambda: ["gaussian", "leverage"], "the samplers compared",
-                             _each_one_of("gaussian", "leverage"), factory=True)
-    method: str = _f("rejection", "leverage sampler: rejection (exact) | sir",
-                     _one_of("rejection", "sir"))
-    pool_size: Optional[int] = _f(None, "SIR pool (null: max(16 m, 65536))", _at_least(1))
-    widths: list[int] = _f(lambda: [2**k for k in range(6, 15)], "the numbers of features m",
-                           _each_at_least(1), factory=True)
+    kernel: str = _f(
+        "relu_ntk",
+        "relu_ntk | arccos1 | rff_gaussian (nnkrr.features.KERNELS)",
+        _one_of("relu_ntk", "arccos1", "rff_gaussian"),
+    )
+    samplers: list[str] = _f(
+        lambda: ["gaussian", "leverage"],
+        "the samplers compared",
+        _each_one_of("gaussian", "leverage"),
+        factory=True,
+    )
+    method: str = _f(
+        "rejection", "leverage sampler: rejection (exact) | sir", _one_of("rejection", "sir")
+    )
+    pool_size: int | None = _f(None, "SIR pool (null: max(16 m, 65536))", _at_least(1))
+    widths: list[int] = _f(
+        lambda: [2**k for k in range(6, 15)],
+        "the numbers of features m",
+        _each_at_least(1),
+        factory=True,
+    )
     seeds: int = _f(5, "independent feature samples per (sampler, m)", _at_least(1))
-    delta: float = _f(0.1, "failure probability in the theory curves' log(s_lam / delta)",
-                      _positive)
+    delta: float = _f(
+        0.1, "failure probability in the theory curves' log(s_lam / delta)", _positive
+    )
     flatness_draws: int = _f(65536, "Gaussian draws estimating sup score / s_lam", _at_least(1))
     x64: bool = _f(True, "float64 kernels, sampling and eigendecompositions")
     force: bool = _f(False, "recompute a job whose spectral.parquet exists (default: skip it)")
@@ -381,12 +422,12 @@ class KRR:
     data: Any = _f(Synthetic, "the data set (data=...)", factory=True)
     seed: int = _f(0, "data seed (split and teacher)", _at_least(0))
     ridge: float = _f(0.1, "ridge on K: f* = K (K + ridge I)^-1 Y (as in the sweep)", _positive)
-    kappa: float = _f(1.0, "output scale: f* = kappa^2 K(x, X) (kappa^2 K + lam I)^-1 Y",
-                      _positive)
+    kappa: float = _f(1.0, "output scale: f* = kappa^2 K(x, X) (kappa^2 K + lam I)^-1 Y", _positive)
     lam: float = _f(II("nnkrr.kappa2_times:${kappa},${ridge}"), _LAM_DOC, _positive)
     x64: bool = _f(True, "float64 kernels and Cholesky (float32 when false)")
-    batch_size: Optional[int] = _f(None, "nt.batch block side; null batches automatically "
-                                   "for large n", _at_least(1))
+    batch_size: int | None = _f(
+        None, "nt.batch block side; null batches automatically for large n", _at_least(1)
+    )
 
 
 _ENTRY_POINTS = {"sweep": Sweep, "spectral": Spectral, "krr": KRR}
@@ -445,14 +486,13 @@ def compose(overrides: Sequence[str] = (), config_name: str = "sweep") -> dict:
     resolved dict (Hydra's compose API: no job, no output directory; for notebooks)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
-
     from hydra.errors import HydraException
 
     with initialize_config_dir(str(config_dir()), version_base="1.3"):
         try:
             cfg = hydra_compose(config_name, overrides=list(overrides))
         except HydraException as err:  # a bad override: one line naming the key
-            raise ConfigError(_one_line(err)) from None
+            raise ConfigError(one_line(err)) from None
         return plain(cfg)
 
 
@@ -465,8 +505,9 @@ def plain(cfg) -> dict:
         cfg = OmegaConf.structured(cfg)
     elif not isinstance(cfg, DictConfig):
         if not isinstance(cfg, Mapping):
-            raise ConfigError(f"cfg: expected a DictConfig, a dict or a config.Sweep, got "
-                              f"{type(cfg).__name__}")
+            raise ConfigError(
+                f"cfg: expected a DictConfig, a dict or a config.Sweep, got {type(cfg).__name__}"
+            )
         cfg = OmegaConf.create(dict(cfg))
     keep = [k for k in cfg if k not in ("hydra", "defaults")]
     cfg = OmegaConf.masked_copy(cfg, keep)
@@ -477,11 +518,18 @@ def plain(cfg) -> dict:
     except MissingMandatoryValue as err:
         raise ConfigError(f"{err.full_key} must be given ({err.full_key}=...)") from None
     except OmegaConfBaseException as err:  # an interpolation that does not resolve
-        raise ConfigError(_one_line(err)) from None
+        raise ConfigError(one_line(err)) from None
 
 
-def _one_line(err: BaseException) -> str:
+def one_line(err: BaseException) -> str:
     """An omegaconf or Hydra error as one line naming the key: ``key: message``."""
+    from hydra.errors import MissingConfigException
+
+    missing = getattr(err, "missing_cfg_file", None)
+    if isinstance(err, MissingConfigException) and missing and "/" in missing:
+        group, option = missing.rsplit("/", 1)
+        known = ", ".join(sorted(getattr(err, "options", None) or []))
+        return f"{group}={option}: no such option" + (f" ({group} has {known})" if known else "")
     while err.__cause__ is not None and not getattr(err, "full_key", None):
         err = err.__cause__
     message = str(getattr(err, "msg", None) or err).strip().splitlines()[0]
@@ -493,7 +541,7 @@ def _one_line(err: BaseException) -> str:
 
 
 def _optional(hint) -> tuple[Any, bool]:
-    if get_origin(hint) is Union and type(None) in get_args(hint):
+    if get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint):
         (inner,) = [a for a in get_args(hint) if a is not type(None)]
         return inner, True
     return hint, False
@@ -526,8 +574,9 @@ def _schema_of(entry: type, key: str, node: Mapping) -> type | None:
     if key == "data":
         target = node.get("_target_")
         if target not in _DATA_SCHEMAS:
-            raise ConfigError(f"data._target_ must be one of {', '.join(_DATA_SCHEMAS)}, "
-                              f"got {target!r}")
+            raise ConfigError(
+                f"data._target_ must be one of {', '.join(_DATA_SCHEMAS)}, got {target!r}"
+            )
         return _DATA_SCHEMAS[target]
     if key == "model":
         kind = node.get("kind")
@@ -548,13 +597,19 @@ def _check_node(schema: type, node: Mapping, prefix: str) -> None:
     for name, field in fields.items():
         key = f"{prefix}{name}"
         if name not in node:
-            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            if (
+                field.default is dataclasses.MISSING
+                and field.default_factory is dataclasses.MISSING
+            ):
                 raise ConfigError(f"{key}: missing from the config")
             continue
         value = node[name]
         hint, optional = _optional(hints[name])
-        sub = _schema_of(schema, name, value) if name in ("data", "model") and not prefix else (
-            hint if dataclasses.is_dataclass(hint) else None)
+        sub = (
+            _schema_of(schema, name, value)
+            if name in ("data", "model") and not prefix
+            else (hint if dataclasses.is_dataclass(hint) else None)
+        )
         if sub is not None:
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{key} must be a {name} config ({name}=...), got {value!r}")
@@ -600,18 +655,25 @@ def _cross_check_sweep(cfg: dict) -> None:
     smp, mdl, reg, trn = cfg["sampler"], cfg["model"], cfg["regime"], cfg["train"]
     methods = ("iid",) if smp["name"] == "gaussian" else ("rejection", "sir")
     if smp["method"] not in methods:
-        raise ConfigError(f"sampler.method must be one of {', '.join(methods)} with "
-                          f"sampler.name={smp['name']}, got {smp['method']!r}")
+        raise ConfigError(
+            f"sampler.method must be one of {', '.join(methods)} with "
+            f"sampler.name={smp['name']}, got {smp['method']!r}"
+        )
     if mdl["kind"] == "mlp" and smp["name"] != "gaussian":
-        raise ConfigError("sampler must be gaussian for model=mlp (leverage sampling is "
-                          f"defined for the two-layer network), got {smp['name']!r}")
+        raise ConfigError(
+            "sampler must be gaussian for model=mlp (leverage sampling is "
+            f"defined for the two-layer network), got {smp['name']!r}"
+        )
     if mdl["kind"] == "two_layer" and reg["symmetric"] and mdl["width"] % 2:
-        raise ConfigError("model.width must be even with regime.symmetric=true (pairs (w, a), "
-                          f"(w, -a)), got {mdl['width']!r}")
+        raise ConfigError(
+            "model.width must be even with regime.symmetric=true (pairs (w, a), "
+            f"(w, -a)), got {mdl['width']!r}"
+        )
     name = trn["optimizer"]
     if name.startswith("_") or not callable(getattr(optax, name, None)):
-        raise ConfigError("train.optimizer must be the name of an optax optimizer (sgd, adam, "
-                          f"...), got {name!r}")
+        raise ConfigError(
+            f"train.optimizer must be the name of an optax optimizer (sgd, adam, ...), got {name!r}"
+        )
 
 
 # --------------------------------------------------------------------------- reference
@@ -638,18 +700,28 @@ def reference() -> str:
                 continue
             value = getattr(default, f.name)
             shown = "(required)" if value == MISSING else f"`{value!r}`"
-            out.append(f"| `{f.name}` | {type_name(hints[f.name])} | {shown} | "
-                       f"{f.metadata.get('doc', '')} |")
+            out.append(
+                f"| `{f.name}` | {type_name(hints[f.name])} | {shown} | "
+                f"{f.metadata.get('doc', '')} |"
+            )
         return out
 
-    lines = ["# Configuration reference", "",
-             "Generated from `nnkrr/config.py` (`nnkrr.config.reference()`).", ""]
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `nnkrr/config.py` (`nnkrr.config.reference()`).",
+        "",
+    ]
     for name, schema in _ENTRY_POINTS.items():
         lines += [f"## `{name}` (`experiments/{name}.py`)", "", schema.__doc__ or "", ""]
         lines += table(schema, schema()) + [""]
-    groups = [("data", DATA), ("sampler", {"gaussian": GAUSSIAN, "leverage": LEVERAGE}),
-              ("regime", {"lazy": LAZY, "paper": PAPER}), ("train", {"gd": Train()}),
-              ("model", {"two_layer": TwoLayer(), "mlp": MLP()})]
+    groups = [
+        ("data", DATA),
+        ("sampler", {"gaussian": GAUSSIAN, "leverage": LEVERAGE}),
+        ("regime", {"lazy": LAZY, "paper": PAPER}),
+        ("train", {"gd": Train()}),
+        ("model", {"two_layer": TwoLayer(), "mlp": MLP()}),
+    ]
     for group, options in groups:
         for option, node in options.items():
             lines += [f"## `{group}={option}`", "", " ".join(type(node).__doc__.split()), ""]

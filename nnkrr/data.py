@@ -266,7 +266,7 @@ def _read(key: str, path: str, columns: list[str] | None, tag: str):
                 f"{', '.join(map(str, frame.columns))})"
             )
         inputs = frame.drop(columns=list(columns))
-        bad = [c for c in inputs.columns if not np.issubdtype(inputs[c].dtype, np.number)]
+        bad = [c for c in inputs.columns if not pd.api.types.is_numeric_dtype(inputs[c])]
         if bad:
             raise ValueError(f"{key}: column {bad[0]!r} of {path} is not numeric")
         return (inputs.to_numpy(np.float64), frame[list(columns)].to_numpy(np.float64)), None
@@ -351,6 +351,13 @@ def from_file(
         x_tr, y_tr, x_te, y_te = x[order], y[order], xt[:n_test], yt[:n_test]
     else:
         total = x.shape[0]
+        if n_test is None and n_train is not None:
+            n_train = _checks.check_int("n_train", n_train, 1)
+            if n_train >= total:
+                raise ValueError(
+                    f"n_train: {n_train} training points leave no test points of the {total} "
+                    f"rows of {path}"
+                )
         if n_test is None:
             n_test = max(total // 4, 1) if n_train is None else total - n_train
         n_test = _checks.check_int("n_test", n_test, 1)
@@ -358,8 +365,7 @@ def from_file(
         n_train = _checks.check_int("n_train", n_train, 1)
         if n_train + n_test > total:
             raise ValueError(
-                f"n_train: n_train + n_test = {n_train + n_test} exceeds the {total} rows of "
-                f"{path}"
+                f"n_train: n_train + n_test = {n_train + n_test} exceeds the {total} rows of {path}"
             )
         order = np.random.default_rng(seed).permutation(total)
         tr, te = order[:n_train], order[n_train : n_train + n_test]

@@ -86,13 +86,21 @@ def _network(cfg: dict, prob: problem.Problem, dtype):
     keys = jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(cfg["seeds"]))
     if mdl["kind"] == "mlp":
         return models.mlp_network(
-            keys, prob.x, prob.x_test, width=mdl["width"], depth=mdl["depth"],
-            kappa=reg["kappa"], W_std=mdl["W_std"], train_readout=mdl["train_readout"],
+            keys,
+            prob.x,
+            prob.x_test,
+            width=mdl["width"],
+            depth=mdl["depth"],
+            kappa=reg["kappa"],
+            W_std=mdl["W_std"],
+            train_readout=mdl["train_readout"],
             dtype=dtype,
         )
     width = mdl["width"]
     sample, signs, flatness = sampling.draw_first_layer(
-        keys, prob.x, width // 2 if reg["symmetric"] else width,
+        keys,
+        prob.x,
+        width // 2 if reg["symmetric"] else width,
         sampler=smp["name"],
         # Leverage scores at ridge lam / kappa^2: KRR with (kappa^2 K, lam) is KRR with
         # (K, lam / kappa^2).  Flatness (65536 draws from p) with the leverage rows.
@@ -102,14 +110,27 @@ def _network(cfg: dict, prob: problem.Problem, dtype):
         flatness_key=jax.random.fold_in(base, 2**29),
     )
     return models.two_layer_network(
-        sample, signs, prob.x, prob.x_test, width=width, kappa=reg["kappa"],
-        symmetric=reg["symmetric"], train_readout=mdl["train_readout"],
-        kernel=mdl.get("kernel"), chunk=mdl.get("chunk"), dtype=dtype, flatness=flatness,
+        sample,
+        signs,
+        prob.x,
+        prob.x_test,
+        width=width,
+        kappa=reg["kappa"],
+        symmetric=reg["symmetric"],
+        train_readout=mdl["train_readout"],
+        kernel=mdl.get("kernel"),
+        chunk=mdl.get("chunk"),
+        dtype=dtype,
+        flatness=flatness,
     )
 
 
 def train_networks(
-    net, prob: problem.Problem, tcfg: train.TrainConfig, segments: int, dtype,
+    net,
+    prob: problem.Problem,
+    tcfg: train.TrainConfig,
+    segments: int,
+    dtype,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> measurements.Trained:
     """The training stage: the network and its linearisation, every seed, for
@@ -125,8 +146,9 @@ def train_networks(
         report = None
         if progress is not None:
             report = lambda done, label=label: progress(label, done, tcfg.steps)  # noqa: E731
-        state = train.fit(apply_fn, init, xd, yd, tcfg, segments=segments, progress=report,
-                          gd_step=step)
+        state = train.fit(
+            apply_fn, init, xd, yd, tcfg, segments=segments, progress=report, gd_step=step
+        )
         final = {"params": state.params, "constants": init["constants"]}
         apply = jax.jit(jax.vmap(apply_fn, in_axes=(0, None)))
         outputs[label] = (state, apply(final, xtd), apply(final, xd))
@@ -144,8 +166,9 @@ def train_networks(
     )
 
 
-def run(cfg: Any, *, progress: Callable[[str, int, int], None] | None = None,
-        checked: bool = False) -> pd.DataFrame:
+def run(
+    cfg: Any, *, progress: Callable[[str, int, int], None] | None = None, checked: bool = False
+) -> pd.DataFrame:
     """Run one job of the width sweep and return its rows (one per seed).
 
     Args:
@@ -177,8 +200,13 @@ def run(cfg: Any, *, progress: Callable[[str, int, int], None] | None = None,
     net = _network(cfg, prob, dtype)
     lam_max = float(jnp.max(jnp.linalg.eigvalsh(net.km_train)[:, -1]))
     sched = train.schedule(
-        lam_max, float(prob.mu[0]), lam, learning_rate=trn["learning_rate"],
-        step_factor=trn["step_factor"], time=trn["time"], horizon_c=trn["horizon_c"],
+        lam_max,
+        float(prob.mu[0]),
+        lam,
+        learning_rate=trn["learning_rate"],
+        step_factor=trn["step_factor"],
+        time=trn["time"],
+        horizon_c=trn["horizon_c"],
         max_steps=trn["max_steps"],
     )
     tcfg = train.TrainConfig(
@@ -191,8 +219,14 @@ def run(cfg: Any, *, progress: Callable[[str, int, int], None] | None = None,
     )
     trained = train_networks(net, prob, tcfg, trn["segments"], dtype, progress)
     measured = measurements.measure(
-        prob, net, trained, centre=reg["centre"], kappa=reg["kappa"],
-        width=cfg["model"]["width"], lam_time=lam * sched.time, dtype=dtype,
+        prob,
+        net,
+        trained,
+        centre=reg["centre"],
+        kappa=reg["kappa"],
+        width=cfg["model"]["width"],
+        lam_time=lam * sched.time,
+        dtype=dtype,
         predict_flips=cfg["model"]["kind"] == "two_layer" and not cfg["model"]["train_readout"],
         flips_key=jax.random.fold_in(jax.random.key(cfg["seed"]), 2**30),
     )

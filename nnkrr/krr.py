@@ -48,7 +48,7 @@ def _cholesky_solve(k_train: jax.Array, y: jax.Array, lam: jax.Array) -> jax.Arr
 
 
 class Factor(NamedTuple):
-    """The Cholesky factor of :math:`K + \lambda I` (lower), for several solves with one K."""
+    r"""The Cholesky factor of :math:`K + \lambda I` (lower), for several solves with one K."""
 
     chol: jax.Array  # (n, n) lower triangular
     lam: float
@@ -64,7 +64,7 @@ _solve_factored = jax.jit(lambda chol, y: jsl.cho_solve((chol, True), y))
 
 
 def factor(k_train, lam) -> Factor:
-    """Factor :math:`K + \lambda I` once (:class:`Factor`); ``solve(f, y)`` then reuses it.
+    r"""Factor :math:`K + \lambda I` once (:class:`Factor`); ``solve(f, y)`` then reuses it.
 
     Raises:
       ValueError: as :func:`solve`, when K + lam I is not numerically positive definite.

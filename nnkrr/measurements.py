@@ -68,8 +68,19 @@ def _flips_prediction(problem, net, trained, *, centre, kappa, width, lam_time, 
     ]
 
 
-def measure(problem, net, trained: Trained, *, centre: str, kappa: float, width: int,
-            lam_time: float, dtype, predict_flips: bool, flips_key) -> list[dict]:
+def measure(
+    problem,
+    net,
+    trained: Trained,
+    *,
+    centre: str,
+    kappa: float,
+    width: int,
+    lam_time: float,
+    dtype,
+    predict_flips: bool,
+    flips_key,
+) -> list[dict]:
     """The measurements of each seed (one dict a seed; the columns of :mod:`nnkrr.row`).
 
     Args:
@@ -89,8 +100,16 @@ def measure(problem, net, trained: Trained, *, centre: str, kappa: float, width:
     ulp = float(jnp.finfo(dtype).eps)
     flips_pred = [math.nan] * seeds
     if predict_flips:
-        flips_pred = _flips_prediction(problem, net, trained, centre=centre, kappa=kappa,
-                                       width=width, lam_time=lam_time, key=flips_key)
+        flips_pred = _flips_prediction(
+            problem,
+            net,
+            trained,
+            centre=centre,
+            kappa=kappa,
+            width=width,
+            lam_time=lam_time,
+            key=flips_key,
+        )
     x = problem.x.astype(dtype)
     state, out = trained.state, []
     for s in range(seeds):
@@ -112,28 +131,32 @@ def measure(problem, net, trained: Trained, *, centre: str, kappa: float, width:
         abs_sum_rms = float(trained.abs_sum_rms[s])
         gap_rms = float(gap.rms(parts["total"]))
         diverged_step = int(state.diverged_step[s])
-        out.append({
-            "gap_max": float(jnp.max(jnp.abs(parts["total"]))),
-            "gap_rms": gap_rms,
-            "gap_rel": gap_rms / f_star_rms,
-            "f_star_rms": f_star_rms,
-            "abs_sum_rms": abs_sum_rms,
-            "roundoff": ROUNDOFF_ULPS * ulp * max(f_star_rms, abs_sum_rms),
-            **{f"gap_{p}": float(gap.rms(parts[p])) for p in gap.PARTS},
-            "spectral_eps": float(eps[s]),
-            "s_lambda": problem.s_lambda,
-            "flatness": net.flatness,
-            "weight_move": math.sqrt(_sum_sq(jax.tree.map(jnp.subtract, pt, p0)) / _sum_sq(p0)),
-            "pattern_flips": laziness.pattern_flips(x, net.first_layer(p0), net.first_layer(pt)),
-            "pattern_flips_pred": flips_pred[s],
-            "nn_test_mse": float(jnp.mean((f_nn - problem.y_test) ** 2)),
-            "nn_train_mse": float(
-                jnp.mean((trained.f_nn_train[s].astype(jnp.float64) - problem.y) ** 2)
-            ),
-            "krr_test_mse": krr_test_mse,
-            "status": "diverged" if diverged_step >= 0 else "ok",
-            "diverged_step": diverged_step,
-            "diverged_loss": float(state.diverged_loss[s]),
-            "final_loss": float(state.loss[s]),
-        })
+        out.append(
+            {
+                "gap_max": float(jnp.max(jnp.abs(parts["total"]))),
+                "gap_rms": gap_rms,
+                "gap_rel": gap_rms / f_star_rms,
+                "f_star_rms": f_star_rms,
+                "abs_sum_rms": abs_sum_rms,
+                "roundoff": ROUNDOFF_ULPS * ulp * max(f_star_rms, abs_sum_rms),
+                **{f"gap_{p}": float(gap.rms(parts[p])) for p in gap.PARTS},
+                "spectral_eps": float(eps[s]),
+                "s_lambda": problem.s_lambda,
+                "flatness": net.flatness,
+                "weight_move": math.sqrt(_sum_sq(jax.tree.map(jnp.subtract, pt, p0)) / _sum_sq(p0)),
+                "pattern_flips": laziness.pattern_flips(
+                    x, net.first_layer(p0), net.first_layer(pt)
+                ),
+                "pattern_flips_pred": flips_pred[s],
+                "nn_test_mse": float(jnp.mean((f_nn - problem.y_test) ** 2)),
+                "nn_train_mse": float(
+                    jnp.mean((trained.f_nn_train[s].astype(jnp.float64) - problem.y) ** 2)
+                ),
+                "krr_test_mse": krr_test_mse,
+                "status": "diverged" if diverged_step >= 0 else "ok",
+                "diverged_step": diverged_step,
+                "diverged_loss": float(state.diverged_loss[s]),
+                "final_loss": float(state.loss[s]),
+            }
+        )
     return out

@@ -491,7 +491,7 @@ def with_theta0(variables: dict) -> dict:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Network:
-    """A job's networks at initialisation, one per seed (leading seed axis), side by side
+    r"""A job's networks at initialisation, one per seed (leading seed axis), side by side
     with their kernels: the network, its linearisation, and :math:`\kappa^2 K_m`, the NTK
     of the initial network.
 
@@ -556,29 +556,51 @@ def two_layer_network(
         km_train.append(kappa2 * km)
         km_test.append(kappa2 * kmt)
     variables = jax.vmap(
-        lambda w, c, a: init_variables(
-            sampling.FeatureSample(w, c), a, train_readout=train_readout
-        )
+        lambda w, c, a: init_variables(sampling.FeatureSample(w, c), a, train_readout=train_readout)
     )(w.astype(dtype), c.astype(dtype), a.astype(dtype))
     path = resolve_kernel(kernel)
     # One chunk for training and test inputs (resolved by the training set's size).
     chunk = resolve_chunk(chunk, width, x.shape[0]) if path == "fused" else width
 
     def module(linearized):
-        return TwoLayerReLU(width=width, kappa=kappa, linearized=linearized,
-                            train_readout=train_readout, chunk=chunk, kernel=path)
+        return TwoLayerReLU(
+            width=width,
+            kappa=kappa,
+            linearized=linearized,
+            train_readout=train_readout,
+            chunk=chunk,
+            kernel=path,
+        )
 
-    return Network(module(False), variables, module(True).apply, variables,
-                   jnp.stack(km_train), jnp.stack(km_test), lambda params: params["W"],
-                   abs_readout(variables, "a"), path, chunk, flatness)
+    return Network(
+        module(False),
+        variables,
+        module(True).apply,
+        variables,
+        jnp.stack(km_train),
+        jnp.stack(km_test),
+        lambda params: params["W"],
+        abs_readout(variables, "a"),
+        path,
+        chunk,
+        flatness,
+    )
 
 
 def mlp_network(
-    keys: jax.Array, x, x_test, *, width: int, depth: int, kappa: float, W_std: float,
-    train_readout: bool, dtype,
+    keys: jax.Array,
+    x,
+    x_test,
+    *,
+    width: int,
+    depth: int,
+    kappa: float,
+    W_std: float,
+    train_readout: bool,
+    dtype,
 ) -> Network:
     """A depth-L ReLU MLP per seed key (Gaussian init, float64, then cast to ``dtype``); the
-    NTK at init :math:`\kappa^2 K_m = J J^\top` by autodiff (the MLP holds :math:`\kappa`)."""
+    NTK at init :math:`\\kappa^2 K_m = J J^\top` by autodiff (the MLP holds :math:`\\kappa`)."""
     model = MLP(width=width, depth=depth, kappa=kappa, W_std=W_std, train_readout=train_readout)
 
     def jacobian(variables, xs):
@@ -597,7 +619,15 @@ def mlp_network(
         v64 = {"params": v64["params"], "constants": v64.get("constants", {})}
         variables.append(jax.tree.map(lambda a: a.astype(dtype), v64))
     variables = jax.tree.map(lambda *leaves: jnp.stack(leaves), *variables)
-    return Network(model, variables, linearize(model.apply), jax.vmap(with_theta0)(variables),
-                   jnp.stack(km_train), jnp.stack(km_test),  # kappa is inside the MLP
-                   lambda params: params["W0"].T, abs_readout(variables, "readout"),
-                   "autodiff", None)
+    return Network(
+        model,
+        variables,
+        linearize(model.apply),
+        jax.vmap(with_theta0)(variables),
+        jnp.stack(km_train),
+        jnp.stack(km_test),  # kappa is inside the MLP
+        lambda params: params["W0"].T,
+        abs_readout(variables, "readout"),
+        "autodiff",
+        None,
+    )

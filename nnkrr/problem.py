@@ -57,7 +57,11 @@ def target_kernels(model: dict, x, x_test):
     the two-layer ReLU NTK (plus the arc-cosine kernel with a trained readout) or the
     depth-L MLP's NTK (:mod:`nnkrr.kernels`)."""
     if model["kind"] == "mlp":
-        kw = {"depth": model["depth"], "train_last": model["train_readout"], "W_std": model["W_std"]}
+        kw = {
+            "depth": model["depth"],
+            "train_last": model["train_readout"],
+            "W_std": model["W_std"],
+        }
         return kernels.mlp_ntk(x, **kw), kernels.mlp_ntk(x_test, x, **kw)
     k_train, k_test = kernels.relu_ntk(x), kernels.relu_ntk(x_test, x)
     if model["train_readout"]:

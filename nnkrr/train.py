@@ -19,7 +19,7 @@ on accelerators (:data:`SEED_AXIS`); a non-finite loss or
 update stops that seed (its parameters are kept at the last finite values) and
 records the step and the loss.  A step is ``jax.value_and_grad`` of :func:`objective` and the
 optax update, or, for plain GD of :class:`nnkrr.models.TwoLayerReLU` with its fused kernel
-and a large W (:data:`FUSED_GD_MIN_WEIGHTS`), the fused GD step :func:`nnkrr.models.two_layer_gd_step` (:func:`fused_gd_net`), which
+and a large W (:data:`FUSED_GD_MIN_WEIGHTS`), the fused GD step :func:`nnkrr.models.two_layer_gd_step` (chosen by :func:`fused_gd_step`), which
 carries f(W, X) and the ridge term from one step to the next: the same steps to round-off,
 in one pass over W each (``benchmarks/train.py``).
 """
@@ -117,7 +117,7 @@ def horizon(lam_min: float, lam: float, c: float = 5.0) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
-    """A job's step size, steps and training time :math:`T = \eta \cdot \mathrm{steps}`."""
+    r"""A job's step size, steps and training time :math:`T = \eta \cdot \mathrm{steps}`."""
 
     learning_rate: float
     steps: int
@@ -139,8 +139,7 @@ def schedule(
     r"""The step size from the spectrum of :math:`\kappa^2 K_m` (:func:`step_size` of its
     largest eigenvalue ``lam_max``, unless ``learning_rate`` is given), the training time from
     that of :math:`\kappa^2 K` (:func:`horizon` of its smallest, ``mu_min``, unless ``time``),
-    steps :math:`= \lceil T / \eta 
-ceil` capped at ``max_steps`` (then :math:`T` shrinks)."""
+    steps :math:`= \lceil T / \eta \rceil` capped at ``max_steps`` (then :math:`T` shrinks)."""
     lr = learning_rate or step_size(lam_max, lam, step_factor)
     t = time or horizon(mu_min, lam, horizon_c)
     steps = math.ceil(t / lr)
@@ -412,8 +411,9 @@ def fit(
     """
     segments = _checks.check_positive_int("segments", segments)
     net = gd_step
-    if net is not None and (fused_gd_step(net, cfg, x.shape[-1], True) is None
-                            or apply_fn != net.apply):
+    if net is not None and (
+        fused_gd_step(net, cfg, x.shape[-1], True) is None or apply_fn != net.apply
+    ):
         raise ValueError(f"gd_step: its apply must be apply_fn, got {net!r} and {apply_fn!r}")
     params = variables["params"]
     centre = params if cfg.centre == "init" else None  # None: theta_c = 0

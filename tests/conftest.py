@@ -1,19 +1,31 @@
 """Test configuration: strict JAX numerics (as in equinox's suite), an x64 fixture, and one
 persistent compilation cache for the CLI subprocesses of a session."""
 
+import contextlib
+
 import jax
 import pytest
-
-from nnkrr.experiment import _x64
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 
+@contextlib.contextmanager
+def enable_x64():
+    """``jax_enable_x64`` on inside, restored after (the tests' one global toggle: the
+    package sets precision once per process and passes dtypes)."""
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
 @pytest.fixture
 def x64():
     """Run the test body with ``jax_enable_x64`` on (float64 by default)."""
-    with _x64():
+    with enable_x64():
         yield
 
 

@@ -1,6 +1,7 @@
 """Datasets: determinism, normalisation, documented geometry."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nnkrr import data
@@ -123,3 +124,92 @@ def test_bad_arguments_name_the_parameter(kwargs, name):
 def test_unknown_dataset():
     with pytest.raises(ValueError, match="name"):
         data.load("mnist")
+
+
+# ----------------------------------------------------------------- your own data (from_file)
+
+
+def _arrays(n=40, d=3, k=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)) * [1.0, 5.0, 0.1] + [0.0, 3.0, -1.0], rng.normal(size=(n, k))
+
+
+def test_from_file_npz_split_and_preprocessing_by_hand(tmp_path):
+    x, y = _arrays()
+    np.savez(tmp_path / "mine.npz", x=x, y=y)
+    ds = data.from_file(str(tmp_path / "mine.npz"), seed=3, n_train=30, n_test=10)
+    order = np.random.default_rng(3).permutation(40)
+    tr, te = order[:30], order[30:]
+    mean, std = x[tr].mean(0), x[tr].std(0)
+
+    def sphere(a):
+        return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+    np.testing.assert_allclose(ds.x_train, sphere((x[tr] - mean) / std), rtol=1e-12)
+    np.testing.assert_allclose(ds.x_test, sphere((x[te] - mean) / std), rtol=1e-12)
+    ym, ys = y[tr].mean(0), y[tr].std(0)
+    np.testing.assert_allclose(ds.y_test, (y[te] - ym) / ys, rtol=1e-12)
+    assert ds.name == "mine" and ds.n_outputs == 2
+    raw = data.from_file(
+        str(tmp_path / "mine.npz"), seed=3, n_train=30, n_test=10, sphere=False, standardise=False
+    )
+    np.testing.assert_array_equal(raw.x_train, x[tr])
+    # default split: a quarter for testing
+    assert (data.from_file(str(tmp_path / "mine.npz")).n_test, raw.n_train) == (10, 30)
+
+
+def test_from_file_given_test_split_npz_and_csv_agree(tmp_path):
+    x, y = _arrays(n=30, k=1)
+    xt, yt = _arrays(n=12, k=1, seed=1)
+    np.savez(tmp_path / "both.npz", x=x, y=y[:, 0], x_test=xt, y_test=yt[:, 0])
+    cols = ["a", "b", "c"]
+    pd.DataFrame(np.c_[x, y], columns=[*cols, "t"]).to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame(np.c_[xt, yt], columns=[*cols, "t"]).to_csv(tmp_path / "test.csv", index=False)
+    a = data.from_file(str(tmp_path / "both.npz"))
+    b = data.from_file(
+        str(tmp_path / "train.csv"), columns=["t"], test_path=str(tmp_path / "test.csv")
+    )
+    assert (a.n_train, a.n_test, b.n_train, b.n_test) == (30, 12, 30, 12)
+    np.testing.assert_allclose(a.x_test, b.x_test, rtol=1e-12)  # csv round-trips 17 digits
+    np.testing.assert_allclose(a.y_train, b.y_train, rtol=1e-12)
+    # the given test rows are used in order, the training rows are shuffled by the seed
+    mean, std = x.mean(0), x.std(0)
+    expected = (xt - mean) / std
+    np.testing.assert_allclose(a.x_test, expected / np.linalg.norm(expected, axis=1)[:, None])
+
+
+@pytest.mark.parametrize(
+    "setup,kwargs,message",
+    [
+        (None, {"path": "nowhere.npz"}, "path: no such file 'nowhere.npz'"),
+        ("x_only", {}, "path: .* must hold arrays x and y"),
+        ("ragged", {}, r"path: .*x must be \(n, d\) and y \(n,\) or \(n, k\)"),
+        ("inf", {}, r"path: .*y has non-finite values \(first in row 2\)"),
+        ("ok", {"n_train": 35, "n_test": 10}, "n_train: n_train \\+ n_test = 45 exceeds the 40"),
+        ("csv", {}, "columns: a .csv file needs its target columns"),
+        ("csv", {"columns": ["nope"]}, "columns: no column 'nope' in .* \\(columns: a, b, t\\)"),
+        ("text", {"columns": ["t"]}, "path: column 'b' of .* is not numeric"),
+        ("ok", {"test_path": "gone.npz"}, "test_path: no such file 'gone.npz'"),
+    ],
+)
+def test_from_file_refuses_bad_files_naming_the_key(tmp_path, setup, kwargs, message):
+    x, y = _arrays()
+    path = tmp_path / "f.npz"
+    if setup == "x_only":
+        np.savez(path, x=x)
+    elif setup == "ragged":
+        np.savez(path, x=x, y=y[:-1])
+    elif setup == "inf":
+        y[2, 1] = np.inf
+        np.savez(path, x=x, y=y)
+    elif setup == "ok":
+        np.savez(path, x=x, y=y)
+    elif setup in ("csv", "text"):
+        path = tmp_path / "f.csv"
+        frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "t": y[:, 0]})
+        if setup == "text":
+            frame["b"] = "word"
+        frame.to_csv(path, index=False)
+    kwargs = {"path": str(path), **kwargs}
+    with pytest.raises(ValueError, match=message):
+        data.from_file(**kwargs)

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnkrr import experiment
+from nnkrr import config, experiment, measurements, problem
+
+pytestmark = pytest.mark.usefixtures("x64")  # run() needs float64 references (per process)
 
 TINY = [
     "model.width=16",
@@ -28,7 +30,7 @@ def default_cfg():
 def test_compose_resolves_the_sweep_config(default_cfg):
     assert default_cfg["data"]["seed"] == default_cfg["seed"] == 0  # ${seed} resolved
     assert "hydra" not in default_cfg
-    assert experiment.validate(default_cfg) == default_cfg
+    assert config.check(default_cfg) == default_cfg
 
 
 def _with(cfg, key, value):
@@ -63,25 +65,29 @@ BAD = [
     ("train.optimizer_kwargs", [1], "train.optimizer_kwargs must be a mapping"),
     ("data.noise", -0.5, "data.noise must be a finite number >= 0"),
     ("data.frequency", 0, "data.frequency must be a finite number > 0"),
-    ("data.colour", 1, "data.colour: unknown data option"),
+    ("data.colour", 1, "data.colour: unknown key (data has _target_, dim, frequency"),
+    ("model.widht", 128, "model.widht: unknown key (model has chunk, kernel, kind"),
+    ("colour", 1, "colour: unknown key"),
+    ("model.kernel", "cuda", "model.kernel must be one of fused, autodiff or null, got 'cuda'"),
+    ("sampler.method", "rejection", "sampler.method must be one of iid with sampler.name=gaussian"),
 ]
 
 
 @pytest.mark.parametrize("key,value,message", BAD)
 def test_validate_names_the_key(default_cfg, key, value, message):
     with pytest.raises(experiment.ConfigError) as err:
-        experiment.validate(_with(default_cfg, key, value))
+        config.check(_with(default_cfg, key, value))
     assert str(err.value).startswith(message)
 
 
 def test_validate_cross_checks(default_cfg):
     mlp = experiment.compose(["model=mlp", "sampler=leverage"])
     with pytest.raises(experiment.ConfigError, match="sampler must be gaussian for model=mlp"):
-        experiment.validate(mlp)
+        config.check(mlp)
     paper = experiment.compose(["regime=paper", "model.width=7"])
-    assert experiment.validate(paper)["model"]["width"] == 7  # no pairs: odd widths are fine
+    assert config.check(paper)["model"]["width"] == 7  # no pairs: odd widths are fine
     with pytest.raises(
-        experiment.ConfigError, match=r"data \(nnkrr.data.wine\): n_train \+ n_test"
+        experiment.ConfigError, match=r"data.n_train \+ n_test = 220 exceeds the 178"
     ):
         experiment.run(experiment.compose(["data=wine", "data.n_train=170"]))
 
@@ -93,7 +99,25 @@ def test_run_on_a_plain_dict_equals_run_on_the_composed_config():
     plain["data"] = {**plain["data"], "seed": "${seed}"}  # interpolations resolve
     again = experiment.run(plain).drop(columns="wall_s")
     pd.testing.assert_frame_equal(rows, again, check_exact=True)
-    assert jax.config.jax_enable_x64 is False  # float64 was switched on for the job only
+    # a config built in code: the same job
+    typed = config.Sweep(
+        data=config.Synthetic(n_train=12, n_test=6, dim=3),
+        model=config.TwoLayer(width=16),
+        train=config.Train(max_steps=100),
+        seeds=2,
+    )
+    pd.testing.assert_frame_equal(rows, experiment.run(typed).drop(columns="wall_s"))
+
+
+def test_run_needs_float64_and_leaves_the_precision_alone():
+    jax.config.update("jax_enable_x64", False)
+    try:
+        with pytest.raises(RuntimeError, match="jax_enable_x64"):
+            experiment.run(experiment.compose(TINY))
+    finally:
+        jax.config.update("jax_enable_x64", True)
+    experiment.run(experiment.compose([*TINY, "seeds=1"]))
+    assert jax.config.jax_enable_x64 is True
 
 
 def test_provenance_tells_two_settings_apart():
@@ -130,7 +154,7 @@ def test_provenance_tells_two_settings_apart():
     for rows, ulp in ((a, 2.0**-23), (b, 2.0**-52)):
         scale = np.maximum(rows.f_star_rms, rows.abs_sum_rms)
         np.testing.assert_allclose(
-            rows.roundoff, experiment.ROUNDOFF_ULPS * ulp * scale, rtol=1e-12
+            rows.roundoff, measurements.ROUNDOFF_ULPS * ulp * scale, rtol=1e-12
         )
 
 
@@ -147,17 +171,17 @@ def test_roundoff_follows_the_output_sums_absolute_mass():
     tol = 5 * 1.46 / np.sqrt(width / 2)
     np.testing.assert_allclose(rows.abs_sum_rms, expected, rtol=tol)
     assert (rows.gap_init <= rows.roundoff).all() and (rows.gap_init > 0).all()
-    assert (rows.roundoff > experiment.ROUNDOFF_ULPS * 2.0**-23 * rows.f_star_rms).all()
+    assert (rows.roundoff > measurements.ROUNDOFF_ULPS * 2.0**-23 * rows.f_star_rms).all()
 
 
-def test_presets_share_the_ntk_krr_target(x64):
+def test_presets_share_the_ntk_krr_target():
     """ridge is defined on K: lam = kappa^2 ridge gives every regime the same f*; an explicit
     lam keeps its meaning (the ridge of the training loss and of kappa^2 K)."""
-    lazy = experiment.validate(experiment.compose())
-    paper = experiment.validate(experiment.compose(["regime=paper"]))
-    explicit = experiment.validate(experiment.compose(["regime=paper", "lam=0.1"]))
+    lazy = config.check(experiment.compose())
+    paper = config.check(experiment.compose(["regime=paper"]))
+    explicit = config.check(experiment.compose(["regime=paper", "lam=0.1"]))
     assert (lazy["lam"], paper["lam"], explicit["lam"]) == (0.1, 0.001, 0.1)
-    assert experiment.kappa2_times(0.3, 0.01) == 0.0009
+    assert config.kappa2_times(0.3, 0.01) == 0.0009
 
     from nnkrr import kernels
 
@@ -166,8 +190,86 @@ def test_presets_share_the_ntk_krr_target(x64):
     k, kt = kernels.relu_ntk(x), kernels.relu_ntk(xt, x)
 
     def target(cfg):
+        prob = problem.make_problem(ds, 0, cfg["model"], cfg["regime"]["kappa"], cfg["lam"])
+        # the problem's f* is the Cholesky solve of kappa^2 K + lam I, independently here
         k2 = cfg["regime"]["kappa"] ** 2
-        return np.asarray(experiment.reference(k2 * k, k2 * kt, y, cfg["lam"]))
+        direct = np.linalg.solve(k2 * np.asarray(k) + cfg["lam"] * np.eye(len(y)), y)
+        np.testing.assert_allclose(prob.f_star, k2 * np.asarray(kt) @ direct, rtol=1e-9)
+        return np.asarray(prob.f_star)
 
     np.testing.assert_allclose(target(paper), target(lazy), rtol=1e-10, atol=1e-13)
     assert np.abs(target(explicit) - target(lazy)).max() > 0.01  # lam=0.1 at kappa 0.1: another f*
+
+
+# The golden jobs: their rows were recorded (tests/golden/job_rows.parquet, one table, a
+# `case` column) by the job code before it became a pipeline of stages (commit 9a714c2),
+# and every number must stay the same bits.
+GOLDEN = {
+    "lazy_leverage": [
+        "model.width=32",
+        "sampler=leverage",
+        "seeds=2",
+        "seed=4",
+        "data.n_train=20",
+        "data.n_test=10",
+        "data.dim=3",
+        "train.max_steps=300",
+    ],
+    "paper_gaussian_cone": [
+        "model.width=48",
+        "regime=paper",
+        "data=cone",
+        "seeds=2",
+        "data.n_train=16",
+        "data.n_test=8",
+        "data.dim=4",
+        "train.max_steps=200",
+    ],
+    "mlp": [
+        "model=mlp",
+        "model.width=16",
+        "seeds=2",
+        "data.n_train=12",
+        "data.n_test=6",
+        "data.dim=3",
+        "train.max_steps=100",
+    ],
+    "fused_gd_readout": [
+        "model.width=64",
+        "model.train_readout=true",
+        "seeds=1",
+        "data=digits",
+        "data.n_train=24",
+        "data.n_test=12",
+        "train.max_steps=100",
+        "dtype=float64",
+    ],
+}
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN))
+def test_rows_equal_the_golden_rows(case):
+    from pathlib import Path
+
+    golden = pd.read_parquet(Path(__file__).parent / "golden" / "job_rows.parquet")
+    golden = golden[golden.case == case].drop(columns="case").reset_index(drop=True)
+    rows = experiment.run(experiment.compose(GOLDEN[case])).drop(columns="wall_s")
+    absent = [c for c in golden.columns if c not in rows.columns]  # other cases' data_ keys
+    assert golden[absent].isna().all().all()
+    fixed = [c for c in rows.columns if not c.startswith("data_") or c == "data_seed"]
+    assert fixed == [c for c in golden.columns if c in fixed]  # the same order
+    # exact values; dtypes of the shared table are widened where other cases had nulls
+    pd.testing.assert_frame_equal(rows, golden[rows.columns], check_exact=True, check_dtype=False)
+
+
+def test_row_columns_are_the_documented_ones():
+    from nnkrr import row
+
+    rows = experiment.run(experiment.compose(TINY))
+    fixed = [c for c in rows.columns if not c.startswith("data_") or c == "data_seed"]
+    assert fixed == list(row.COLUMNS)
+    assert [c for c in rows.columns if c not in fixed] == [
+        "data_frequency",
+        "data_noise",
+        "data_terms",
+    ]

@@ -192,9 +192,9 @@ def test_fused_gd_step_equals_the_optax_step(x64, centre, linearized, seed_axis)
     net = models.TwoLayerReLU(width=40, kappa=0.8, chunk=16, kernel="fused", linearized=linearized)
     cfg = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=50, centre=centre)
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[r[4] for r in runs])
-    assert train.fused_gd_net(net.apply, cfg, x.shape[1], True) is net
-    fused = train.fit(net.apply, stacked, x, y, cfg, segments=3, seed_axis=seed_axis, fused_gd=True)
-    plain = train.fit(net.apply, stacked, x, y, cfg, segments=3, fused_gd=False)
+    assert train.fused_gd_step(net, cfg, x.shape[1], True) is net
+    fused = train.fit(net.apply, stacked, x, y, cfg, segments=3, seed_axis=seed_axis, gd_step=net)
+    plain = train.fit(net.apply, stacked, x, y, cfg, segments=3)
     moved = np.abs(np.asarray(plain.params["W"] - stacked["params"]["W"])).max()
     assert moved > 0.05  # the runs went somewhere
     np.testing.assert_allclose(fused.params["W"], plain.params["W"], rtol=1e-12, atol=1e-14)
@@ -211,24 +211,30 @@ def test_fused_gd_is_refused_where_it_does_not_apply():
     momentum = train.TrainConfig(
         lam=0.1, learning_rate=0.1, steps=1, optimizer_kwargs=(("momentum", 0.9),)
     )
-    assert train.fused_gd_net(net.apply, sgd, 3, True) is net
-    assert train.fused_gd_net(net.apply, sgd, 3, False) is None
+    assert train.fused_gd_step(net, sgd, 3, True) is net
+    assert train.fused_gd_step(net, sgd, 3, False) is None
     # unasked, only where W has FUSED_GD_MIN_WEIGHTS entries (below, the generic step is faster)
-    assert train.fused_gd_net(net.apply, sgd, 3, None) is None
+    assert train.fused_gd_step(net, sgd, 3, None) is None
     wide = models.TwoLayerReLU(width=train.FUSED_GD_MIN_WEIGHTS // 4, kernel="fused")
-    assert train.fused_gd_net(wide.apply, sgd, 4, None) is wide
-    assert train.fused_gd_net(wide.apply, sgd, 2, None) is None
-    for apply_fn, cfg in [
-        (net.apply, adam),
-        (net.apply, momentum),
-        (models.TwoLayerReLU(width=8, kernel="autodiff").apply, sgd),
-        (models.TwoLayerReLU(width=8, train_readout=True).apply, sgd),
+    assert train.fused_gd_step(wide, sgd, 4, None) is wide
+    assert train.fused_gd_step(wide, sgd, 2, None) is None
+    for model, cfg in [
+        (net, adam),
+        (net, momentum),
+        (models.TwoLayerReLU(width=8, kernel="autodiff"), sgd),
+        (models.TwoLayerReLU(width=8, train_readout=True), sgd),
         (models.linearize(net.apply), sgd),
-        (models.MLP(width=8).apply, sgd),
+        (models.MLP(width=8), sgd),
     ]:
-        assert train.fused_gd_net(apply_fn, cfg, 2**20) is None
-        with pytest.raises(ValueError, match="fused_gd=True needs"):
-            train.fused_gd_net(apply_fn, cfg, 3, True)
+        assert train.fused_gd_step(model, cfg, 2**20) is None
+        with pytest.raises(ValueError, match="fused GD needs"):
+            train.fused_gd_step(model, cfg, 3, True)
+    # the step is the one of the network trained: fit refuses another network's
+    x, y = jnp.ones((2, 3)), jnp.ones(2)
+    variables = {"params": {"W": jnp.ones((1, 8, 3))}, "constants": {}}
+    other = models.TwoLayerReLU(width=8, kernel="fused", kappa=0.5)
+    with pytest.raises(ValueError, match="gd_step: its apply must be apply_fn"):
+        train.fit(net.apply, variables, x, y, sgd, gd_step=other)
 
 
 def test_fused_gd_stops_a_seed_whose_update_overflows(x64):
@@ -240,7 +246,8 @@ def test_fused_gd_stops_a_seed_whose_update_overflows(x64):
     net = models.TwoLayerReLU(width=48)
     cfg = train.TrainConfig(lam=1.0, learning_rate=3e38, steps=5, centre="zero")
     for fused_gd in (True, False):
-        state = train.fit(net.apply, batch(variables), x, y, cfg, fused_gd=fused_gd)
+        step = net if fused_gd else None
+        state = train.fit(net.apply, batch(variables), x, y, cfg, gd_step=step)
         assert int(state.diverged_step[0]) == 0 and int(state.step[0]) == 0
         assert np.isfinite(float(state.diverged_loss[0]))  # the loss was finite
         w = np.asarray(state.params["W"][0])
@@ -257,8 +264,9 @@ def test_divergence_is_recorded_not_raised(x64, fused_gd):
     net = models.TwoLayerReLU(width=48, kernel="fused")
     stable = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=300)
     wild = train.TrainConfig(lam=0.05, learning_rate=50.0, steps=300)
-    ok = train.fit(net.apply, batch(variables), x, y, stable, fused_gd=fused_gd)
-    bad = train.fit(net.apply, batch(variables), x, y, wild, fused_gd=fused_gd)
+    step = net if fused_gd else None
+    ok = train.fit(net.apply, batch(variables), x, y, stable, gd_step=step)
+    bad = train.fit(net.apply, batch(variables), x, y, wild, gd_step=step)
     assert int(ok.diverged_step[0]) == -1 and int(ok.step[0]) == 300
     assert 0 < int(bad.diverged_step[0]) < 300
     assert not np.isfinite(float(bad.diverged_loss[0]))

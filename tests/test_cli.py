@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import enable_x64
 
-from nnkrr import data, experiment, features, kernels, sampling
-from nnkrr.experiment import _x64 as enable_x64
+from nnkrr import config, data, experiment, features, problem, sampling
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +42,8 @@ def test_krr_app_writes_correct_metrics(tmp_path):
     assert (out / ".hydra" / "config.yaml").exists()
 
     # Independent float64 NumPy computation of the same KRR.
-    ds = data.load("wine", 2, n_train=128, n_test=50)  # configs/data/wine.yaml's sizes
+    sizes = config.DATA["wine"]
+    ds = data.load("wine", 2, n_train=sizes.n_train, n_test=sizes.n_test)
 
     def k(a, b):
         dot = a @ b.T
@@ -137,6 +137,10 @@ def test_sweep_multirun_table_and_figures(tmp_path):
         assert meta["packages"]["jax"] == jax.__version__ and meta["jax_backend"] == "cpu"
         assert len(meta["git_commit"] or "x" * 40) == 40 and meta["wall_s"] > 0
         assert not (job.parent / "gap_vs_width.png").exists()  # no one-point per-job figures
+        # a log a person reads: progress as plain lines, no terminal escape codes
+        text = (job.parent / "sweep.log").read_text()
+        assert "\x1b" not in text and "\r" not in text
+        assert text.count(" network: ") == 4 and text.count(" linearised: ") == 4  # quarters
     assert (sweep / "results.csv").exists()
     for png in ("gap_vs_width.png", "gap_decomposition.png"):
         assert (sweep / png).stat().st_size > 10_000
@@ -172,30 +176,59 @@ def test_sweep_mlp_job(tmp_path):
     assert (frame.gap_init > 0).all()  # no symmetric pairs for the MLP: f(W(0)) != 0
 
 
-# (override, the one-line error the CLI must print); each fails before any work.  The checks
-# themselves are tested in-process for every key (tests/test_experiment.py); these are the CLI
-# path, one per kind of check (integer, cross-check, choice, number, bounded number, data).
+# (overrides, the one-line error the CLI must print); each fails before any work and leaves
+# no folder behind.  The checks themselves are tested in-process for every key
+# (tests/test_experiment.py, tests/test_config.py); these are the CLI path, one per kind of
+# check (integer, cross-check, choice, number, bounded number, unknown key, Hydra's type
+# check, missing option, data-dependent, data files).
 BAD_OVERRIDES = [
-    ("model.width=0", "model.width must be an integer >= 1, got 0"),
-    ("model.width=7", "model.width must be even with regime.symmetric=true"),
-    ("dtype=float16", "dtype must be one of float32, float64, got 'float16'"),
-    ("lam=-1", "lam must be a finite number > 0, got -1"),
-    ("train.step_factor=2", "train.step_factor must be a finite number in (0, 2), got 2"),
-    ("target=3", "target must be in [0, 1) for data synthetic, got 3"),
+    (["model.width=0"], "model.width must be an integer >= 1, got 0"),
+    (["model.width=7"], "model.width must be even with regime.symmetric=true"),
+    (["dtype=float16"], "dtype must be one of float32, float64, got 'float16'"),
+    (["lam=-1"], "lam must be a finite number > 0, got -1.0"),
+    (["train.step_factor=2"], "train.step_factor must be a finite number in (0, 2), got 2.0"),
+    (["target=3"], "target must be in [0, 1) for data synthetic, got 3"),
+    (["+model.widht=128"], "model.widht: unknown key (model has chunk, kernel, kind, "),
+    (["model.widht=128"], "model.widht: Key 'widht' not in 'TwoLayer'"),
+    (["model.width=abc"], "model.width: Value 'abc' of type 'str' could not be converted"),
+    (["data=digitz"], "data=digitz: no such option (data has breast_cancer, cone, "),
+    (["data=file"], "data.path must be given (data.path=...)"),
+    (["data=file", "data.path=absent.npz"], "data.path: no such file 'absent.npz'"),
+    (["data=file", "data.path=bad_shape.npz"], "data.path: bad_shape.npz: x must be (n, d)"),
+    (["data=file", "data.path=nan.npz"], "data.path: nan.npz: x has non-finite values"),
+    (["data=file", "data.path=small.npz", "data.n_train=30"], "data.n_train: 30 training points"),
+    (
+        ["data=file", "data.path=small.npz", "data.n_train=15", "data.n_test=8"],
+        "data.n_train: n_train + n_test = 23 exceeds the 20 rows",
+    ),
+    (["data=file", "data.path=table.csv", "data.columns=[z]"], "data.columns: no column 'z'"),
+    (["data=file", "data.path=table.csv"], "data.columns: a .csv file needs its target"),
 ]
 
 
-@pytest.mark.parametrize("override,message", BAD_OVERRIDES)
-def test_bad_override_is_refused_with_its_key(tmp_path, override, message):
-    out = tmp_path / "job"
-    proc = app("sweep.py", override, f"hydra.run.dir={out}", cwd=tmp_path)
+def write_bad_files(directory: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(directory / "bad_shape.npz", x=rng.normal(size=(10, 3)), y=rng.normal(size=9))
+    x = rng.normal(size=(10, 3))
+    x[4, 1] = np.nan
+    np.savez(directory / "nan.npz", x=x, y=rng.normal(size=10))
+    np.savez(directory / "small.npz", x=rng.normal(size=(20, 3)), y=rng.normal(size=20))
+    pd.DataFrame(rng.normal(size=(10, 3)), columns=["a", "b", "y"]).to_csv(
+        directory / "table.csv", index=False
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides,message", BAD_OVERRIDES, ids=[" ".join(o) for o, _ in BAD_OVERRIDES]
+)
+def test_bad_override_is_refused_with_its_key(tmp_path, overrides, message):
+    write_bad_files(tmp_path)
+    before = set(tmp_path.iterdir())
+    proc = app("sweep.py", *overrides, cwd=tmp_path)  # Hydra's default outputs/<date>/<time>
     assert proc.returncode == 1
-    assert proc.stderr.strip() == f"Error in config: {message}" or (
-        proc.stderr.strip().startswith(f"Error in config: {message}")
-        and "\n" not in proc.stderr.strip()
-    ), proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    assert not list(out.glob("results.*")) and not (out / "run.json").exists()
+    err = proc.stderr.strip()
+    assert err.startswith(f"Error in config: {message}") and "\n" not in err, err[-2000:]
+    assert set(tmp_path.iterdir()) == before  # nothing left behind, no outputs/ folder
 
 
 def test_run_from_python_equals_the_cli_job(tmp_path):
@@ -213,7 +246,8 @@ def test_run_from_python_equals_the_cli_job(tmp_path):
     out = tmp_path / "job"
     run_app("sweep.py", *overrides, f"hydra.run.dir={out}", cwd=tmp_path)
     cli = pd.read_parquet(out / "results.parquet").drop(columns="wall_s")
-    rows = experiment.run(experiment.compose(overrides)).drop(columns="wall_s")
+    with enable_x64():
+        rows = experiment.run(experiment.compose(overrides)).drop(columns="wall_s")
     pd.testing.assert_frame_equal(rows, cli, check_exact=True)
     assert set(rows.data_seed) == {4} and list(rows.init_seed) == [0, 1]
 
@@ -223,14 +257,11 @@ def test_krr_app_defaults_reproduce_the_sweeps_target(tmp_path):
     out = tmp_path / "krr"
     run_app("krr.py", f"hydra.run.dir={out}", cwd=tmp_path)
     metrics = json.loads((out / "metrics.json").read_text())
-    cfg = experiment.validate(experiment.compose())
+    cfg = config.check(experiment.compose())
     with enable_x64():
         ds = experiment.load_data(cfg)
-        x, xt = jnp.asarray(ds.x_train), jnp.asarray(ds.x_test)
-        k2 = cfg["regime"]["kappa"] ** 2
-        f_star = experiment.reference(
-            k2 * kernels.relu_ntk(x), k2 * kernels.relu_ntk(xt, x), ds.y_train[:, 0], cfg["lam"]
-        )
+        prob = problem.make_problem(ds, 0, cfg["model"], cfg["regime"]["kappa"], cfg["lam"])
+        f_star = prob.f_star
     assert metrics["n_train"] == cfg["data"]["n_train"] and metrics["lam"] == cfg["lam"]
     np.testing.assert_array_equal(np.load(out / "predictions.npz")["test"][:, 0], f_star)
     assert metrics["test_mse"] == float(np.mean((np.asarray(f_star) - ds.y_test[:, 0]) ** 2))
@@ -269,3 +300,48 @@ def test_an_invalid_grid_combination_launches_nothing(tmp_path):
     assert lines[0] == "Error in config: 2 of 4 jobs are invalid; nothing was launched"
     assert all("model.width=7" in line and "must be even" in line for line in lines[1:])
     assert not sweep.exists()
+
+
+def test_own_data_file_in_every_entry_point(tmp_path):
+    """data=file: the krr entry point's f* equals an independent NumPy KRR on the file's rows
+    (split by the seed, standardised, on the sphere); spectral and sweep jobs run on it."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(40, 4))
+    y = np.sin(x @ rng.normal(size=4))
+    path = tmp_path / "mine.csv"
+    pd.DataFrame(np.c_[x, y], columns=["a", "b", "c", "d", "t"]).to_csv(path, index=False)
+    spec = ["data=file", f"data.path={path}", "data.columns=[t]"]
+    run_app("krr.py", *spec, "seed=1", f"hydra.run.dir={tmp_path / 'krr'}", cwd=tmp_path)
+    metrics = json.loads((tmp_path / "krr" / "metrics.json").read_text())
+    order = np.random.default_rng(1).permutation(40)
+    tr, te = order[:30], order[30:]
+    mean, std = x[tr].mean(0), x[tr].std(0)
+    xs = (x - mean) / std
+    xs /= np.linalg.norm(xs, axis=1, keepdims=True)
+    ys = (y - y[tr].mean()) / y[tr].std()
+
+    def k(a, b):
+        u = np.clip(a @ b.T, -1, 1)
+        return u * (np.pi - np.arccos(u)) / (2 * np.pi)
+
+    alpha = np.linalg.solve(k(xs[tr], xs[tr]) + 0.1 * np.eye(30), ys[tr])
+    pred = k(xs[te], xs[tr]) @ alpha
+    assert (metrics["dataset"], metrics["n_train"], metrics["n_test"]) == ("mine", 30, 10)
+    np.testing.assert_allclose(metrics["test_mse"], np.mean((pred - ys[te]) ** 2), rtol=1e-8)
+
+    run_app(
+        "spectral.py",
+        *spec,
+        "widths=[32]",
+        "seeds=1",
+        "flatness_draws=1024",
+        f"hydra.run.dir={tmp_path / 'spectral'}",
+        cwd=tmp_path,
+    )
+    frame = pd.read_parquet(tmp_path / "spectral" / "spectral.parquet")
+    assert set(frame.dataset) == {"mine"} and len(frame) == 2 and (frame.n == 30).all()
+    with enable_x64():
+        rows = experiment.run(
+            experiment.compose([*spec, "model.width=16", "seeds=1", "train.max_steps=20"])
+        )
+    assert rows.dataset[0] == "mine" and rows.data_columns[0] == ["t"]

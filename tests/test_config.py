@@ -1,0 +1,106 @@
+"""nnkrr.config: one typed description of every entry point's config."""
+
+import dataclasses
+
+import pytest
+
+from nnkrr import config
+
+
+@pytest.mark.parametrize(
+    "entry,schema", [("sweep", config.Sweep), ("spectral", config.Spectral), ("krr", config.KRR)]
+)
+def test_the_yaml_entry_points_compose_the_schemas_defaults(entry, schema):
+    """configs/<entry>.yaml adds Hydra's settings only: its composed default equals the
+    schema's own defaults, built in code."""
+    assert config.compose([], entry) == config.plain(schema())
+    assert config.check(config.compose([], entry), entry) == config.plain(schema())
+
+
+@pytest.mark.parametrize("option", sorted(config.DATA))
+def test_every_data_option_composes_to_its_schema(option):
+    composed = config.compose(
+        [f"data={option}"] + (["data.path=x.npz"] if option == "file" else [])
+    )
+    extra = {"path": "x.npz"} if option == "file" else {}
+    expected = config.plain(dataclasses.replace(config.DATA[option], seed=0, **extra))
+    assert composed["data"] == expected
+    config.check(composed)
+
+
+def test_every_field_has_a_doc_and_a_checkable_type():
+    schemas = [
+        config.Sweep,
+        config.Spectral,
+        config.KRR,
+        config.Sampler,
+        config.Regime,
+        config.Train,
+        config.TwoLayer,
+        config.MLP,
+        config.Synthetic,
+        config.Cone,
+        config.Real,
+        config.File,
+    ]
+    for schema in schemas:
+        for field in dataclasses.fields(schema):
+            if field.name != "_target_":
+                assert field.metadata.get("doc"), f"{schema.__name__}.{field.name} has no doc"
+
+
+def test_reference_lists_every_key_once_per_schema():
+    text = config.reference()
+    for key in ("`width`", "`step_factor`", "`pool_size`", "`spread`", "`columns`", "`x64`"):
+        assert key in text
+    assert text.count("## `model=two_layer`") == 1
+    # the sweep's defaults, as the schema states them
+    assert "| `seeds` | int | `3` |" in text and "| `ridge` | float | `0.1` |" in text
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["seeds=2.5"], "seeds: Value '2.5' of type 'float' could not be converted to Integer"),
+        (["+train.lr=1"], "train.lr: unknown key (train has horizon_c, learning_rate"),
+        (["+seedz=1"], "seedz: unknown key"),
+        (
+            ["sampler=leverage", "sampler.method=iid"],
+            "sampler.method must be one of rejection, sir",
+        ),
+        (["train.optimizer=nope"], "train.optimizer must be the name of an optax optimizer"),
+        (["data=cone", "data.spread=0"], "data.spread must be a finite number > 0, got 0.0"),
+    ],
+)
+def test_compose_and_check_name_the_key(overrides, message):
+    with pytest.raises(config.ConfigError) as err:
+        config.check(config.compose(overrides))
+    assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["widths=[]"], "widths must be a non-empty list of integers >= 1"),
+        (["samplers=[uniform]"], "samplers must be a non-empty list of gaussian, leverage"),
+        (["kernel=rbf"], "kernel must be one of relu_ntk, arccos1, rff_gaussian"),
+    ],
+)
+def test_spectral_checks(overrides, message):
+    with pytest.raises(config.ConfigError, match=message.replace("(", r"\(")):
+        config.check(config.compose(overrides, "spectral"), "spectral")
+
+
+def test_a_python_config_is_checked_like_a_composed_one():
+    with pytest.raises(config.ConfigError, match="model.width must be an integer >= 1, got 0"):
+        config.check(config.Sweep(model=config.TwoLayer(width=0)))
+    mlp = config.check(config.Sweep(model=config.MLP(width=8)))
+    assert mlp["model"] == {
+        "kind": "mlp",
+        "width": 8,
+        "depth": 2,
+        "W_std": 1.0,
+        "train_readout": True,
+    }
+    assert config.check(config.Sweep(regime=config.PAPER))["lam"] == 0.001  # kappa^2 ridge
