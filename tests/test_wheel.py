@@ -1,0 +1,176 @@
+"""The built wheel runs what the checkout runs, installed outside the checkout without
+TensorFlow: a sweep and its resume through the console scripts, experiment.compose + run, the
+launcher plugin; by the uv route (overrides) and the pip route (the lock's pins, no deps)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+UV = shutil.which("uv")
+pytestmark = pytest.mark.skipif(UV is None, reason="uv is not on PATH (it builds the wheel)")
+SWEEP = [
+    "-m",
+    "model.width=16,32",
+    "seeds=1",
+    "data.n_train=12",
+    "data.n_test=6",
+    "data.dim=3",
+    "train.max_steps=50",
+]
+
+
+def sh(*cmd, cwd, env=None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, f"{cmd}: {proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    sh(UV, "build", "--wheel", "-q", "-o", out, ROOT, cwd=out)
+    (path,) = out.glob("nnkrr-*.whl")
+    return path
+
+
+def _venv(directory: Path) -> Path:
+    sh(UV, "venv", "-q", "--python", sys.executable, directory, cwd=directory.parent)
+    return directory / "bin"
+
+
+def _env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH"))}
+    env.pop("UV_LOCKED", None)
+    return env
+
+
+def test_the_wheel_carries_the_shell_the_configs_and_the_plugin(wheel):
+    import zipfile
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in (
+        "nnkrr/config.py",
+        "nnkrr/configs/sweep.yaml",
+        "nnkrr/configs/spectral.yaml",
+        "nnkrr/configs/experiment/width_savings.yaml",
+        "nnkrr/configs/hydra/launcher/slurm.yaml",
+        "experiments/sweep.py",
+        "experiments/cli.py",
+        "hydra_plugins/nnkrr_launchers.py",
+    ):
+        assert name in names, name
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    scripts = zipfile.ZipFile(wheel).read(entry).decode()
+    for script in ("nnkrr-sweep", "nnkrr-spectral", "nnkrr-krr", "nnkrr-gather"):
+        assert script in scripts
+
+
+def test_uv_route_runs_a_sweep_its_resume_and_the_python_api(wheel, tmp_path):
+    bin_ = _venv(tmp_path / "venv")
+    sh(
+        UV,
+        "pip",
+        "install",
+        "-q",
+        "-p",
+        bin_.parent,
+        "--override",
+        ROOT / "requirements" / "overrides.txt",
+        f"{wheel}[cluster]",
+        cwd=tmp_path,
+        env=_env(),
+    )
+    py = bin_ / "python"
+    probe = "import importlib.util as u; print(u.find_spec('tensorflow'), u.find_spec('tf2jax'))"
+    assert sh(py, "-c", probe, cwd=tmp_path).stdout.split() == ["None", "None"]
+    work = tmp_path / "work"  # outside the checkout: nothing of it on sys.path
+    work.mkdir()
+    where = sh(
+        py, "-c", "import nnkrr, experiments; print(nnkrr.__file__, experiments.__file__)", cwd=work
+    ).stdout
+    assert str(ROOT) not in where and "site-packages" in where
+    sweep = work / "sweep"
+    sh(
+        bin_ / "nnkrr-sweep",
+        *SWEEP,
+        f"hydra.sweep.dir={sweep}",
+        "hydra/launcher=slurm_local",
+        "hydra.launcher.timeout_min=5",
+        cwd=work,
+        env=_env(),
+    )
+    rows = pd.read_parquet(sweep / "results.parquet")
+    assert len(rows) == 4 and set(rows.status) == {"ok"}
+    assert (sweep / "gap_vs_width.png").stat().st_size > 10_000
+    # the resume: the same sweep again finds every job done and recomputes none
+    again = sh(bin_ / "nnkrr-sweep", *SWEEP, f"hydra.sweep.dir={sweep}", cwd=work, env=_env())
+    assert (again.stdout + again.stderr).count("already has results.parquet: skipped") == 4
+    pd.testing.assert_frame_equal(pd.read_parquet(sweep / "results.parquet"), rows)
+    # the Python API of the installed package: the same rows as the sweep's job
+    code = (
+        "import jax, json; jax.config.update('jax_enable_x64', True)\n"
+        "from nnkrr import experiment\n"
+        "cfg = experiment.compose(['model.width=16', 'sampler=leverage', 'seeds=1',"
+        " 'data.n_train=12', 'data.n_test=6', 'data.dim=3', 'train.max_steps=50'])\n"
+        "print(json.dumps(experiment.run(cfg).gap_rms.tolist()))\n"
+    )
+    api = json.loads(sh(py, "-c", code, cwd=work).stdout)
+    job = rows[(rows.width == 16) & (rows.sampler == "leverage")]
+    assert api == job.gap_rms.tolist()
+    bad = subprocess.run(
+        [bin_ / "nnkrr-sweep", "+model.widht=128"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith("Error in config: model.widht: unknown")
+
+
+def test_pip_route_installs_the_locked_set_without_tensorflow(wheel, tmp_path):
+    """``pip install --no-deps -r requirements/cpu.txt`` then ``--no-deps`` the wheel, here
+    with uv pip (the same semantics: exactly these pins, nothing resolved)."""
+    lock = (ROOT / "requirements" / "cpu.txt").read_text()
+    export = sh(
+        UV,
+        "export",
+        "--frozen",
+        "--no-hashes",
+        "--no-emit-project",
+        "--no-dev",
+        "--extra",
+        "cluster",
+        "--format",
+        "requirements.txt",
+        cwd=ROOT,
+    ).stdout
+    assert [ln for ln in lock.splitlines() if ln.strip() and not ln.startswith("#")] == [
+        ln for ln in export.splitlines() if ln.strip() and not ln.startswith("#")
+    ], "requirements/cpu.txt is stale: re-export it (requirements/README.md)"
+    bin_ = _venv(tmp_path / "venv")
+    for args in (["-r", ROOT / "requirements" / "cpu.txt"], [wheel]):
+        sh(
+            UV,
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "-p",
+            bin_.parent,
+            *args,
+            cwd=tmp_path,
+            env=_env(),
+        )
+    probe = "import importlib.util as u; print(u.find_spec('tensorflow'))"
+    assert sh(bin_ / "python", "-c", probe, cwd=tmp_path).stdout.strip() == "None"
+    out = tmp_path / "krr"
+    sh(bin_ / "nnkrr-krr", "data=wine", f"hydra.run.dir={out}", cwd=tmp_path, env=_env())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dataset"] == "wine" and 0 < metrics["test_mse"] < metrics["test_mse_of_zero"]
