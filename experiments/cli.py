@@ -97,24 +97,3 @@ def run(main) -> None:
         main()
     except (HydraException, OmegaConfBaseException) as err:
         raise SystemExit(f"Error in config: {config.one_line(err)}") from None
-
-
-def sweep() -> None:
-    """``nnkrr-sweep``: ``experiments/sweep.py`` as an installed command."""
-    from experiments import sweep
-
-    run(sweep.main)
-
-
-def spectral() -> None:
-    """``nnkrr-spectral``: ``experiments/spectral.py`` as an installed command."""
-    from experiments import spectral
-
-    run(spectral.main)
-
-
-def krr() -> None:
-    """``nnkrr-krr``: ``experiments/krr.py`` as an installed command."""
-    from experiments import krr
-
-    run(krr.main)

@@ -89,5 +89,10 @@ def main(cfg: DictConfig) -> float:
     return metrics["test_mse"]
 
 
-if __name__ == "__main__":
+def console() -> None:
+    """``nnkrr-krr``: this entry point as an installed command."""
     cli.run(main)
+
+
+if __name__ == "__main__":
+    console()

@@ -123,5 +123,10 @@ def main(cfg: DictConfig) -> None:
     log.info("table: %s; figure: %s", parquet, out / "eps_vs_m.png")
 
 
-if __name__ == "__main__":
+def console() -> None:
+    """``nnkrr-spectral``: this entry point as an installed command."""
     cli.run(main)
+
+
+if __name__ == "__main__":
+    console()

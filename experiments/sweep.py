@@ -101,5 +101,10 @@ def main(cfg: DictConfig) -> str | None:
     )
 
 
-if __name__ == "__main__":
+def console() -> None:
+    """``nnkrr-sweep``: this entry point as an installed command."""
     cli.run(main)
+
+
+if __name__ == "__main__":
+    console()

@@ -13,7 +13,11 @@ Modules (each concept lives in the module named after it):
 * :mod:`nnkrr.gap` -- the network-versus-NTK-KRR gap and its decomposition.
 * :mod:`nnkrr.laziness` -- activation-pattern flips, measured and predicted.
 * :mod:`nnkrr.savings` -- the width leverage initialisation saves at equal gap.
-* :mod:`nnkrr.experiment` -- one job of the sweep as a function: config in, rows out.
+* :mod:`nnkrr.config` -- the typed config of every entry point: schemas, checks, reference.
+* :mod:`nnkrr.problem` -- a job's data, exact kernel and NTK-KRR target (K factored once).
+* :mod:`nnkrr.measurements` -- the gap, its decomposition and the regime, per seed.
+* :mod:`nnkrr.row` -- the columns of a row (the one list of them) and the rows of a job.
+* :mod:`nnkrr.experiment` -- one job of the sweep as a pipeline of stages: config in, rows out.
 
 Those are imported on use (``from nnkrr import sampling``), so that ``import nnkrr``
 does not pull in Flax and optax.

@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 import types
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -679,52 +680,73 @@ def _cross_check_sweep(cfg: dict) -> None:
 # --------------------------------------------------------------------------- reference
 
 
+def _yaml(value) -> str:
+    """A default as one writes it in YAML or on the command line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_yaml(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_yaml(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
 def reference() -> str:
-    """The configuration reference in Markdown: every key of every entry point and group,
-    with its type, default and doc (generated from the schemas above)."""
+    """The configuration reference in Markdown: every key of every entry point and config
+    group, with its type, default and doc, generated from the schemas above
+    (``docs/configuration.md``)."""
+
+    def cell(text: str) -> str:
+        text = re.sub(r":(?:func|class|mod|data|meth):`~?([^`]+)`", r"`\1`", str(text))
+        return " ".join(text.replace("``", "`").split()).replace("|", "\\|")
 
     def type_name(hint) -> str:
         inner, optional = _optional(hint)
-        name = getattr(inner, "__name__", str(inner).replace("typing.", ""))
-        if get_origin(inner) in (list, dict):
-            name = str(inner).replace("typing.", "")
-        return f"{name} | None" if optional else name
+        name = str(inner) if get_origin(inner) else getattr(inner, "__name__", str(inner))
+        name = name.replace("typing.", "")
+        return f"{name} or null" if optional else name
 
     def table(schema: type, default) -> list[str]:
         hints = get_type_hints(schema)
         out = ["| key | type | default | doc |", "|---|---|---|---|"]
         for f in dataclasses.fields(schema):
-            if f.name in ("defaults", "_target_") or dataclasses.is_dataclass(hints[f.name]):
-                continue
-            if f.name in ("data", "model"):
+            if f.name == "_target_" or f.name in _GROUPS:
                 continue
             value = getattr(default, f.name)
-            shown = "(required)" if value == MISSING else f"`{value!r}`"
+            shown = "(required)" if value == MISSING else f"`{cell(_yaml(value))}`"
             out.append(
-                f"| `{f.name}` | {type_name(hints[f.name])} | {shown} | "
-                f"{f.metadata.get('doc', '')} |"
+                f"| `{f.name}` | {cell(type_name(hints[f.name]))} | {shown} | "
+                f"{cell(f.metadata.get('doc', ''))} |"
             )
         return out
 
     lines = [
         "# Configuration reference",
         "",
-        "Generated from `nnkrr/config.py` (`nnkrr.config.reference()`).",
+        "Generated from the typed schemas of `nnkrr/config.py` by `nnkrr.config.reference()`;",
+        "do not edit by hand. Each key is set on the command line as `key=value` (nested keys",
+        "with dots: `model.width=256`); config groups are chosen as `group=option`.",
         "",
     ]
     for name, schema in _ENTRY_POINTS.items():
-        lines += [f"## `{name}` (`experiments/{name}.py`)", "", schema.__doc__ or "", ""]
+        groups = [f.name for f in dataclasses.fields(schema) if f.name in _GROUPS]
+        lines += [f"## `{name}` (`experiments/{name}.py`)", "", cell(schema.__doc__), ""]
+        lines += [f"Config groups: {', '.join(f'`{g}`' for g in groups)} (below).", ""]
         lines += table(schema, schema()) + [""]
-    groups = [
+    options = [
         ("data", DATA),
         ("sampler", {"gaussian": GAUSSIAN, "leverage": LEVERAGE}),
         ("regime", {"lazy": LAZY, "paper": PAPER}),
         ("train", {"gd": Train()}),
         ("model", {"two_layer": TwoLayer(), "mlp": MLP()}),
     ]
-    for group, options in groups:
-        for option, node in options.items():
-            lines += [f"## `{group}={option}`", "", " ".join(type(node).__doc__.split()), ""]
+    for group, choices in options:
+        for option, node in choices.items():
+            target = getattr(node, "_target_", None)
+            where = f" (`{target}`)" if target else ""
+            lines += [f"## `{group}={option}`{where}", "", cell(type(node).__doc__), ""]
             lines += table(type(node), node) + [""]
     return "\n".join(lines)
 
