@@ -1,6 +1,7 @@
 """Benchmark: leverage-score evaluation and sampling throughput.
 
     uv run python benchmarks/sampling.py [--quick]
+    uv run python benchmarks/sampling.py --seeds 3     # a job's seeds: batched vs one by one
 
 Prints
 1. this machine's float32 matmul peak (best jit GEMM, measured in this run);
@@ -9,11 +10,18 @@ Prints
    fraction of that peak, per chunk size, plus the generic tr[Phi^T A Phi] path;
 3. leverage samples per second (rejection and SIR) versus m and n, with the
    acceptance rate / effective sample size, on isotropic and cone data.
+
+With ``--seeds S``: instead, a job's draw of S seeds (``sampling.sample_batch``) batched by
+``vmap`` against one draw per seed (``seed_axis="loop"``), on the sphere at n = 128, d = 8,
+lambda = 0.1 (the sweep's default data), m = 16384 and 2^20: the seconds of each (the
+first call of each shape, compilation included, then at m = 16384 the best of two) and their
+ratio, which ``nnkrr.sampling.SEED_AXIS`` is chosen by.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 
 import jax
 import jax.numpy as jnp
@@ -23,11 +31,46 @@ from nnkrr import data, sampling
 from timing import best_time, matmul_peak
 
 
+def seed_axes(seeds: int, widths=(16384, 2**20)) -> None:
+    """The job's draw of ``seeds`` seeds, batched against one by one (module docstring)."""
+    jax.config.update("jax_enable_x64", True)  # as in a job: float64 features
+    x = data.synthetic(0, n_train=128, n_test=1, dim=8).x_train
+    lev = sampling.leverage(x, 0.1)
+    dev = jax.devices()[0]
+    print(f"jax {jax.__version__} on {dev.platform} ({dev.device_kind}); sphere n = 128, d = 8,")
+    print(
+        f"lambda = 0.1, rejection, float64, {seeds} seeds; default seed axis here: "
+        f"{sampling.resolve_seed_axis(None)}"
+    )
+    print(f"{'m':>8} {'vmap [s]':>9} {'loop [s]':>9} {'vmap/loop':>9} {'acceptance':>10}")
+    for m in widths:
+        keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(1), s))(jnp.arange(seeds))
+        t = {}
+        for axis in ("vmap", "loop"):
+            runs = 2 if m <= 16384 else 1
+            best = float("inf")
+            for _ in range(runs):
+                start = time.perf_counter()
+                out = sampling.sample_batch(keys, x, m, sampler="leverage", lev=lev, seed_axis=axis)
+                out.w.block_until_ready()
+                best = min(best, time.perf_counter() - start)
+            t[axis] = best
+        acc = float(jnp.mean(out.stats["acceptance_rate"]))
+        print(
+            f"{m:8d} {t['vmap']:9.2f} {t['loop']:9.2f} {t['vmap'] / t['loop']:9.2f}x {acc:10.3f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller grid")
     parser.add_argument("--dim", type=int, default=16)
+    parser.add_argument("--seeds", type=int, default=0, help="time a job's seed draw instead")
     args = parser.parse_args()
+    if args.seeds:
+        seed_axes(args.seeds)
+        return
     sizes = [256, 1024] if args.quick else [256, 1024, 2048, 4096]
     chunks = [1024] if args.quick else [256, 512, 1024, 2048, 4096]
     batch = 8192 if args.quick else 16384

@@ -57,6 +57,9 @@ __all__ = [
     "leverage",
     "leverage_scores",
     "sample",
+    "SEED_AXIS",
+    "draw_first_layer",
+    "resolve_seed_axis",
     "sample_batch",
     "statistical_dimension",
 ]
@@ -414,15 +417,19 @@ def sample_batch(
     chunk: int | None = None,
     max_proposals: int | None = None,
     lev: Leverage | None = None,
+    seed_axis: str | None = None,
 ) -> FeatureSample:
-    """:func:`sample` for a batch of keys in one compiled, ``vmap``-ed call.
+    """:func:`sample` for a batch of keys: one compiled, ``vmap``-ed call, or one draw per key.
 
     The leverage function is computed once; the checks of :func:`sample` (acceptance, score
-    bound) are applied to every draw.  Equal, draw by draw, to ``sample(keys[i], ...)``.
+    bound) are applied to every draw.  Equal, draw by draw, to ``sample(keys[i], ...)`` (the
+    features exactly; the scales to round-off with ``vmap``).
 
     Args:
       keys: PRNG keys, shape ``(seeds,)``.
       x, m, sampler, ...: as in :func:`sample`.
+      seed_axis: ``"vmap"`` (one batched program), ``"loop"`` (one draw per key) or ``None``:
+        :data:`SEED_AXIS` for this backend.
 
     Returns:
       A :class:`FeatureSample` with ``w`` (seeds, m, d), ``scale`` (seeds, m) and ``stats``
@@ -433,9 +440,31 @@ def sample_batch(
         x, m, sampler, lam, k, kernel, method, pool_size, chunk, max_proposals, lev
     )
     x = _checks.as_matrix("x", x)
-    w, scale, stats = _draw_batch(keys, spec, lev, x, m, sampler, method, tuple(opts.items()))
+    if resolve_seed_axis(seed_axis) == "loop":
+        draws = [_draw(key, spec, lev, x, m, sampler, method, **opts) for key in keys]
+        w, scale, stats = jax.tree.map(lambda *a: jnp.stack(a), *draws)
+    else:
+        w, scale, stats = _draw_batch(keys, spec, lev, x, m, sampler, method, tuple(opts.items()))
     _check_stats(spec, method, m, stats, opts)
     return FeatureSample(w, scale, stats)
+
+
+#: How :func:`sample_batch` draws a job's seeds, per backend: ``"loop"``, one draw per key;
+#: ``"vmap"``, one batched program.  Measured by ``benchmarks/sampling.py --seeds 3``
+#: (``benchmarks/results/cpu_sampling_seeds.txt``): on CPUs the batched rejection draw of
+#: 3 seeds at m = 2^20 (sphere, n = 128, d = 8, lambda = 0.1) was many times slower than
+#: three single draws (its while loop carries the (seeds, m, d) output through every
+#: round); at m = 16384 the two were equal.  Accelerators: ``vmap`` (not yet measured).
+SEED_AXIS = {"cpu": "loop"}
+
+
+def resolve_seed_axis(seed_axis: str | None) -> str:
+    """``seed_axis`` if given, else :data:`SEED_AXIS` for this backend (``"vmap"`` if unlisted)."""
+    if seed_axis is None:
+        return SEED_AXIS.get(jax.default_backend(), "vmap")
+    if seed_axis not in ("vmap", "loop"):
+        raise ValueError(f"seed_axis must be 'vmap', 'loop' or None, got {seed_axis!r}")
+    return seed_axis
 
 
 def _prepare_sampling(x, m, sampler, lam, k, kernel, method, pool_size, chunk, max_proposals, lev):
