@@ -11,6 +11,11 @@ Prints
 3. leverage samples per second (rejection and SIR) versus m and n, with the
    acceptance rate / effective sample size, on isotropic and cone data.
 
+4. at large n (``--large``, or alone with ``--large-only``): leverage draws of m = 4096 on the
+   cone and the sphere at n = 2048 and 4096 (d = 8, lambda = 0.1, float64, as in a job): rejection
+   with the score bound against rejection with the bound it replaced (built in this run), and
+   SIR: samples/s, acceptance or ESS fraction, scoring FLOP/s (2 n^2 per proposal) of the peak.
+
 With ``--seeds S``: instead, a job's draw of S seeds (``sampling.sample_batch``) batched by
 ``vmap`` against one draw per seed (``seed_axis="loop"``), on the sphere at n = 128, d = 8,
 lambda = 0.1 (the sweep's default data), m = 16384 and 2^20: the seconds of each (the
@@ -62,14 +67,70 @@ def seed_axes(seeds: int, widths=(16384, 2**20)) -> None:
         )
 
 
+def large_n(peak: float, sizes=(2048, 4096), m: int = 4096) -> None:
+    """Leverage draws at large n: the score bound against the one it replaced (docstring, 4)."""
+    import dataclasses
+
+    jax.config.update("jax_enable_x64", True)
+    print(
+        f"\nLeverage draws at large n (m = {m}, d = 8, lambda = 0.1, float64; peak "
+        f"{peak / 1e9:.1f} GFLOP/s fp32; one warm call, then the best of two)"
+    )
+    print(
+        f"{'data':>9} {'n':>5} {'method':>18} {'bound/s_lam':>11} {'samples/s':>10} "
+        f"{'acc./ESS':>8} {'time [s]':>8} {'GFLOP/s':>8} {'of peak':>7}"
+    )
+    for name in ("cone", "synthetic"):
+        for n in sizes:
+            x = data.load(name, 0, n_train=n, n_test=1, dim=8).x_train
+            lev = sampling.leverage(x, 0.1)
+            mm_ = jnp.asarray(lev.aux)
+            former = jnp.minimum(jnp.sum(jnp.maximum(mm_, 0)), lev.lam_max_a * jnp.sum(x * x))
+            variants = [
+                ("rejection", "rejection", lev),
+                ("rejection, former", "rejection", dataclasses.replace(lev, bound=former)),
+                ("sir", "sir", lev),
+            ]
+            for label, method, lv in variants:
+
+                def run(method=method, lv=lv, x=x, key=0):
+                    out = sampling.sample(
+                        jax.random.key(key), x, m, sampler="leverage", lev=lv, method=method
+                    )
+                    out.w.block_until_ready()
+                    return out
+
+                run(key=9)  # compile
+                times, stats = [], None
+                for key in (0, 1):
+                    start = time.perf_counter()
+                    stats = run(key=key).stats
+                    times.append(time.perf_counter() - start)
+                t = min(times)
+                scored = float(stats.get("proposals", stats.get("pool_size")))
+                quality = float(stats.get("acceptance_rate", stats.get("ess_fraction")))
+                flops = 2 * scored * n * n / t
+                ratio = float(lv.bound / lv.s_lambda)
+                print(
+                    f"{name:>9} {n:5d} {label:>18} {ratio:11.2f} {m / t:10.3e} {quality:8.4f} "
+                    f"{t:8.2f} {flops / 1e9:8.1f} {flops / peak:7.1%}",
+                    flush=True,
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller grid")
     parser.add_argument("--dim", type=int, default=16)
     parser.add_argument("--seeds", type=int, default=0, help="time a job's seed draw instead")
+    parser.add_argument("--large", action="store_true", help="add the large-n rows")
+    parser.add_argument("--large-only", action="store_true", help="only the large-n rows")
     args = parser.parse_args()
     if args.seeds:
         seed_axes(args.seeds)
+        return
+    if args.large_only:
+        large_n(matmul_peak())
         return
     sizes = [256, 1024] if args.quick else [256, 1024, 2048, 4096]
     chunks = [1024] if args.quick else [256, 512, 1024, 2048, 4096]
@@ -119,9 +180,9 @@ def main() -> None:
         f"{'data':>9} {'n':>5} {'m':>6} {'method':>9} {'samples/s':>11} {'acc./ESS':>9} "
         f"{'time [s]':>9}"
     )
-    grid = [(256, 1024), (256, 16384), (1024, 4096)]
+    grid = [(128, 16384), (128, 2**20), (256, 1024), (256, 16384), (1024, 4096)]
     if args.quick:
-        grid = grid[:2]
+        grid = grid[2:4]
     for name in ("synthetic", "cone"):
         for n, m in grid:
             x = data.load(name, 0, n_train=n, n_test=1, dim=d).x_train
@@ -140,6 +201,8 @@ def main() -> None:
                     f"{name:>9} {n:5d} {m:6d} {method:>9} {m / t:11.3e} {float(quality):9.3g} "
                     f"{t:9.3f}"
                 )
+    if args.large:
+        large_n(max(peak, matmul_peak()))
 
 
 if __name__ == "__main__":

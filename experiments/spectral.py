@@ -23,7 +23,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from experiments import cli, plots, results
-from nnkrr import experiment
+from nnkrr import config, experiment
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,10 @@ def main(cfg: DictConfig) -> None:
     except experiment.ConfigError as err:
         raise cli.refuse(err, None if multirun else out) from None
     x = jax.numpy.asarray(ds.x_train)
+    lam = cfg.lam if cfg.lam_per_point is None else config.per_point(ds.n_train, cfg.lam_per_point)
     spec = features.get_kernel(cfg.kernel)
     k = spec.exact(x)
-    lev = sampling.leverage(x, cfg.lam, k=k, kernel=spec)
+    lev = sampling.leverage(x, lam, k=k, kernel=spec)
     flat = sampling.flatness(jax.random.key(10**6 + cfg.seed), lev, num=cfg.flatness_draws)
     log.info(
         "%s: n=%d, d=%d, kernel=%s, lam=%g: s_lambda=%.2f, sup score/s_lambda >= %.2f "
@@ -55,7 +56,7 @@ def main(cfg: DictConfig) -> None:
         ds.n_train,
         ds.dim,
         spec.name,
-        cfg.lam,
+        lam,
         flat["s_lambda"],
         flat["flatness"],
         flat["bound_over_s_lambda"],
@@ -65,8 +66,11 @@ def main(cfg: DictConfig) -> None:
     rows = []
     grid = [(sampler, m) for sampler in cfg.samplers for m in cfg.widths]
     progress = cli.Progress(f"eps vs m ({ds.name})")
+    done_below = set()  # samplers whose median eps fell below stop_below
     for done, (sampler, m) in enumerate(grid):
         progress("draws", done, len(grid))
+        if sampler in done_below:
+            continue
         k_ms, stats, walls = [], [], []
         for seed in range(cfg.seeds):
             start = time.perf_counter()
@@ -76,7 +80,7 @@ def main(cfg: DictConfig) -> None:
                 x,
                 m,
                 sampler=sampler,
-                lam=cfg.lam,
+                lam=lam,
                 kernel=spec,
                 method=cfg.method,
                 pool_size=cfg.pool_size,
@@ -86,8 +90,10 @@ def main(cfg: DictConfig) -> None:
             stats.append({name: float(v) for name, v in sample.stats.items()})
             walls.append(time.perf_counter() - start)
         start = time.perf_counter()
-        eps = features.spectral_epsilon(k, jax.numpy.stack(k_ms), cfg.lam)  # one eigh of K
+        eps = features.spectral_epsilon(k, jax.numpy.stack(k_ms), lam)  # one eigh of K
         eps_wall = (time.perf_counter() - start) / cfg.seeds
+        if cfg.stop_below is not None and float(jax.numpy.median(eps)) < cfg.stop_below:
+            done_below.add(sampler)  # the larger widths of this sampler are not drawn
         for seed in range(cfg.seeds):
             rows.append(
                 {
@@ -95,7 +101,8 @@ def main(cfg: DictConfig) -> None:
                     "n": ds.n_train,
                     "dim": ds.dim,
                     "kernel": spec.name,
-                    "lam": float(cfg.lam),
+                    "lam": float(lam),
+                    "lam_per_point": cfg.lam_per_point,
                     "sampler": sampler,
                     "method": cfg.method if sampler == "leverage" else "iid",
                     "m": m,

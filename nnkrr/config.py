@@ -386,6 +386,12 @@ class Spectral:
     data: Any = _f(Synthetic, "the data set (data=...)", factory=True)
     seed: int = _f(0, "data seed (split and teacher)", _at_least(0))
     lam: float = _f(0.01, "ridge of the leverage function and of eps", _positive)
+    lam_per_point: float | None = _f(
+        None,
+        "the per-sample ridge family: lam = n_train * lam_per_point (then lam is not "
+        "used); null: lam as given",
+        _positive,
+    )
     kernel: str = _f(
         "relu_ntk",
         "relu_ntk | arccos1 | rff_gaussian (nnkrr.features.KERNELS)",
@@ -408,6 +414,11 @@ class Spectral:
         factory=True,
     )
     seeds: int = _f(5, "independent feature samples per (sampler, m)", _at_least(1))
+    stop_below: float | None = _f(
+        None,
+        "stop a sampler's widths once its median eps over seeds is below this; null: every width",
+        _positive,
+    )
     delta: float = _f(
         0.1, "failure probability in the theory curves' log(s_lam / delta)", _positive
     )
@@ -444,18 +455,30 @@ def kappa2_times(kappa: float, ridge: float) -> float:
     return round_15(float(kappa) ** 2 * float(ridge))
 
 
+def per_point(n: int, ridge0: float) -> float:
+    r"""The per-sample ridge family :math:`\lambda = n \lambda_0` (the
+    ``${nnkrr.per_point:${data.n_train},lam0}`` resolver): with it the statistical dimension
+    :math:`s_\lambda` of K settles as n grows (K's eigenvalues grow like n), where a fixed
+    :math:`\lambda` lets it keep growing; ``experiments/spectral.py`` and the sweep's
+    scaling presets run both families."""
+    if n is None:
+        raise ValueError("nnkrr.per_point needs data.n_train (null: the size is not known yet)")
+    return round_15(int(n) * float(ridge0))
+
+
 def round_15(value: float) -> float:
     """To 15 significant digits: 0.1**2 * 0.1 is 0.001 here, not 0.0010000000000000002."""
     return float(f"{value:.15g}")
 
 
 def register() -> None:
-    """Store the schemas in Hydra's ``ConfigStore`` and the ``nnkrr.kappa2_times`` resolver
-    in omegaconf (idempotent; done on import of this module)."""
+    """Store the schemas in Hydra's ``ConfigStore`` and the ``nnkrr.kappa2_times`` and
+    ``nnkrr.per_point`` resolvers in omegaconf (idempotent; done on import of this module)."""
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
     OmegaConf.register_new_resolver("nnkrr.kappa2_times", kappa2_times, replace=True)
+    OmegaConf.register_new_resolver("nnkrr.per_point", per_point, replace=True)
     cs = ConfigStore.instance()
     for name, node in DATA.items():
         cs.store(group="data", name=name, node=node)

@@ -22,25 +22,11 @@ import dataclasses
 
 import numpy as np
 
+from nnkrr.scaling import curve as _curve
+from nnkrr.scaling import resample_seeds
+from nnkrr.scaling import width_at as _width_at
+
 __all__ = ["Savings", "width_at_gap", "width_savings"]
-
-
-def _curve(widths, gaps, name: str) -> tuple[np.ndarray, np.ndarray]:
-    widths = np.asarray(widths, np.float64)
-    gaps = np.asarray(gaps, np.float64)
-    if widths.ndim != 1 or widths.shape[0] < 2:
-        raise ValueError(f"widths must be a vector of >= 2 widths, got shape {widths.shape}")
-    if not (np.all(widths > 0) and np.all(np.diff(widths) > 0)):
-        raise ValueError(f"widths must be positive and increasing, got {widths.tolist()}")
-    if gaps.ndim == 1:
-        gaps = gaps[:, None]
-    if gaps.ndim != 2 or gaps.shape[0] != widths.shape[0] or gaps.shape[1] < 1:
-        raise ValueError(
-            f"{name} must have shape (widths, seeds) = ({widths.shape[0]}, s), got {gaps.shape}"
-        )
-    if not np.all(np.isfinite(gaps) & (gaps > 0)):
-        raise ValueError(f"{name} must be positive and finite")
-    return widths, gaps
 
 
 def width_at_gap(widths, gaps, eps: float) -> float:
@@ -51,15 +37,6 @@ def width_at_gap(widths, gaps, eps: float) -> float:
         raise ValueError(f"eps must be > 0, got {eps}")
     widths, gaps = _curve(widths, gaps, "gaps")
     return _width_at(np.log(widths), np.log(gaps.mean(axis=1)), np.log(eps))
-
-
-def _width_at(log_m: np.ndarray, log_g: np.ndarray, log_eps: float) -> float:
-    below = np.flatnonzero(log_g <= log_eps)
-    if below.size == 0 or below[0] == 0:
-        return float("nan")
-    j = below[0]
-    t = (log_g[j - 1] - log_eps) / (log_g[j - 1] - log_g[j])
-    return float(np.exp(log_m[j - 1] + t * (log_m[j] - log_m[j - 1])))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,12 +95,8 @@ def width_savings(
 
     rng = np.random.default_rng(seed)
 
-    def resampled_means(gaps):  # (n_boot, k): seeds drawn with replacement at each width
-        k, s = gaps.shape
-        idx = rng.integers(0, s, size=(n_boot, k, s))
-        return np.take_along_axis(np.broadcast_to(gaps, (n_boot, k, s)), idx, axis=2).mean(2)
-
-    boot_g, boot_l = resampled_means(g_gauss), resampled_means(g_lev)
+    boot_g = resample_seeds(g_gauss, n_boot, rng, np.mean)
+    boot_l = resample_seeds(g_lev, n_boot, rng, np.mean)
     ratios = np.array(
         [
             _width_at(log_m, np.log(bg), log_eps) / _width_at(log_m, np.log(bl), log_eps)

@@ -114,3 +114,19 @@ def test_the_committed_configuration_reference_is_the_generated_one():
 
     page = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
     assert page.read_text() == config.reference()
+
+
+def test_the_per_sample_ridge_family_reproduces_an_explicit_ridge():
+    """ridge = n * ridge0 through the resolver: the same config (and so the same f* and rows,
+    tests/test_experiment.py) as the explicit ridge, at every n."""
+    for n, ridge0 in [(100, 0.001), (128, 0.1 / 128), (2048, 0.1 / 128)]:
+        family = config.compose(
+            [f"data.n_train={n}", f"ridge='${{nnkrr.per_point:${{data.n_train}},{ridge0}}}'"]
+        )
+        explicit = config.compose([f"data.n_train={n}", f"ridge={config.per_point(n, ridge0)}"])
+        assert family == explicit
+    assert config.per_point(2048, 0.1 / 128) == 1.6 and config.per_point(128, 0.1 / 128) == 0.1
+    spectral = config.compose(
+        ["data.n_train=512", "lam='${nnkrr.per_point:${data.n_train},0.002}'"], "spectral"
+    )
+    assert spectral["lam"] == 1.024

@@ -273,3 +273,12 @@ def test_row_columns_are_the_documented_ones():
         "data_noise",
         "data_terms",
     ]
+
+
+def test_per_sample_ridge_rows_equal_explicit_ridge_rows():
+    family = experiment.run(
+        experiment.compose([*TINY, "ridge='${nnkrr.per_point:${data.n_train},0.025}'"])
+    )
+    explicit = experiment.run(experiment.compose([*TINY, "ridge=0.3"]))  # 12 * 0.025
+    pd.testing.assert_frame_equal(family.drop(columns="wall_s"), explicit.drop(columns="wall_s"))
+    assert family.ridge[0] == 0.3 and family.lam[0] == 0.3
