@@ -187,12 +187,17 @@ def spectral_scaling_figures(frame: pd.DataFrame, directory: str | Path) -> list
         for name, mk in markers.items():
             ax.plot([], [], mk, color="0.3", label=name)
         for eps, color in colors.items():
-            ax.plot([], [], "s", color=color, label=f"ε = {eps} (open: λ = n λ₀)")
+            ax.plot([], [], "s", color=color, label=f"ε = {eps}")
+        ax.plot([], [], "o", color="0.3", label="filled: λ fixed")
+        ax.plot([], [], "o", color="0.3", mfc="w", label="open: λ = n λ₀")
+        seeds = int(sub.seeds.min()) if len(sub) else 0
+        delta = float(table.delta.iloc[0]) if len(table) else math.nan
         plots._loglog(
             ax,
             label,
             "m*(ε) ε²  (median over seeds; bar: 90% bootstrap)",
-            f"{sampler} sampling: m*(ε) ε² vs {label}",
+            f"{sampler}: m*(ε) ε² vs {label}\n{seeds} seeds a width, δ = {delta:g}, "
+            f"{len(sub)} points",
         )
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -204,4 +209,154 @@ def spectral_scaling_figures(frame: pd.DataFrame, directory: str | Path) -> list
         path,
         directory / "spectral_scaling_table.md",
         directory / "spectral_scaling_fits.md",
+    ]
+
+
+# --------------------------------------------------------------------------- equivalence
+
+#: The relative gaps at which the width the network needs is read off.
+GAP_LEVELS = (0.05, 0.025)
+EQ_KEYS = ["dataset", "n_train", "sampler"]
+
+
+def equivalence_scaling_table(frame: pd.DataFrame, levels=GAP_LEVELS, n_boot: int = 2000):
+    """One row per (data set, n, sampler, gap level): m*(n), the width at which the mean
+    ``gap_rel`` over seeds reaches the level (90% bootstrap interval over seeds), and the
+    regime at the first grid width >= m* (median GD steps, lambda T, pattern flips)."""
+    ok = frame[frame["status"] == "ok"]
+    out = []
+    for (dataset, n, sampler), group in ok.groupby(EQ_KEYS, sort=True):
+        pivot = group.pivot_table(index="width", columns="init_seed", values="gap_rel")
+        pivot = pivot.sort_index().dropna(axis=1)
+        for level in levels:
+            need = (
+                scaling.needed_width(
+                    pivot.index.to_numpy(),
+                    pivot.to_numpy(),
+                    level,
+                    stat="mean",
+                    n_boot=n_boot,
+                    seed=int(n),
+                )
+                if len(pivot) >= 2
+                else scaling.NeededWidth(level, math.nan, math.nan, math.nan, 0.0)
+            )
+            at = group[group.width >= need.m] if np.isfinite(need.m) else group.iloc[:0]
+            at = at[at.width == at.width.min()] if len(at) else at
+            out.append(
+                {
+                    "dataset": dataset,
+                    "n": int(n),
+                    "sampler": sampler,
+                    "gap_level": level,
+                    "m_star": need.m,
+                    "m_low": need.low,
+                    "m_high": need.high,
+                    "defined": need.defined,
+                    "seeds": pivot.shape[1],
+                    "ridge": float(group.ridge.iloc[0]),
+                    "lam": float(group.lam.iloc[0]),
+                    "flatness": float(group.flatness.median()),
+                    "steps": float(at.steps.median()) if len(at) else math.nan,
+                    "lam_T": float(at.lam_T.median()) if len(at) else math.nan,
+                    "pattern_flips": float(at.pattern_flips.median()) if len(at) else math.nan,
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def equivalence_scaling_fits(table: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
+    """The exponent a of m*(n) = C n^a per (data set, sampler, gap level), with its 90%
+    bootstrap interval over the n; and per (data set, level) the width leverage saves,
+    m*_gauss(n) / m*_lev(n), as its own power law in n."""
+    rows = []
+    for (dataset, sampler, level), sub in table.groupby(["dataset", "sampler", "gap_level"]):
+        fit = scaling.power_law(sub.n, sub.m_star, n_boot=n_boot)
+        rows.append(
+            {
+                "dataset": dataset,
+                "what": f"m* ({sampler})",
+                "gap_level": level,
+                "points": fit.points,
+                "exponent": fit.slope,
+                "low": fit.slope_low,
+                "high": fit.slope_high,
+                "C": fit.constant,
+            }
+        )
+    for (dataset, level), sub in table.groupby(["dataset", "gap_level"]):
+        wide = sub.pivot_table(index="n", columns="sampler", values="m_star")
+        if {"gaussian", "leverage"} <= set(wide.columns):
+            ratio = wide.gaussian / wide.leverage
+            fit = scaling.power_law(ratio.index, ratio.to_numpy(), n_boot=n_boot)
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "what": "m*_gauss / m*_lev",
+                    "gap_level": level,
+                    "points": fit.points,
+                    "exponent": fit.slope,
+                    "low": fit.slope_low,
+                    "high": fit.slope_high,
+                    "C": fit.constant,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def equivalence_scaling_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
+    """``equivalence_scaling.png`` (m*(n) per data set, both samplers and gap levels, with the
+    fitted exponents), ``equivalence_scaling_table.{md,csv}``, ``equivalence_scaling_fits.md``,
+    and the sweep's usual gap figures."""
+    directory = Path(directory)
+    table = equivalence_scaling_table(frame)
+    fits = equivalence_scaling_fits(table)
+    table.to_csv(directory / "equivalence_scaling_table.csv", index=False)
+    (directory / "equivalence_scaling_table.md").write_text(_markdown(table))
+    (directory / "equivalence_scaling_fits.md").write_text(_markdown(fits))
+    datasets = sorted(set(table.dataset))
+    fig, axes = plots.plt.subplots(
+        1, max(len(datasets), 1), figsize=(6 * max(len(datasets), 1), 4.8), squeeze=False
+    )
+    styles = {0.05: "o-", 0.025: "s--"}
+    for ax, dataset in zip(axes[0], datasets, strict=False):
+        for (sampler, level), sub in table[table.dataset == dataset].groupby(
+            ["sampler", "gap_level"]
+        ):
+            sub = sub[np.isfinite(sub.m_star)]
+            if sub.empty:
+                continue
+            a = fits[
+                (fits.dataset == dataset)
+                & (fits.what == f"m* ({sampler})")
+                & (fits.gap_level == level)
+            ].exponent
+            err = np.maximum([sub.m_star - sub.m_low, sub.m_high - sub.m_star], 0)
+            ax.errorbar(
+                sub.n,
+                sub.m_star,
+                yerr=err,
+                fmt=styles.get(level, "o-"),
+                color=plots.COLORS.get(sampler),
+                capsize=2,
+                label=f"{sampler}, gap_rel {level:g}: m* ∝ n^{float(a.iloc[0]):.2f}",
+            )
+        ok = frame[(frame.dataset == dataset) & (frame.status == "ok")]
+        plots._loglog(
+            ax,
+            "training points n",
+            "m*: width where mean gap_rel reaches the level",
+            f"{dataset} (d={ok.dim.iloc[0]}), {ok.regime.iloc[0]} regime, λ = n λ₀, "
+            f"{ok.init_seed.nunique()} seeds\nbars: 90% bootstrap over seeds; "
+            f"GD steps {ok.steps.min():.0f}–{ok.steps.max():.0f}",
+        )
+    fig.tight_layout()
+    path = directory / "equivalence_scaling.png"
+    fig.savefig(path, dpi=120)
+    plots.plt.close(fig)
+    return [
+        path,
+        directory / "equivalence_scaling_table.md",
+        directory / "equivalence_scaling_fits.md",
+        *plots.gap_figures(frame, directory),
     ]

@@ -1,0 +1,117 @@
+"""experiments/scaling.py: the spectral scaling table and fits on tables with known answers."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import scaling as tables
+
+
+def synthetic_frame(c_lev=2.0, c_gauss=5.0):
+    """Spectral rows whose median eps follows eps^2 = C D ln(16 s/delta) / m exactly, D = s_lam
+    (leverage) or sup score (Gaussian): the width needed is m* = C D ln(...) / eps^2."""
+    rows = []
+    for n, s_lam, flat in [(128, 20.0, 8.0), (512, 60.0, 7.5), (2048, 200.0, 7.6)]:
+        for lam_pp in (None, 0.001):  # fixed, per point
+            lam = 0.1 if lam_pp is None else n * lam_pp
+            for sampler, c, d in (("leverage", c_lev, s_lam), ("gaussian", c_gauss, flat * s_lam)):
+                for m in 2.0 ** np.arange(5, 23):
+                    eps = math.sqrt(c * d * math.log(16 * s_lam / 0.1) / m)
+                    for seed in range(3):
+                        rows.append(
+                            {
+                                "dataset": "cone",
+                                "n": n,
+                                "lam": lam,
+                                "lam_per_point": lam_pp,
+                                "sampler": sampler,
+                                "m": int(m),
+                                "seed": seed,
+                                "eps": eps * (1 + 0.01 * (seed - 1)),
+                                "s_lambda": s_lam,
+                                "flatness": flat,
+                                "bound_over_s_lambda": 25.0,
+                                "delta": 0.1,
+                            }
+                        )
+    return pd.DataFrame(rows)
+
+
+def test_table_reads_the_width_needed_and_the_theory_columns():
+    table = tables.spectral_scaling_table(synthetic_frame(), n_boot=50)
+    assert len(table) == 3 * 2 * 2 * 2  # n x family x sampler x eps
+    for r in table.itertuples():
+        d = r.s_lambda if r.sampler == "leverage" else r.sup_score
+        c = 2.0 if r.sampler == "leverage" else 5.0
+        log = math.log(16 * r.s_lambda / r.delta)
+        assert r.m_star == pytest.approx(c * d * log / r.eps**2, rel=1e-9)  # the median seed
+        assert r.y == pytest.approx(c * d * log, rel=1e-9)
+        assert r.x_n_over_lam == pytest.approx(r.n / r.lam * log)
+        assert r.m_low <= r.m_star <= r.m_high
+    assert set(table.family) == {"fixed", "per_point"}
+
+
+def test_fits_recover_the_constant_and_a_unit_slope():
+    fits = tables.spectral_scaling_fits(
+        tables.spectral_scaling_table(synthetic_frame(), n_boot=50), n_boot=200
+    )
+    lev = fits[(fits.sampler == "leverage") & (fits.eps == "all")].iloc[0]
+    sup = fits[(fits.predictor.str.startswith("sup")) & (fits.eps == "all")].iloc[0]
+    assert lev.C == pytest.approx(2.0, rel=1e-6) and lev.slope == pytest.approx(1.0, abs=1e-6)
+    assert sup.C == pytest.approx(5.0, rel=1e-6) and sup.C_over_8_3 == pytest.approx(5 * 3 / 8)
+    nl = fits[(fits.predictor.str.startswith("(n")) & (fits.eps == "all")].iloc[0]
+    assert nl.rms_log_residual > 0.1  # n/lam does not predict the Gaussian width as well
+
+
+def test_figures_are_written(tmp_path):
+    paths = tables.spectral_scaling_figures(synthetic_frame(), tmp_path)
+    assert (tmp_path / "spectral_scaling.png").stat().st_size > 20_000
+    assert "| leverage |" in (tmp_path / "spectral_scaling_fits.md").read_text()
+    assert len(paths) == 3
+
+
+def equivalence_frame(a_gauss=0.8, a_lev=0.5):
+    """Sweep rows whose mean gap_rel = 0.05 (m / m*(n))^-1/2 with m*(n) = 100 n^a: the width
+    needed at 5% is 100 n^a exactly."""
+    rows = []
+    for n in (64, 128, 256, 512):
+        for sampler, a in (("gaussian", a_gauss), ("leverage", a_lev)):
+            m_star = 100 * n**a
+            for width in 2.0 ** np.arange(4, 22):
+                for seed in range(3):
+                    rows.append(
+                        {
+                            "dataset": "cone",
+                            "n_train": n,
+                            "sampler": sampler,
+                            "width": int(width),
+                            "init_seed": seed,
+                            "status": "ok",
+                            "gap_rel": 0.05 * (width / m_star) ** -0.5 * (1 + 0.01 * (seed - 1)),
+                            "ridge": n * 0.1 / 128,
+                            "lam": n * 0.1 / 128,
+                            "flatness": 7.0,
+                            "steps": 240,
+                            "lam_T": 3.6,
+                            "pattern_flips": 0.01,
+                            "dim": 8,
+                            "regime": "lazy",
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def test_equivalence_table_and_exponents():
+    table = tables.equivalence_scaling_table(equivalence_frame(), n_boot=50)
+    five = table[table.gap_level == 0.05]
+    for r in five.itertuples():
+        a = 0.8 if r.sampler == "gaussian" else 0.5
+        assert r.m_star == pytest.approx(100 * r.n**a, rel=1e-9)
+        assert r.steps == 240 and r.m_low <= r.m_star <= r.m_high
+    fits = tables.equivalence_scaling_fits(table, n_boot=100)
+    gauss = fits[(fits.what == "m* (gaussian)") & (fits.gap_level == 0.05)].iloc[0]
+    saves = fits[(fits.what == "m*_gauss / m*_lev") & (fits.gap_level == 0.025)].iloc[0]
+    assert gauss.exponent == pytest.approx(0.8, abs=1e-9) and gauss.C == pytest.approx(100)
+    assert saves.exponent == pytest.approx(0.3, abs=1e-9)  # n^0.8 / n^0.5
