@@ -345,3 +345,32 @@ def test_own_data_file_in_every_entry_point(tmp_path):
             experiment.compose([*spec, "model.width=16", "seeds=1", "train.max_steps=20"])
         )
     assert rows.dataset[0] == "mine" and rows.data_columns[0] == ["t"]
+
+
+def test_spectral_per_sample_ridge_equals_the_explicit_ridge(tmp_path):
+    """lam_per_point=l0 at n = 40 is lam = 40 l0: the same spectral rows as lam given."""
+    common = [
+        "data.n_train=40",
+        "data.n_test=1",
+        "data.dim=4",
+        "widths=[32,128]",
+        "seeds=2",
+        "flatness_draws=1024",
+        "samplers=[leverage]",
+    ]
+    run_app(
+        "spectral.py",
+        *common,
+        "lam_per_point=0.001",
+        f"hydra.run.dir={tmp_path / 'a'}",
+        cwd=tmp_path,
+    )
+    run_app("spectral.py", *common, "lam=0.04", f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)
+    a = pd.read_parquet(tmp_path / "a" / "spectral.parquet").drop(
+        columns=["wall_s", "lam_per_point"]
+    )
+    b = pd.read_parquet(tmp_path / "b" / "spectral.parquet").drop(
+        columns=["wall_s", "lam_per_point"]
+    )
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert (a.lam == 0.04).all()
