@@ -187,7 +187,7 @@ def spectral_scaling_figures(frame: pd.DataFrame, directory: str | Path) -> list
             )
         xs = np.geomspace(max(table[column].min(), 1e-3) / 2, table[column].max() * 2, 10)
         ax.plot(xs, AVRON_C * xs, "k--", lw=1, label="y = (8/3) x (the provable bound)")
-        for dataset, mk in markers.items():
+        for dataset in markers:
             one = sub[sub.dataset == dataset].drop_duplicates(["n", "lam", "eps"])
             fit = scaling.power_law(one[column], one.y, slope=1.0, n_boot=200)
             ax.plot(
