@@ -218,9 +218,24 @@ def write_bad_files(directory: Path) -> None:
     )
 
 
+#: The CLI path (a process each) for one case of every kind; the rest in-process below.
+CLI_CASES = [BAD_OVERRIDES[i] for i in (0, 1, 5, 6, 8, 9, 11, 13, 15)]
+
+
 @pytest.mark.parametrize(
     "overrides,message", BAD_OVERRIDES, ids=[" ".join(o) for o, _ in BAD_OVERRIDES]
 )
+def test_bad_override_is_refused_before_any_work(tmp_path, monkeypatch, overrides, message):
+    """What the sweep's main does before training (compose, check, read the data, the
+    target's range), in-process: the same one-line message."""
+    write_bad_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(config.ConfigError) as err, enable_x64():
+        experiment.run(config.check(experiment.compose(overrides)), checked=True)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("overrides,message", CLI_CASES, ids=[" ".join(o) for o, _ in CLI_CASES])
 def test_bad_override_is_refused_with_its_key(tmp_path, overrides, message):
     write_bad_files(tmp_path)
     before = set(tmp_path.iterdir())
