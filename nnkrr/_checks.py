@@ -88,3 +88,15 @@ def float_dtype_of(x):
     if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating):
         return jax.dtypes.canonicalize_dtype(x.dtype)
     return None
+
+
+def resolve_seed_axis(seed_axis: str | None, per_backend: dict[str, str]) -> str:
+    """``seed_axis`` if given, else ``per_backend`` for this backend (``"vmap"`` if unlisted):
+    how a batch of seeds runs, ``"vmap"`` (one batched program) or ``"loop"`` (one each)."""
+    import jax
+
+    if seed_axis is None:
+        return per_backend.get(jax.default_backend(), "vmap")
+    if seed_axis not in ("vmap", "loop"):
+        raise ValueError(f"seed_axis must be 'vmap', 'loop' or None, got {seed_axis!r}")
+    return seed_axis

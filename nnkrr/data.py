@@ -171,6 +171,28 @@ def cone(
     return _generated("cone", seed, n_train, n_test, dim, noise, frequency, terms, points)
 
 
+def _split(seed: int, total: int, n_train, n_test, where) -> tuple[np.ndarray, np.ndarray]:
+    """Training and test row indices of a seeded split of ``total`` rows: ``n_test`` (None: a
+    quarter, or the rest after ``n_train``) and ``n_train`` (None: the rest)."""
+    if n_test is None and n_train is not None:
+        n_train = _checks.check_int("n_train", n_train, 1)
+        if n_train >= total:
+            raise ValueError(
+                f"n_train: {n_train} training points leave no test points of the {total} "
+                f"rows of {where}"
+            )
+    if n_test is None:
+        n_test = max(total // 4, 1) if n_train is None else total - n_train
+    n_test = _checks.check_int("n_test", n_test, 1)
+    n_train = _checks.check_int("n_train", total - n_test if n_train is None else n_train, 1)
+    if n_train + n_test > total:
+        raise ValueError(
+            f"n_train: n_train + n_test = {n_train + n_test} exceeds the {total} rows of {where}"
+        )
+    order = np.random.default_rng(seed).permutation(total)
+    return order[:n_train], order[n_train : n_train + n_test]
+
+
 # --------------------------------------------------------------------------- scikit-learn
 
 
@@ -192,20 +214,7 @@ def _real(
     standardise: bool = True,
 ) -> Dataset:
     x, target = _sklearn(loader_name)
-    total = x.shape[0]
-    seed = _checks.check_int("seed", seed, 0)
-    if n_test is None:
-        n_test = total // 4 if n_train is None else total - n_train
-    n_test = _checks.check_int("n_test", n_test, 1)
-    if n_train is None:
-        n_train = total - n_test
-    n_train = _checks.check_int("n_train", n_train, 1)
-    if n_train + n_test > total:
-        raise ValueError(
-            f"n_train + n_test = {n_train + n_test} exceeds the {total} samples of {name}"
-        )
-    order = np.random.default_rng(seed).permutation(total)
-    tr, te = order[:n_train], order[n_train : n_train + n_test]
+    tr, te = _split(_checks.check_int("seed", seed, 0), x.shape[0], n_train, n_test, name)
     if standardise:
         mean, std = x[tr].mean(0), x[tr].std(0)
         std = np.where(std > 0, std, 1.0)
@@ -350,25 +359,7 @@ def from_file(
         order = np.random.default_rng(seed).permutation(x.shape[0])[:n_train]
         x_tr, y_tr, x_te, y_te = x[order], y[order], xt[:n_test], yt[:n_test]
     else:
-        total = x.shape[0]
-        if n_test is None and n_train is not None:
-            n_train = _checks.check_int("n_train", n_train, 1)
-            if n_train >= total:
-                raise ValueError(
-                    f"n_train: {n_train} training points leave no test points of the {total} "
-                    f"rows of {path}"
-                )
-        if n_test is None:
-            n_test = max(total // 4, 1) if n_train is None else total - n_train
-        n_test = _checks.check_int("n_test", n_test, 1)
-        n_train = total - n_test if n_train is None else n_train
-        n_train = _checks.check_int("n_train", n_train, 1)
-        if n_train + n_test > total:
-            raise ValueError(
-                f"n_train: n_train + n_test = {n_train + n_test} exceeds the {total} rows of {path}"
-            )
-        order = np.random.default_rng(seed).permutation(total)
-        tr, te = order[:n_train], order[n_train : n_train + n_test]
+        tr, te = _split(seed, x.shape[0], n_train, n_test, path)
         x_tr, y_tr, x_te, y_te = x[tr], y[tr], x[te], y[te]
     if standardise:
         mean, std = x_tr.mean(0), x_tr.std(0)

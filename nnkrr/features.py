@@ -128,8 +128,9 @@ def _relu_ntk_bound(x, a, lam_max_a):
     * with s = (1 + z) / 2, z in {-1, 1}^n:
       s^T M s = (1^T M 1 + 2 z^T M 1 + z^T M z) / 4 with z^T M z <= n lam_max(M) and
       z^T M 1 <= min(||M 1||_1, sqrt(n lam_max(M) 1^T M 1)) (Cauchy-Schwarz in M's inner
-      product).  This one is 3-4x below the others on the sphere and the cone (n = 128 ...
-      4096, ``benchmarks/sampling.py``), so rejection accepts 3-4x more proposals.
+      product).  This one is 4x below the others on the sphere and the cone at n = 2048 and
+      4096 (``benchmarks/sampling.py --large-only``: bound / s_lam 25.6 against 102 on the
+      cone at n = 2048), so rejection accepts 4x more proposals.
 
     Round-off: lam_max(M) by ``eigvalsh`` and the sums are exact to a few ulps of n terms;
     the bound is raised by 16 n ulps, and every proposal's ratio is checked against 1.

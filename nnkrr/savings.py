@@ -22,8 +22,8 @@ import dataclasses
 
 import numpy as np
 
+from nnkrr.scaling import check_bootstrap, resample_seeds
 from nnkrr.scaling import curve as _curve
-from nnkrr.scaling import resample_seeds
 from nnkrr.scaling import width_at as _width_at
 
 __all__ = ["Savings", "width_at_gap", "width_savings"]
@@ -81,12 +81,7 @@ def width_savings(
       level: coverage of the percentile interval.
       seed: NumPy seed of the bootstrap.
     """
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    if not (isinstance(n_boot, int) and n_boot >= 1):
-        raise ValueError(f"n_boot must be an integer >= 1, got {n_boot!r}")
+    check_bootstrap(eps, n_boot, level)
     widths, g_gauss = _curve(widths, gaps_gaussian, "gaps_gaussian")
     _, g_lev = _curve(widths, gaps_leverage, "gaps_leverage")
     log_m, log_eps = np.log(widths), np.log(eps)

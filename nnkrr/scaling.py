@@ -78,7 +78,8 @@ class NeededWidth:
     defined: float
 
 
-def _check_boot(eps, n_boot, level, stat) -> None:
+def check_bootstrap(eps, n_boot, level, stat: str = "mean") -> None:
+    """Refuse a level eps <= 0, a coverage outside (0, 1), n_boot < 1, an unknown stat."""
     if not eps > 0:
         raise ValueError(f"eps must be > 0, got {eps}")
     if not 0 < level < 1:
@@ -109,7 +110,7 @@ def needed_width(
       >>> needed_width(m, 2 * m[:, None] ** -0.5, 0.125).m  # 2 m^-1/2 = 1/8 at m = 256
       256.0000000000001
     """
-    _check_boot(eps, n_boot, level, stat)
+    check_bootstrap(eps, n_boot, level, stat)
     widths, values = curve(widths, values, "values")
     log_m, log_eps = np.log(widths), np.log(eps)
     m = width_at(log_m, np.log(STATS[stat](values, axis=1)), log_eps)

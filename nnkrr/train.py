@@ -364,11 +364,7 @@ def _seed_sharding(devices) -> jax.sharding.NamedSharding:
 
 def resolve_seed_axis(seed_axis: str | None) -> str:
     """``seed_axis`` if given, else :data:`SEED_AXIS` for this backend (``"vmap"`` if unlisted)."""
-    if seed_axis is None:
-        return SEED_AXIS.get(jax.default_backend(), "vmap")
-    if seed_axis not in ("vmap", "loop"):
-        raise ValueError(f"seed_axis must be 'vmap', 'loop' or None, got {seed_axis!r}")
-    return seed_axis
+    return _checks.resolve_seed_axis(seed_axis, SEED_AXIS)
 
 
 def fit(

@@ -87,7 +87,8 @@ def test_validate_cross_checks(default_cfg):
     paper = experiment.compose(["regime=paper", "model.width=7"])
     assert config.check(paper)["model"]["width"] == 7  # no pairs: odd widths are fine
     with pytest.raises(
-        experiment.ConfigError, match=r"data.n_train \+ n_test = 220 exceeds the 178"
+        experiment.ConfigError,
+        match=r"data.n_train: n_train \+ n_test = 220 exceeds the 178 rows of wine",
     ):
         experiment.run(experiment.compose(["data=wine", "data.n_train=170"]))
 
