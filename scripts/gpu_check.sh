@@ -4,7 +4,7 @@
 #
 #   bash scripts/gpu_check.sh                              # `uv run --extra cuda python`
 #   WHEELS=wheels PYTHON=python3 bash scripts/gpu_check.sh # an image with its own jax, no index:
-#       installs the carried pure-Python wheels (README, "Environment") with --no-index first
+#       installs the carried pure-Python wheels (docs/environment.md) with --no-index first
 #
 # Prints the device, the test summary, the main job's wall time, then each benchmark's figures
 # and ratios to the device's fp32 matmul peak (measured in the same run). Several processes on one

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def slurm_cmd(cluster, sweep_dir, *overrides):
-    """The README's SLURM command on a CPU partition (no GPU override needed)."""
+    """The SLURM command of docs/scaling-out.md on a CPU partition (no GPU override needed)."""
     return [
         sys.executable,
         str(ROOT / "experiments" / "sweep.py"),
