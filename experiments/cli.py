@@ -86,14 +86,19 @@ class Progress:
 def run(main) -> None:
     """Call a ``hydra.main`` function as a command: a bad override (Hydra's or omegaconf's
     refusal while composing, e.g. ``model.width=abc``) ends it with one line naming the key
-    and exit code 1, like the checks of :func:`nnkrr.config.check`."""
+    and exit code 1, like the checks of :func:`nnkrr.config.check`; so does a scheduler's
+    refusal of the jobs (:class:`experiments.launchers.SubmissionRefused`)."""
     import os
 
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
+
+    from experiments.launchers import SubmissionRefused
 
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra's errors reach this function
     try:
         main()
     except (HydraException, OmegaConfBaseException) as err:
         raise SystemExit(f"Error in config: {config.one_line(err)}") from None
+    except SubmissionRefused as err:
+        raise SystemExit(f"Error in launcher: {err}") from None

@@ -13,7 +13,17 @@ and logs a warning per poll.  The launchers here (``configs/hydra/launcher/slurm
 * never raise for one job: a job that ended without a result is logged and handed to the sweeper
   as completed without a return value, so the sweep ends normally and
   :class:`experiments.results.GatherResults` gathers every finished job, writes ``failures.csv``
-  and exits non-zero.
+  and exits non-zero;
+* end a sweep whose jobs the scheduler refuses (``sbatch: error: ...``: memory, partition,
+  GPUs, time limit) before any job runs, with the scheduler's message and the
+  ``hydra.launcher.*`` keys it concerns in one line (:class:`SubmissionRefused`), leaving
+  nothing behind in the sweep directory but what was there before;
+* checkpoint a job told it will be stopped (:func:`on_stop_signal`): SLURM's pre-timeout
+  signal (``hydra.launcher.signal_delay_s`` before the limit) or a preemption makes submitit
+  call the launcher's ``checkpoint``, which writes the job's training checkpoint
+  (:mod:`experiments.checkpoint`) before submitit requeues the job; the requeued job
+  resumes from it.  A job that times out more than ``hydra.launcher.max_num_timeout`` times
+  fails as any other (its checkpoint stays: the same command run again goes on from it).
 
 The launcher classes themselves are in ``hydra_plugins/nnkrr_launchers.py`` (Hydra accepts
 launchers only from its ``hydra_plugins`` namespace); they wrap their parent's ``launch`` in
@@ -23,22 +33,100 @@ launchers only from its ``hydra_plugins`` namespace); they wrap their parent's `
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from hydra.core.utils import JobReturn, JobStatus
 
+from experiments import checkpoint
 from hydra_plugins.hydra_submitit_launcher import submitit_launcher
 
 log = logging.getLogger(__name__)
 
 POLL_S = 3.0  # seconds between state checks while waiting for the jobs
 
+#: What a refusal of sbatch concerns: (words in its message, the ``hydra.launcher`` keys),
+#: the first match wins (a refused memory request also reads "node configuration is not
+#: available").  Only the keys the launcher config sets are named.
+REFUSALS = (
+    ("memory", ("mem_gb", "mem_per_cpu", "mem_per_gpu")),
+    ("partition", ("partition",)),
+    ("time limit", ("timeout_min",)),
+    ("gres", ("gpus_per_node", "gpus_per_task", "gres")),
+    ("gpu", ("gpus_per_node", "gpus_per_task", "gres")),
+    ("account", ("account",)),
+    ("qos", ("qos",)),
+    ("node count", ("nodes",)),
+    ("node configuration", ("nodes", "tasks_per_node", "cpus_per_task", "gpus_per_node")),
+)
 
-def _scontrol_states(job_id: str) -> dict[str, str] | None:
-    """``{"<array>_<task>" or "<id>": STATE}`` from ``scontrol show job -o``; None if purged."""
+
+class SubmissionRefused(Exception):
+    """The scheduler refused a sweep's jobs: its message and the launcher keys concerned."""
+
+
+def refusal(message: str, params: dict) -> SubmissionRefused:
+    """One line from sbatch's error ``message`` naming the ``hydra.launcher`` keys of
+    ``params`` (the launcher's config) it concerns (:data:`REFUSALS`)."""
+    lines = [
+        line.strip().removeprefix("sbatch: error: ").strip()
+        for line in message.strip().splitlines()
+        if line.strip()
+    ]
+    text = "; ".join(dict.fromkeys(lines)) or "sbatch failed without a message"
+    keys: tuple = ()
+    for words, candidates in REFUSALS:
+        if words in text.lower():
+            keys = tuple(k for k in candidates if params.get(k) not in (None, "", 0))
+            if keys:
+                break
+    named = ", ".join(f"hydra.launcher.{k}={params[k]}" for k in keys)
+    return SubmissionRefused(
+        f"the scheduler refused the jobs{f' ({named})' if named else ''}: {text}"
+    )
+
+
+@contextlib.contextmanager
+def refusals_in_one_line(sweep_dir: Path, params: dict) -> Iterator[None]:
+    """Turn submitit's ``FailedJobError`` from sbatch into :func:`refusal`, after removing
+    what the refused submission left in ``sweep_dir``: its pickles in ``.submitit/`` and,
+    when nothing else is left but Hydra's ``multirun.yaml``, the directory itself and its
+    parents left empty (up to the working directory)."""
+    from submitit.core.utils import FailedJobError
+
+    before = set(sweep_dir.rglob("*")) if sweep_dir.exists() else set()
+    try:
+        yield
+    except FailedJobError as err:
+        _discard_new(sweep_dir, before)
+        raise refusal(str(err), params) from None
+
+
+def _discard_new(sweep_dir: Path, before: set) -> None:
+    for path in sorted(set(sweep_dir.rglob("*")) - before, reverse=True):  # files first
+        if path.is_dir():
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        else:
+            path.unlink()
+    left = {p.name for p in sweep_dir.iterdir()} if sweep_dir.exists() else set()
+    if left <= {"multirun.yaml", ".submitit"} and not any(sweep_dir.rglob("*/*")):
+        shutil.rmtree(sweep_dir)
+        stop, parent = Path.cwd().resolve(), sweep_dir.resolve().parent
+        while parent != stop and stop in parent.parents and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
+
+def _scontrol_states(job_id: str) -> dict[str, tuple[str, int]] | None:
+    """``{"<array>_<task>" or "<id>": (STATE, restarts)}`` from ``scontrol show job -o``
+    (restarts: how often SLURM requeued it); None if purged."""
     out = subprocess.run(
         ["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, check=False
     )
@@ -47,7 +135,7 @@ def _scontrol_states(job_id: str) -> dict[str, str] | None:
     states = {}
     for line in out.stdout.splitlines():
         fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
-        state = fields.get("JobState", "UNKNOWN")
+        state = fields.get("JobState", "UNKNOWN"), int(fields.get("Restarts", "0") or 0)
         array, task = fields.get("ArrayJobId"), fields.get("ArrayTaskId")
         if array and task:
             if "-" in task or "," in task:  # a pending range such as 2-5 or 2-5%2
@@ -77,10 +165,14 @@ def _make_watcher():
                     if job_id.split("_")[0] != base:
                         continue
                     if states is None:
-                        state = "PURGED"  # gone from the controller: it has ended
+                        state, restarts = "PURGED", 0  # gone from the controller: it has ended
                     else:
-                        state = states.get(job_id, states.get(base, "UNKNOWN"))
-                    self._info_dict[job_id] = {"JobID": job_id, "State": state}
+                        state, restarts = states.get(job_id, states.get(base, ("UNKNOWN", 0)))
+                    self._info_dict[job_id] = {
+                        "JobID": job_id,
+                        "State": state,
+                        "Restarts": restarts,
+                    }
             self._last_status_check = time.time()
             for job_id in self._registered - self._finished:
                 if self.is_done(job_id, mode="cache"):
@@ -99,13 +191,52 @@ def _state(job) -> str:
             return f"FAILED ({value.removeprefix('failed: ')})"
         return "FINISHED"
     try:
-        return job.state
+        state = job.state
     except Exception:  # noqa: BLE001 - a state we cannot read is not a reason to stop
         return "UNKNOWN"
+    try:  # SLURM's restart count (scontrol); local jobs have none
+        restarts = int(job.get_info(mode="cache").get("Restarts", 0))
+    except Exception:  # noqa: BLE001
+        restarts = 0
+    return f"{state} (requeued {restarts}x)" if restarts else state
 
 
 _QUEUED = {"PENDING", "REQUEUED", "CONFIGURING", "UNKNOWN", "READY"}
 _RUNNING = {"RUNNING", "COMPLETING", "SUSPENDED", "PREEMPTED"}
+
+
+def on_stop_signal() -> None:
+    """In the job, on the scheduler's pre-timeout or preemption signal (before submitit
+    decides whether to requeue it): write the training checkpoint and say so in the job's log."""
+    log.warning("stop signal from the scheduler: %s", checkpoint.flush_active())
+    _tolerate_requeue_race()
+
+
+def _tolerate_requeue_race() -> None:
+    """submitit requeues a SLURM job from inside it with ``scontrol requeue <id>``, and SLURM
+    stops the job's processes at once, that scontrol among them: where the controller is
+    quick (seen on the test cluster, every time) scontrol dies of the SIGTERM before it
+    exits, submitit raises ``CalledProcessError`` and the job records a failure although it
+    was requeued.  A scontrol ended by SIGTERM there means the requeue took: submitit then
+    exits the job as after any requeue."""
+    import signal
+
+    from submitit.slurm import slurm
+
+    original = slurm.SlurmJobEnvironment._requeue
+    if getattr(original, "tolerant", False):
+        return
+
+    def requeue(env, countdown: int) -> None:
+        try:
+            original(env, countdown)
+        except subprocess.CalledProcessError as err:
+            if err.returncode != -signal.SIGTERM:
+                raise
+            log.warning("requeued (scontrol was stopped by the requeue it asked for)")
+
+    requeue.tolerant = True
+    slurm.SlurmJobEnvironment._requeue = requeue
 
 
 def wait_for_all(jobs: Sequence, labels: Sequence[str]) -> list[JobReturn]:
@@ -167,7 +298,12 @@ def tolerant_map_array(labels: list[str], slurm: bool) -> Iterator[None]:
     original_watcher = SlurmJob.watcher
 
     def map_array(executor, fn, *iterables):
-        jobs = original(executor, fn, *iterables)
+        # submitit echoes a refusing sbatch's stderr before raising it: the refusal is
+        # reported once, in one line (refusals_in_one_line), anything else passed on
+        echoed = io.StringIO()
+        with contextlib.redirect_stderr(echoed):
+            jobs = original(executor, fn, *iterables)
+        sys.stderr.write(echoed.getvalue())
         return [_WaitedJob(r) for r in wait_for_all(jobs, labels)]
 
     submitit.AutoExecutor.map_array = map_array

@@ -29,7 +29,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from experiments import cli, results
+from experiments import checkpoint, cli, results
 from nnkrr import experiment
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,10 @@ def main(cfg: DictConfig) -> str | None:
     started, t0 = datetime.now(UTC), time.perf_counter()
     width, sampler = job["model"]["width"], job["sampler"]["name"]
     progress = cli.Progress(f"m={width} {sampler}")
+    store = checkpoint.JobCheckpoints(out, checkpoint.fingerprint(job), job["checkpoint_s"])
     try:
-        frame = experiment.run(job, progress=progress, checked=True)
+        with checkpoint.active(store):
+            frame = experiment.run(job, progress=progress, checked=True, checkpoints=store)
     except Exception as err:
         if multirun:  # the sweep goes on; GatherResults reports this job in failures.csv
             log.exception("job failed: %s", err)
@@ -73,6 +75,7 @@ def main(cfg: DictConfig) -> str | None:
         progress.close()
     parquet, _ = results.write_table(frame, out, "results")
     results.write_run_metadata(out, started, time.perf_counter() - t0)
+    store.remove()
     first = frame.iloc[0]
     log.info(
         "%s, %s sampler, %s regime, m=%d, %d seeds: lr=%.4g, T=%.4g (lam*T=%.3g), %d steps, "

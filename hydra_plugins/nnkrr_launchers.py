@@ -1,6 +1,7 @@
 """nnkrr's submitit launchers (configs/hydra/launcher/slurm*.yaml): hydra-submitit-launcher's,
-waiting for every job, logging their states and never raising for one failed, cancelled or
-timed-out job (the machinery and the reasons are in :mod:`experiments.launchers`).
+waiting for every job, logging their states, never raising for one failed, cancelled or
+timed-out job, and checkpointing a job's training before submitit requeues it (the machinery
+and the reasons are in :mod:`experiments.launchers`).
 
 Hydra accepts launcher plugins only from the ``hydra_plugins`` namespace package, hence this
 module; ``hydra_plugins/`` has no ``__init__.py`` (it is a portion of the namespace package
@@ -8,6 +9,7 @@ Hydra's own plugins share, found through the repository root on ``sys.path``).
 """
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from experiments import launchers
 from hydra_plugins.hydra_submitit_launcher import submitit_launcher
@@ -17,8 +19,16 @@ class SlurmLauncher(submitit_launcher.SlurmLauncher):
     """SLURM jobs through submitit; job states read with ``scontrol`` (no accounting needed)."""
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
-        with launchers.tolerant_map_array(launchers.labels(job_overrides, initial_job_idx), True):
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        with (
+            launchers.refusals_in_one_line(sweep_dir, self.params),
+            launchers.tolerant_map_array(launchers.labels(job_overrides, initial_job_idx), True),
+        ):
             return super().launch(job_overrides, initial_job_idx)
+
+    def checkpoint(self, *args, **kwargs):
+        launchers.on_stop_signal()
+        return super().checkpoint(*args, **kwargs)
 
 
 class LocalLauncher(submitit_launcher.LocalLauncher):
@@ -27,3 +37,7 @@ class LocalLauncher(submitit_launcher.LocalLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
         with launchers.tolerant_map_array(launchers.labels(job_overrides, initial_job_idx), False):
             return super().launch(job_overrides, initial_job_idx)
+
+    def checkpoint(self, *args, **kwargs):
+        launchers.on_stop_signal()
+        return super().checkpoint(*args, **kwargs)

@@ -377,6 +377,12 @@ class Sweep:
     dtype: str = _f(
         "float32", "training dtype; kernels, KRR references and eps are float64", _one_of(*DTYPES)
     )
+    checkpoint_s: float | None = _f(
+        300.0,
+        "seconds of training between checkpoints in the job directory (0: every segment; "
+        "null: none but at the launchers' pre-timeout signal); a restarted job resumes there",
+        _non_negative,
+    )
 
 
 @dataclasses.dataclass

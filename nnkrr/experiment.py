@@ -132,10 +132,12 @@ def train_networks(
     segments: int,
     dtype,
     progress: Callable[[str, int, int], None] | None = None,
+    checkpoints=None,
 ) -> measurements.Trained:
     """The training stage: the network and its linearisation, every seed, for
     ``tcfg.steps`` steps; the network takes the GD step :func:`nnkrr.train.fused_gd_step`
-    picks for it."""
+    picks for it.  ``checkpoints.stage(label)`` (``label`` ``"network"`` or
+    ``"linearised"``), when given, is each fit's :class:`nnkrr.train.Checkpointer`."""
     xd, yd, xtd = prob.x.astype(dtype), prob.y.astype(dtype), prob.x_test.astype(dtype)
     outputs = {}
     fused = train.fused_gd_step(net.module, tcfg, xd.shape[-1])
@@ -147,7 +149,15 @@ def train_networks(
         if progress is not None:
             report = lambda done, label=label: progress(label, done, tcfg.steps)  # noqa: E731
         state = train.fit(
-            apply_fn, init, xd, yd, tcfg, segments=segments, progress=report, gd_step=step
+            apply_fn,
+            init,
+            xd,
+            yd,
+            tcfg,
+            segments=segments,
+            progress=report,
+            gd_step=step,
+            checkpoint=None if checkpoints is None else checkpoints.stage(label),
         )
         final = {"params": state.params, "constants": init["constants"]}
         apply = jax.jit(jax.vmap(apply_fn, in_axes=(0, None)))
@@ -167,7 +177,11 @@ def train_networks(
 
 
 def run(
-    cfg: Any, *, progress: Callable[[str, int, int], None] | None = None, checked: bool = False
+    cfg: Any,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+    checked: bool = False,
+    checkpoints=None,
 ) -> pd.DataFrame:
     """Run one job of the width sweep and return its rows (one per seed).
 
@@ -176,6 +190,9 @@ def run(
       progress: optional ``progress(label, steps_done, steps)`` called between training
         segments (``label`` is ``"network"`` or ``"linearised"``).
       checked: ``cfg`` is the plain dict :func:`nnkrr.config.check` returned (skip the check).
+      checkpoints: where training saves its segments and resumes from them (an object
+        whose ``stage(label)`` is a :class:`nnkrr.train.Checkpointer`, such as
+        ``experiments.checkpoint.JobCheckpoints``); the rows are the same with or without.
 
     Returns:
       A DataFrame with the columns of :data:`nnkrr.row.COLUMNS` (and the data set's
@@ -217,7 +234,7 @@ def run(
         optimizer=trn["optimizer"],
         optimizer_kwargs=tuple(sorted(trn["optimizer_kwargs"].items())),
     )
-    trained = train_networks(net, prob, tcfg, trn["segments"], dtype, progress)
+    trained = train_networks(net, prob, tcfg, trn["segments"], dtype, progress, checkpoints)
     measured = measurements.measure(
         prob,
         net,

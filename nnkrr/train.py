@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -39,6 +39,8 @@ import optax
 from nnkrr import _checks, models
 
 __all__ = [
+    "Checkpointer",
+    "Segment",
     "TrainConfig",
     "TrainState",
     "fit",
@@ -367,6 +369,37 @@ def resolve_seed_axis(seed_axis: str | None) -> str:
     return _checks.resolve_seed_axis(seed_axis, SEED_AXIS)
 
 
+class Segment(NamedTuple):
+    """Where a :func:`fit` stands after ``done`` of its compiled segments (``step`` GD steps).
+
+    ``carry`` is the training loop's state: with ``seed_axis="vmap"`` one pytree with a
+    leading seed axis, with ``"loop"`` a tuple of one pytree per seed, each on its device;
+    a :class:`TrainState` for the generic step, for the fused GD step the
+    :class:`TrainState` with what the next step carries over (f(W, X) and the ridge term).
+    """
+
+    done: int
+    step: int
+    carry: Any
+
+
+class Checkpointer(Protocol):
+    """Where :func:`fit` saves its progress and finds it again (``checkpoint=``).
+
+    ``restore(start)`` gets the untrained :class:`Segment` (``done == 0``), a template of
+    the carry's structure, shapes, dtypes and devices, and returns the segment to continue
+    from: ``start`` itself, or a saved one with the same structure, put where the template's
+    leaves are.  ``save(segment)`` is called after every segment (the last included) with
+    the carry computed; it decides whether and where to write it.  Continuing from a saved
+    segment runs the same compiled steps on the same numbers: the final state equals an
+    uninterrupted fit's exactly.  ``experiments.checkpoint`` keeps them in the job directory.
+    """
+
+    def restore(self, start: Segment) -> Segment: ...
+
+    def save(self, segment: Segment) -> None: ...
+
+
 def fit(
     apply_fn: Callable,
     variables: dict,
@@ -379,6 +412,7 @@ def fit(
     shard: bool = True,
     seed_axis: str | None = None,
     gd_step=None,
+    checkpoint: Checkpointer | None = None,
 ):
     """Train seeds for ``cfg.steps`` GD steps; returns the final :class:`TrainState`.
 
@@ -398,6 +432,8 @@ def fit(
         update); or the :class:`nnkrr.models.TwoLayerReLU` whose ``apply`` is ``apply_fn``:
         its fused GD step, one pass over the neurons (chosen by :func:`fused_gd_step`).
         The same steps as the generic path up to round-off.
+      checkpoint: a :class:`Checkpointer`: training starts from the segment its
+        ``restore`` returns and ``save`` gets each segment's carry (its arrays computed).
 
     The centre :math:`\\theta_c` is 0 or the initial parameters, by ``cfg.centre``.
     The returned state has a leading seed axis, sharded over the devices with ``shard``.
@@ -416,7 +452,8 @@ def fit(
     length = -(-cfg.steps // segments)  # equal segments: one compilation; extra steps idle
     if resolve_seed_axis(seed_axis) == "loop":
         return _fit_loop(
-            apply_fn, net, variables, centre, x, y, cfg, segments, length, progress, shard
+            apply_fn, net, variables, centre, x, y, cfg, segments, length, progress, shard,
+            checkpoint,
         )
     if shard:
         variables = shard_seeds(variables)
@@ -427,17 +464,35 @@ def fit(
         state = shard_seeds(state)
     if net is not None:
         state = _fused_start_vmapped(net, x, constants, centre, state)
-    for i in range(segments):
+    first = None if checkpoint is None else _restore(checkpoint, state)
+    if first:
+        state = first.carry
+    for i in range(first.done if first else 0, segments):
         if net is None:
             state = _segment_vmapped(apply_fn, cfg, length, x, y, constants, centre, state)
         else:
             state = _fused_segment_vmapped(net, cfg, length, x, y, constants, centre, state)
-        if progress is not None:
-            progress(min((i + 1) * length, cfg.steps))
+        _after_segment(i, length, cfg.steps, state, progress, checkpoint)
     return state if net is None else state.state
 
 
-def _fit_loop(apply_fn, net, variables, centre, x, y, cfg, segments, length, progress, shard):
+def _restore(checkpoint: Checkpointer, carry) -> Segment | None:
+    """The saved segment to continue from, or None to start from step 0."""
+    seg = checkpoint.restore(Segment(0, 0, carry))
+    return seg if seg.done else None
+
+
+def _after_segment(i, length, steps, carry, progress, checkpoint) -> None:
+    step = min((i + 1) * length, steps)
+    if checkpoint is not None:
+        checkpoint.save(Segment(i + 1, step, jax.block_until_ready(carry)))
+    if progress is not None:
+        progress(step)
+
+
+def _fit_loop(
+    apply_fn, net, variables, centre, x, y, cfg, segments, length, progress, shard, checkpoint
+):
     """:func:`fit` with one unbatched program per seed; seed ``s`` runs on device
     ``s // (seeds / devices)`` (all on the default device unless ``shard`` and the seeds
     divide evenly), and the states are put back together along a sharded seed axis."""
@@ -458,15 +513,19 @@ def _fit_loop(apply_fn, net, variables, centre, x, y, cfg, segments, length, pro
         if net is not None:
             state = _fused_start_one(net, data[dev][0], constants, c, state)
         runs.append([dev, constants, c, state])
-    for i in range(segments):
+    first = None if checkpoint is None else _restore(checkpoint, tuple(r[3] for r in runs))
+    if first:
+        for run, carry in zip(runs, first.carry, strict=True):
+            run[3] = carry
+    for i in range(first.done if first else 0, segments):
         for run in runs:
             dev, constants, c, state = run
             if net is None:
                 run[3] = _segment_one(apply_fn, cfg, length, *data[dev], constants, c, state)
             else:
                 run[3] = _fused_segment_one(net, cfg, length, *data[dev], constants, c, state)
-        if progress is not None:
-            progress(min((i + 1) * length, cfg.steps))
+        carry = tuple(r[3] for r in runs)
+        _after_segment(i, length, cfg.steps, carry, progress, checkpoint)
 
     def assemble(*leaves):
         blocks = [jnp.stack(leaves[k * per : (k + 1) * per]) for k in range(len(devices))]

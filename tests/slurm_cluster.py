@@ -127,8 +127,9 @@ def start(directory: Path, timeout: float = 60.0) -> Cluster:
                 "MpiDefault=none",
                 "ReturnToService=2",
                 "KillWait=5",
-                # A step that outlives SIGKILL drains the node after this long (default 60 s;
-                # tests/test_slurm.py resumes it): a shorter wait keeps the suite short.
+                # A step that outlives SIGKILL drains the node after this long (default 60 s).
+                # The tests stop no process of a job (tests/test_slurm.py checks the node is
+                # idle after each): none has drained it since.
                 "UnkillableStepTimeout=15",
                 "MinJobAge=600",
                 "InactiveLimit=0",
@@ -191,24 +192,3 @@ def _wait(ready, timeout: float, what: str, logs: Path) -> None:
             tails = {p.name: p.read_text()[-800:] for p in sorted(logs.iterdir()) if p.is_file()}
             raise RuntimeError(f"{what} within {timeout:.0f} s; logs: {tails}")
         time.sleep(0.3)
-
-
-def job_processes(cluster: Cluster, array_job: str, task: int) -> list[int]:
-    """Pids of the processes of one array task of this cluster (found by their environment:
-    job ids restart at 1 in every test cluster, so the cluster's SLURM_CONF is matched too)."""
-    want = {
-        f"SLURM_ARRAY_JOB_ID={array_job}".encode(),
-        f"SLURM_ARRAY_TASK_ID={task}".encode(),
-        f"SLURM_CONF={cluster.conf}".encode(),
-    }
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            environ = set((proc / "environ").read_bytes().split(b"\0"))
-        except OSError:
-            continue
-        if want <= environ:
-            pids.append(int(proc.name))
-    return pids

@@ -2,8 +2,6 @@
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -13,8 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import slurm_cluster
-from test_scale import ROOT, TINY, table
+from test_scale import ROOT, TINY, VOLATILE, table
 
 pytestmark = pytest.mark.slow
 
@@ -91,87 +88,151 @@ def _running_tasks(cluster):
     return [(a, int(t)) for a, t in (line.split() for line in out.splitlines()) if t.isdigit()]
 
 
-def test_cancelled_and_timed_out_jobs_are_finished_by_a_rerun(slurm, tmp_path):
-    """scancel one job and let another die at its time limit; the sweep still gathers what
-    finished, lists both in failures.csv and exits 1; the same command run again finishes them,
-    every row exactly once."""
+def _wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def _node_state(cluster):
+    return cluster.run("sinfo", "-h", "-n", cluster.node, "-o", "%T").strip().rstrip("*~#")
+
+
+def _running_tasks(cluster):
+    out = cluster.run("squeue", "-h", "-t", "RUNNING", "-o", "%i")
+    return out.split()
+
+
+@contextlib.contextmanager
+def _requeued_jobs_start_at_once(cluster):
+    """SLURM holds a requeued batch job for two minutes (``Reason=BeginTime``, seen here:
+    EligibleTime = requeue + 121 s); a busy cluster's queue would hide that, this test's
+    would wait for it.  While the block runs, such a job is made eligible at once."""
+    stop = threading.Event()
+
+    def bump():
+        while not stop.is_set():
+            out = cluster.run("squeue", "-h", "-t", "PD", "-o", "%i %r", check=False)
+            for line in out.splitlines():
+                job, _, reason = line.partition(" ")
+                if reason.strip() == "BeginTime":
+                    cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now", check=False)
+            stop.wait(1.0)
+
+    thread = threading.Thread(target=bump, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+LONG = [  # ~50 s of training per job here: longer than the signal point of a 1-minute limit
+    "data.n_train=16",
+    "data.n_test=8",
+    "data.dim=3",
+    "seeds=2",
+    "sampler=gaussian",
+    "model.width=32",
+    "train.time=1e9",
+    "train.max_steps=5000000",
+    "train.segments=60",
+]
+
+
+def test_a_timed_out_job_is_requeued_and_resumes_and_a_cancelled_one_is_rerun(slurm, tmp_path):
+    """Two jobs with the same numbers (checkpoint_s does not change them) under a 1-minute
+    limit: the first is checkpointed at the pre-timeout signal, requeued and resumed to the
+    end; the second is cancelled, listed in failures.csv (exit 1), and the same command
+    with a longer limit finishes it, uninterrupted: both have the same rows."""
     sweep = tmp_path / "sweep"
-    cmd = slurm_cmd(
-        slurm,
-        sweep,
-        "model.width=16,32,64",
-        "train.time=1e9",  # long enough (10^6 steps, ~25 s) to be caught running
-        "train.max_steps=1000000",
-        "hydra.launcher.timeout_min=1",
-        "hydra.launcher.signal_delay_s=5",
+    base = [
+        sys.executable,
+        str(ROOT / "experiments" / "sweep.py"),
+        "-m",
+        "hydra/launcher=slurm",
+        f"hydra.launcher.partition={slurm.partition}",
+        "hydra.launcher.cpus_per_task=1",
+        "hydra.launcher.mem_gb=2",
+        "hydra.launcher.signal_delay_s=20",
         "hydra.launcher.array_parallelism=2",
-    )
-    keep_stopped = threading.Event()
-    python = []  # the stalled job's python processes
+        *LONG,
+        "checkpoint_s=0,600",
+        f"hydra.sweep.dir={sweep}",
+    ]
     first = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=slurm.env
+        [*base, "hydra.launcher.timeout_min=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=slurm.env,
     )
     try:
-        _wait_for(lambda: len(_running_tasks(slurm)) == 2, 120, "two running tasks")
-        (array, a), (_, b) = sorted(_running_tasks(slurm), key=lambda t: t[1])
-        # both have started training (their job directories exist) before they are stopped
-        _wait_for(lambda: len(list(sweep.glob("*/.hydra"))) >= 2, 60, "two job directories")
-        stalled = slurm_cluster.job_processes(slurm, array, b)
-        # A stalled job: its time limit kills it.  SLURM resumes stopped processes to deliver
-        # the pre-timeout signal (about 5 s before the limit) and the limit itself is enforced
-        # up to ~30 s late, long enough for a fast job to finish: keep it stopped until killed.
-        # Only the job's python: a stopped srun outlives the job's end, the node's step
-        # cleanup then fails ("Kill task failed") and SLURM drains the node.
-        python = [p for p in stalled if b"python" in Path(f"/proc/{p}/cmdline").read_bytes()]
-        assert python
-        for pid in python:
-            os.kill(pid, signal.SIGSTOP)
-
-        def stall():  # the job's python only: srun must be free to end the step once it dies
-            while not keep_stopped.is_set():
-                for pid in python:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGSTOP)
-                time.sleep(0.2)
-
-        staller = threading.Thread(target=stall, daemon=True)
-        staller.start()
-        slurm.run("scancel", f"{array}_{a}")
-        out, err = first.communicate(timeout=240)
+        with _requeued_jobs_start_at_once(slurm):
+            _wait_for(lambda: len(_running_tasks(slurm)) == 2, 120, "two running tasks")
+            cancelled = sorted(_running_tasks(slurm))[1]  # task 1: checkpoint_s=600
+            slurm.run("scancel", cancelled)
+            out, err = first.communicate(timeout=400)
     finally:
-        keep_stopped.set()
-        for pid in python:  # never leave a stopped process behind
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
         if first.poll() is None:
             first.kill()
-    assert first.returncode == 1, err[-3000:]
-    # the summary line (a job's own pre-timeout error may be echoed after it)
-    assert f"2 of 3 jobs failed; see {sweep / 'failures.csv'}" in err.strip().splitlines()
-    failed = pd.read_csv(sweep / "failures.csv")
-    # the cancelled job left no result; the stalled one was either killed outright or told by
-    # submitit's pre-timeout signal (the job records that error itself)
-    assert len(failed) == 2
-    assert failed.error.str.startswith("no result: the job was killed").any()
-    assert failed.error.str.contains("no result: the job was killed|timed-out").all()
     log = out + err
-    assert ": CANCELLED" in log, log[-5000:]
-    assert "jobs: 0 queued, 0 running, 1 finished, 2 failed" in log, log[-5000:]
-    assert len(pd.read_parquet(sweep / "results.parquet")) == 2  # the job that finished, 2 seeds
+    assert first.returncode == 1, err[-3000:]
+    assert f"1 of 2 jobs failed; see {sweep / 'failures.csv'}" in err.strip().splitlines()
+    failed = pd.read_csv(sweep / "failures.csv")
+    assert len(failed) == 1 and "checkpoint_s=600" in failed.overrides[0], failed.to_string()
+    assert ": CANCELLED" in log and "RUNNING (requeued 1x)" in log, log[-5000:]
+    requeued = next(sweep.glob("checkpoint_s=0,*"))
+    job_log = (requeued / "sweep.log").read_text()
+    assert "stop signal from the scheduler: checkpoint" in job_log, job_log[-3000:]
+    assert "network: resumed at step" in job_log or "linearised: resumed at step" in job_log
+    assert not (requeued / "checkpoint").exists()  # removed with the table written
 
-    # The stalled step can outlast SLURM's kill timeout ("Kill task failed"): SLURM then drains
-    # the node (seen once in several runs). That comes from how this test stalls a job, not
-    # from the sweep, so once the step is cleaned up a drained node is put back in service.
-    _wait_for(lambda: _node_state(slurm) in ("idle", "drained"), 150, "the node to settle")
-    if _node_state(slurm) == "drained":
-        slurm.run("scontrol", "update", f"NodeName={slurm.node}", "State=RESUME")
-    done = {p: p.stat().st_mtime_ns for p in sweep.glob("*/results.parquet")}
     again = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=tmp_path, env=slurm.env, timeout=300
+        [*base, "hydra.launcher.timeout_min=10"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=slurm.env,
+        timeout=300,
     )
     assert again.returncode == 0, again.stderr[-3000:]
-    frame = pd.read_parquet(sweep / "results.parquet")
-    assert len(frame) == 6 and not frame.duplicated(["width", "init_seed"]).any()
-    assert sorted(frame.width.unique()) == [16, 32, 64]
-    assert not (sweep / "failures.csv").exists()
-    assert all(p.stat().st_mtime_ns == t for p, t in done.items())  # finished job not redone
+    assert "requeued" not in again.stdout + again.stderr
+    rows = pd.read_parquet(sweep / "results.parquet")
+    assert len(rows) == 4 and (rows.steps == 5000000).all()
+    one, other = (
+        pd.read_parquet(d / "results.parquet").drop(columns=VOLATILE, errors="ignore")
+        for d in sorted(sweep.glob("checkpoint_s=*"))
+    )
+    pd.testing.assert_frame_equal(one, other)  # requeued and resumed = uninterrupted
+    assert _node_state(slurm) == "idle"  # nothing stalled, nothing drained
+
+
+@pytest.mark.parametrize(
+    "override,named,message",
+    [
+        ("hydra.launcher.mem_gb=100000", "hydra.launcher.mem_gb=100000", "Memory specification"),
+        ("hydra.launcher.partition=nope", "hydra.launcher.partition=nope", "invalid partition"),
+        ("hydra.launcher.gpus_per_node=2", "hydra.launcher.gpus_per_node=2", "gres"),
+    ],
+)
+def test_a_refused_submission_ends_the_sweep_in_one_line(slurm, tmp_path, override, named, message):
+    sweep = tmp_path / "runs" / "refused"
+    proc = subprocess.run(
+        [*slurm_cmd(slurm, sweep, "model.width=16"), override],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=slurm.env,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"Error in launcher: the scheduler refused the jobs ({named}): ")
+    assert message in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no sweep folder, no .submitit
+    assert _node_state(slurm) == "idle"
