@@ -200,6 +200,8 @@ def flush_active() -> str:
         return "no training checkpoint (the job was not training)"
     written = _ACTIVE[-1].flush()
     where = _ACTIVE[-1].folder
-    return f"checkpoint written to {where}: {', '.join(written)}" if written else (
-        f"checkpoint in {where} already up to date"
+    return (
+        f"checkpoint written to {where}: {', '.join(written)}"
+        if written
+        else (f"checkpoint in {where} already up to date")
     )

@@ -452,7 +452,17 @@ def fit(
     length = -(-cfg.steps // segments)  # equal segments: one compilation; extra steps idle
     if resolve_seed_axis(seed_axis) == "loop":
         return _fit_loop(
-            apply_fn, net, variables, centre, x, y, cfg, segments, length, progress, shard,
+            apply_fn,
+            net,
+            variables,
+            centre,
+            x,
+            y,
+            cfg,
+            segments,
+            length,
+            progress,
+            shard,
             checkpoint,
         )
     if shard:

@@ -50,7 +50,14 @@ def test_an_interrupted_fit_continues_to_the_same_state(x64, kernel, seed_axis):
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[r[4] for r in runs])
     step = net if kernel == "fused" else None
     fit = lambda ckpt: train.fit(  # noqa: E731
-        net.apply, stacked, x, y, cfg, segments=4, seed_axis=seed_axis, gd_step=step,
+        net.apply,
+        stacked,
+        x,
+        y,
+        cfg,
+        segments=4,
+        seed_axis=seed_axis,
+        gd_step=step,
         checkpoint=ckpt,
     )
     whole = fit(None)
