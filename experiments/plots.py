@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -287,16 +288,24 @@ def regime_map_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]
 
 
 def width_savings_table(
-    frame: pd.DataFrame, fractions=(0.5, 0.25), column: str = "gap_rel", n_boot: int = 2000
+    frame: pd.DataFrame,
+    fractions=(0.5, 0.25),
+    column: str = "gap_rel",
+    n_boot: int = 2000,
+    *,
+    by=("dataset",),
+    levels=None,
 ) -> pd.DataFrame:
-    """Per dataset: m_gaussian(eps) / m_leverage(eps) (:func:`nnkrr.savings.width_savings`)
-    at gap levels eps = ``fractions`` x the smaller of the two samplers' mean ``column`` at
-    the smallest width, with 90% bootstrap intervals over seeds, and the flatness."""
+    """Per ``by`` group (a data set; or a data set and ``n_train``): m_gaussian(eps) /
+    m_leverage(eps) (:func:`nnkrr.savings.width_savings`) at gap levels eps = ``fractions``
+    x the smaller of the two samplers' mean ``column`` at the smallest width, or at the
+    absolute ``levels`` when given, with 90% bootstrap intervals over seeds; the flatness,
+    s_lambda, n and the ridge on K of the group."""
     from nnkrr import savings
 
     ok = frame[frame["status"] == "ok"]
     rows = []
-    for dataset, group in ok.groupby("dataset", sort=True):
+    for key, group in ok.groupby(list(by), sort=True):
         curves = {}
         for sampler, sub in group.groupby("sampler"):
             wide = sub.pivot_table(index="width", columns="init_seed", values=column)
@@ -306,13 +315,16 @@ def width_savings_table(
         widths = curves["gaussian"].index.intersection(curves["leverage"].index)
         g, lev = curves["gaussian"].loc[widths], curves["leverage"].loc[widths]
         start = min(g.iloc[0].mean(), lev.iloc[0].mean())
-        for fraction in fractions:
+        targets = [(lv, math.nan) for lv in levels] if levels else [
+            (start * f, f) for f in fractions
+        ]
+        for eps, fraction in targets:
             out = savings.width_savings(
-                widths.to_numpy(), g.to_numpy(), lev.to_numpy(), start * fraction, n_boot=n_boot
+                widths.to_numpy(), g.to_numpy(), lev.to_numpy(), eps, n_boot=n_boot
             )
             rows.append(
                 {
-                    "dataset": dataset,
+                    **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
                     "eps": out.eps,
                     "fraction": fraction,
                     "m_gaussian": out.m_gaussian,
@@ -322,6 +334,9 @@ def width_savings_table(
                     "high": out.high,
                     "defined": out.defined,
                     "flatness": group["flatness"].median(),  # leverage rows (NaN: Gaussian)
+                    "s_lambda": group["s_lambda"].median(),
+                    "n": int(group["n_train"].iloc[0]),
+                    "ridge": float(group["ridge"].iloc[0]),
                     "seeds": int(min(g.shape[1], lev.shape[1])),
                     "steps": group["steps"].median(),
                     "lam_T": group["lam_T"].median(),

@@ -22,7 +22,7 @@ import dataclasses
 
 import numpy as np
 
-from nnkrr.scaling import check_bootstrap, resample_seeds
+from nnkrr.scaling import STATS, check_bootstrap, resample_seeds
 from nnkrr.scaling import curve as _curve
 from nnkrr.scaling import width_at as _width_at
 
@@ -69,6 +69,7 @@ def width_savings(
     n_boot: int = 2000,
     level: float = 0.9,
     seed: int = 0,
+    stat: str = "mean",
 ) -> Savings:
     r"""How much narrower leverage initialisation is at gap ``eps``.
 
@@ -80,18 +81,20 @@ def width_savings(
       n_boot: bootstrap resamples.
       level: coverage of the percentile interval.
       seed: NumPy seed of the bootstrap.
+      stat: the curves' summary over seeds, ``"mean"`` or ``"median"``.
     """
-    check_bootstrap(eps, n_boot, level)
+    check_bootstrap(eps, n_boot, level, stat)
+    summary = STATS[stat]
     widths, g_gauss = _curve(widths, gaps_gaussian, "gaps_gaussian")
     _, g_lev = _curve(widths, gaps_leverage, "gaps_leverage")
     log_m, log_eps = np.log(widths), np.log(eps)
-    m_g = _width_at(log_m, np.log(g_gauss.mean(axis=1)), log_eps)
-    m_l = _width_at(log_m, np.log(g_lev.mean(axis=1)), log_eps)
+    m_g = _width_at(log_m, np.log(summary(g_gauss, axis=1)), log_eps)
+    m_l = _width_at(log_m, np.log(summary(g_lev, axis=1)), log_eps)
 
     rng = np.random.default_rng(seed)
 
-    boot_g = resample_seeds(g_gauss, n_boot, rng, np.mean)
-    boot_l = resample_seeds(g_lev, n_boot, rng, np.mean)
+    boot_g = resample_seeds(g_gauss, n_boot, rng, summary)
+    boot_l = resample_seeds(g_lev, n_boot, rng, summary)
     ratios = np.array(
         [
             _width_at(log_m, np.log(bg), log_eps) / _width_at(log_m, np.log(bl), log_eps)
