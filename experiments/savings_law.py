@@ -19,7 +19,7 @@ leverage rows), which the paper's form bounds by :math:`(n/\lambda)/s_\lambda` f
 unit-norm inputs.  For each predictor x the fit :math:`R = C x^a` (log-log least squares,
 bootstrap over points; :func:`nnkrr.scaling.power_law`) per kind and pooled, beside the
 null model R = constant; the residuals' RMS in log R says which predicts it and how well.
-Writes ``savings_law_table.{md,csv}`` and ``savings_law_fits.md`` under
+Writes ``savings_law_table.{md,csv}`` and ``savings_law_fits.{md,csv}`` under
 ``docs/results/savings_law/`` and ``docs/figures/savings_law.png``.
 """
 
@@ -207,6 +207,7 @@ def savings_law(results: Path, figures: Path, n_boot: int = 2000) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "savings_law_table.csv", index=False)
     (out / "savings_law_table.md").write_text(_markdown(table.drop(columns=["family"])))
+    fits.to_csv(out / "savings_law_fits.csv", index=False)
     (out / "savings_law_fits.md").write_text(_markdown(fits))
     figures.mkdir(parents=True, exist_ok=True)
     fig = figure(table, fits, figures / "savings_law.png")
@@ -214,6 +215,7 @@ def savings_law(results: Path, figures: Path, n_boot: int = 2000) -> list[Path]:
         out / "savings_law_table.csv",
         out / "savings_law_table.md",
         out / "savings_law_fits.md",
+        out / "savings_law_fits.csv",
         fig,
     ]
 

@@ -93,10 +93,8 @@ def solve(k_train, y, lam=None) -> jax.Array:
     Args:
       k_train: training kernel matrix K, shape ``(n, n)``, symmetric positive semi-definite.
       y: targets, shape ``(n,)`` or ``(n, k)`` (several outputs solved at once).
-      lam: ridge :math:`\lambda > 0`, added to the diagonal as is.
-
-      ``k_train`` may instead be a :class:`Factor` (:func:`factor`), with ``lam`` omitted:
-      the factorisation is then reused.
+      lam: ridge :math:`\lambda > 0`, added to the diagonal as is; omitted when
+        ``k_train`` is a :class:`Factor` (:func:`factor`), whose factorisation is reused.
 
     Returns:
       ``alpha`` with the shape of ``y``, in the dtype of ``k_train``.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nnkrr.config import round_15
 
-__all__ = ["COLUMNS", "DATA_COLUMN_DOC", "provenance", "rows"]
+__all__ = ["COLUMNS", "DATA_COLUMN_DOC", "GATHERED_COLUMNS", "provenance", "reference", "rows"]
 
 #: Every column of a row, in order, with what it holds.  ``data_<key>`` columns (one per
 #: option of the data set besides its seed and sizes, :data:`DATA_COLUMN_DOC`) follow ``target``.
@@ -72,6 +72,10 @@ COLUMNS: dict[str, str] = {
     "wall_s": "seconds the job took until this row",
 }
 DATA_COLUMN_DOC = "data_<key>: the data set's option <key> (e.g. data_spread for the cone)"
+#: Columns a sweep's gathered table adds in front of a job's rows.
+GATHERED_COLUMNS: dict[str, str] = {
+    "job": "the job's directory in the sweep directory (its overrides, Hydra's override_dirname)"
+}
 _FIXED_DATA_KEYS = ("_target_", "seed", "n_train", "n_test", "dim")
 
 
@@ -137,3 +141,23 @@ def rows(base: dict, schedule, lam: float, measured: list[dict], wall_s: float) 
             raise AssertionError(f"row columns disagree with COLUMNS: {sorted(unknown)}")
         out.append(row)
     return out
+
+
+def reference() -> str:
+    """The table of a row's columns in Markdown, from :data:`COLUMNS` (``docs/columns.md``)."""
+    lines = [
+        "# What a row holds",
+        "",
+        "Generated from `nnkrr.row.COLUMNS` (`uv run python experiments/publish.py`; a test fails "
+        "when it differs). One row per (job, seed) in a job's `results.parquet` / `.csv`, in this "
+        "order; a sweep's gathered table adds the columns of `GATHERED_COLUMNS` in front.",
+        "",
+        "| column | what it holds |",
+        "|---|---|",
+    ]
+    for name, doc in {**GATHERED_COLUMNS, **COLUMNS}.items():
+        lines.append(f"| `{name}` | {doc.replace('|', chr(92) + '|')} |")
+        if name == "target":
+            key, _, doc_ = DATA_COLUMN_DOC.partition(": ")
+            lines.append(f"| `{key}` | {doc_} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,378 @@
+"""Every generated number, table and page of the README and the docs, from the committed tables.
+
+    uv run python experiments/publish.py             # regenerate (README.md, docs/)
+    uv run python experiments/publish.py --check     # exit 1, naming each file that differs
+    uv run python experiments/publish.py --rerun     # first rerun the presets whose tables are
+                                                     # missing or stale, then regenerate
+    uv run python experiments/publish.py --rerun main --launcher slurm_local   # one, launched
+
+What is generated:
+
+* the findings table (between ``<!-- nnkrr:findings -->`` and ``<!-- /nnkrr:findings -->`` in
+  ``README.md`` and ``docs/index.md``): one row per preset of :data:`FINDINGS`, its regime and
+  result computed from ``docs/results/<name>/`` (the gathered table and the sweep's
+  ``multirun.yaml``), its time from that folder's ``run.json`` (written by ``--rerun``, which
+  times the command);
+* ``docs/configuration.md`` (:func:`nnkrr.config.reference`) and ``docs/columns.md``
+  (:func:`nnkrr.row.reference`);
+* the savings law's table, fits and figure (:mod:`experiments.savings_law`) with ``--figures``.
+
+A preset's table is *stale* when its command now composes another grid or config than the one
+its ``multirun.yaml`` records (the preset file or a default changed); ``--rerun`` reruns those
+and the missing ones (``--force`` every named one), each into a fresh sweep directory, and copies
+its gathered tables and figures into ``docs/``.  ``tests/test_publish.py`` runs ``--check``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from nnkrr import config, row, scaling
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+RESULTS = DOCS / "results"
+BEGIN, END = "<!-- nnkrr:{} -->", "<!-- /nnkrr:{} -->"
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """A published finding: the preset command behind it and how its row is rendered."""
+
+    name: str  # its folder under docs/results/
+    what: str
+    entry: str  # experiments/<entry>.py
+    overrides: tuple[str, ...]
+    table: str  # the gathered table's file name
+    render: Callable[[pd.DataFrame, Path], tuple[str, str]]  # -> (regime, result)
+    figures: tuple[tuple[str, str], ...] = ()  # (file in the sweep dir, name in docs/figures)
+    extensions: tuple[tuple[str, ...], ...] = ()  # more sweeps into the same sweep directory
+
+    @property
+    def command(self) -> str:
+        return " && ".join(
+            " ".join(["uv run python", f"experiments/{self.entry}.py", "-m", *self.overrides, *ext])
+            for ext in ((), *self.extensions)
+        )
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2g}%" if x < 0.1 else f"{100 * x:.0f}%"
+
+
+def _num(x: float, fmt: str = "{:.2f}") -> str:
+    return fmt.format(x).replace("-", "−")
+
+
+def _span(values, fmt="{:,.0f}") -> str:
+    """``lo–hi`` (``lo … hi`` when negative), or one number when they print alike."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    a, b = _num(lo, fmt), _num(hi, fmt)
+    return a if a == b else f"{a} … {b}" if lo < 0 else f"{a}–{b}"
+
+
+def _slope(frame: pd.DataFrame, column: str) -> float:
+    curve = frame.groupby("width")[column].mean()
+    return scaling.power_law(curve.index, curve.to_numpy(), n_boot=1).slope
+
+
+def _widths(frame: pd.DataFrame) -> str:
+    lo, hi = int(frame.width.min()), int(frame.width.max())
+    return f"2^{int(math.log2(lo))} … 2^{int(math.log2(hi))}"
+
+
+def _main(frame, _):
+    ok = frame[frame.status == "ok"]
+    by = {s: g for s, g in ok.groupby("sampler")}
+    first = ok[ok.width == ok.width.min()].groupby("sampler").pattern_flips.mean()
+    last = ok[ok.width == ok.width.max()].groupby("sampler").pattern_flips.mean()
+    regime = (
+        f"sphere n = {ok.n_train.iloc[0]}, lazy, {_span(ok.steps)} GD steps, "
+        f"λT = {_span(ok.lam_T, '{:.1f}')}, flips {_span(first * 100, '{:.2g}')}% → "
+        f"{_span(last * 100, '{:.2g}')}%"
+    )
+    result = (
+        f"falls like m^{_num(_slope(by['gaussian'], 'gap_rms'))} (Gaussian), "
+        f"m^{_num(_slope(by['leverage'], 'gap_rms'))} (leverage), {_widths(ok)}"
+    )
+    return regime, result
+
+
+def _paper_wide(frame, _):
+    ok = frame[frame.status == "ok"]
+    g = ok[ok.sampler == "gaussian"].groupby("width")
+    gap, flips = g.gap_rel.mean(), g.pattern_flips.mean()
+    top = gap.index[-4:]  # the local slope over the last three doublings
+    local = math.log(gap[top[-1]] / gap[top[0]]) / math.log(top[-1] / top[0])
+    regime = (
+        f"centre 0, κ = {ok.kappa.iloc[0]:g}, {_span(ok.steps)} steps, λT = {_span(ok.lam_T, '{:.1f}')}, "
+        f"flips {_pct(flips.iloc[0])} → {_pct(flips.iloc[-1])}"
+    )
+    result = (
+        f"gap_rel {_pct(gap.iloc[0])} → {_pct(gap.iloc[-1])} (Gaussian), local slope {_num(local)} "
+        f"from 2^{int(math.log2(top[0]))} to 2^{int(math.log2(top[-1]))}"
+    )
+    return regime, result
+
+
+def _width_savings(frame, _):
+    from experiments import plots
+
+    table = plots.width_savings_table(frame)
+    ok = frame[frame.status == "ok"]
+    parts = []
+    for dataset, sub in table.groupby("dataset", sort=False):
+        parts.append(f"{dataset} {_span(sub.ratio, '{:.2f}')}×")
+    regime = (
+        f"lazy, n = {ok.n_train.iloc[0]}, {_span(ok.steps)} steps, λT = {_span(ok.lam_T, '{:.1f}')}"
+    )
+    return regime, "m_gauss/m_lev at half and a quarter of the starting gap: " + ", ".join(parts)
+
+
+def _spectral_scaling(frame, folder):
+    from experiments import scaling as tables
+
+    fits = tables.spectral_scaling_fits(
+        tables.spectral_scaling_table(frame, n_boot=200), n_boot=200
+    )
+    per = fits[(fits.data != "all") & (fits.eps == "all")]
+    theory = per[per.predictor != "(n/λ) ln(16 s_λ/δ)"]
+    paper = per[per.predictor == "(n/λ) ln(16 s_λ/δ)"]
+    ns = sorted(set(frame.n))
+    regime = f"no training; n = {ns[0]} … {ns[-1]}, λ fixed or n·λ₀"
+    result = (
+        f"leverage ∝ s_λ, Gaussian ∝ sup score (slopes {_span(theory.slope, '{:.2f}')}), "
+        f"{_span(1 / theory.C_over_8_3, '{:.0f}')}× below 8/3; n/λ slopes "
+        f"{_span(paper.slope, '{:.2f}')}"
+    )
+    return regime, result
+
+
+def _equivalence_scaling(frame, _):
+    from experiments import scaling as tables
+
+    table = tables.equivalence_scaling_table(frame, n_boot=200)
+    fits = tables.equivalence_scaling_fits(table, n_boot=200)
+    at = table[table.gap_level == min(tables.GAP_LEVELS)]
+    exps = fits[(fits.gap_level == min(tables.GAP_LEVELS)) & fits.what.str.startswith("m* (")]
+    exps = exps[np.isfinite(exps.exponent)]
+    ok = frame[frame.status == "ok"]
+    ns = sorted(set(ok.n_train))
+    regime = (
+        f"lazy, λ = n·λ₀, n = {ns[0]} … {ns[-1]}, {_span(at.steps.dropna())} steps at m*, "
+        f"λT {_span(at.lam_T.dropna(), '{:.1f}')}"
+    )
+    level = _pct(min(tables.GAP_LEVELS))
+    parts = [f"m*({level}) ∝ n^a, a = {_span(exps.exponent, '{:.2f}')}"]
+    for (dataset, sampler), sub in at.groupby(["dataset", "sampler"]):
+        missing = int(sub.m_star.isna().sum())
+        if missing:
+            parts.append(
+                f"{dataset} {sampler} > 2^{int(math.log2(ok.width.max()))} at {missing} of {len(sub)} n"
+            )
+    return regime, "; ".join(parts)
+
+
+def _savings_law(_, folder):
+    fits = pd.read_csv(folder / "savings_law_fits.csv")
+    law = fits[fits.predictor == "sup score / s_λ"].set_index("kind")
+    paper = fits[fits.predictor == "(n/λ) / s_λ"].set_index("kind")
+    table = pd.read_csv(folder / "savings_law_table.csv")
+    regime = f"{int(np.isfinite(table.ratio).sum())} spectral and network ratios"
+    result = (
+        f"R = m_gauss/m_lev ≈ {law.C['spectral']:.2f} flatness^{law.slope['spectral']:.2f} "
+        f"(spectral, ±{_pct(law.rms_ln_residual['spectral'])}), "
+        f"{law.C['network']:.2f} flatness^{law.slope['network']:.2f} (network, "
+        f"±{_pct(law.rms_ln_residual['network'])}); (n/λ)/s_λ overstates it "
+        f"{_span(1 / paper.C[['spectral', 'network']], '{:.0f}')}×"
+    )
+    return regime, result
+
+
+FINDINGS = (
+    Finding("main", "network vs NTK-KRR gap", "sweep", (), "results.parquet", _main,
+            (("gap_vs_width.png", "gap_vs_width_synthetic_lazy.png"),
+             ("gap_decomposition.png", "gap_decomposition_synthetic_lazy.png"))),
+    Finding("paper_wide", "the paper's regime at scale", "sweep", ("+experiment=paper_wide",),
+            "results.parquet", _paper_wide,
+            (("gap_vs_width.png", "gap_vs_width_synthetic_paper_wide.png"),)),
+    Finding("width_savings", "width leverage saves at equal gap", "sweep",
+            ("+experiment=width_savings",), "results.parquet", _width_savings,
+            (("width_savings.png", "width_savings.png"),)),
+    Finding("spectral_scaling", "width the kernel approximation needs (Thm 3.3)", "spectral",
+            ("+experiment=spectral_scaling",), "spectral.parquet", _spectral_scaling,
+            (("spectral_scaling.png", "spectral_scaling.png"),)),
+    Finding("equivalence_scaling", "width the network needs against n", "sweep",
+            ("+experiment=equivalence_scaling",), "results.parquet", _equivalence_scaling,
+            (("equivalence_scaling.png", "equivalence_scaling.png"),),
+            # the cone's Gaussian networks need more than 2^14 to reach 2.5%
+            (("data=cone", "sampler=gaussian", "model.width=32768,65536"),)),
+)  # fmt: skip
+SAVINGS_LAW = "savings_law"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes >= 10 else f"{int(minutes)} min {seconds % 60:.0f} s"
+
+
+def findings_table(results: Path = RESULTS) -> str:
+    """The findings table in Markdown, one row per :data:`FINDINGS` entry and the savings law."""
+    lines = ["| what | regime | result | command (time) |", "|---|---|---|---|"]
+    for f in FINDINGS:
+        folder = results / f.name
+        regime, result = f.render(pd.read_parquet(folder / f.table), folder)
+        meta = json.loads((folder / "run.json").read_text())
+        short = " ".join([f"{f.entry}.py -m", *f.overrides])
+        lines.append(
+            f"| {f.what} | {regime} | {result} | `{short}` ({_duration(meta['wall_s'])}) |"
+        )
+    folder = results / SAVINGS_LAW
+    regime, result = _savings_law(None, folder)
+    lines.append(
+        f"| one law for what leverage saves | {regime} | {result} | `savings_law.py` (from the "
+        "tables above) |"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def replace_block(text: str, name: str, body: str, path: Path) -> str:
+    begin, end = BEGIN.format(name), END.format(name)
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path}: no {begin} … {end} block")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}{end}{tail}"
+
+
+def generated(results: Path = RESULTS) -> dict[Path, str]:
+    """Every generated file's new text (README and docs pages)."""
+    table = findings_table(results)
+    out = {}
+    for path in (ROOT / "README.md", DOCS / "index.md"):
+        out[path] = replace_block(path.read_text(), "findings", table, path)
+    out[DOCS / "configuration.md"] = config.reference()
+    out[DOCS / "columns.md"] = row.reference()
+    return out
+
+
+def stale(finding: Finding, results: Path = RESULTS) -> str | None:
+    """Why ``finding``'s table must be rerun (missing, or another grid or config), or None."""
+    folder = results / finding.name
+    if not (folder / finding.table).exists() or not (folder / "run.json").exists():
+        return "no table"
+    recorded = OmegaConf.load(folder / "multirun.yaml")
+    now = _composed(finding)
+    if _essence(recorded) != _essence(now):
+        return "its preset composes another config now"
+    return None
+
+
+def _composed(finding: Finding):
+    from hydra import compose, initialize_config_dir
+
+    config.register()
+    with initialize_config_dir(str(config.config_dir()), version_base="1.3"):
+        return compose(finding.entry, list(finding.overrides), return_hydra_config=True)
+
+
+def _essence(cfg) -> str:
+    """The task config and the grid, less the keys that do not change the numbers."""
+    from experiments.checkpoint import UNFINGERPRINTED
+
+    plain = OmegaConf.to_container(cfg, resolve=False)
+    task = {k: v for k, v in plain.items() if k != "hydra" and k not in UNFINGERPRINTED}
+    grid = OmegaConf.to_container(cfg.hydra.sweeper.params or {}, resolve=False)
+    return json.dumps([task, grid], sort_keys=True, default=str)
+
+
+def rerun(finding: Finding, launcher: str | None, results: Path = RESULTS) -> None:
+    """Run ``finding``'s preset into a fresh sweep directory (timed), then copy its gathered
+    tables, ``multirun.yaml`` and figures into ``docs/``, with ``run.json``."""
+    with tempfile.TemporaryDirectory(prefix=f"nnkrr-{finding.name}-") as tmp:
+        sweep = Path(tmp) / "sweep"
+        cmd = [sys.executable, str(ROOT / "experiments" / f"{finding.entry}.py"), "-m",
+               *finding.overrides, f"hydra.sweep.dir={sweep}"]  # fmt: skip
+        if launcher:
+            cmd.append(f"hydra/launcher={launcher}")
+        start = time.perf_counter()
+        for ext in ((), *finding.extensions):
+            print(f"== {finding.name}: {' '.join([*cmd[1:], *ext])}", flush=True)
+            subprocess.run([*cmd, *ext], check=True, cwd=tmp)
+        wall = time.perf_counter() - start
+        folder = results / finding.name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for path in sweep.iterdir():
+            if (
+                path.is_file()
+                and path.suffix in (".parquet", ".yaml", ".md", ".csv")
+                and (path.name != "results.csv")
+            ):
+                shutil.copy2(path, folder / path.name)
+        for src, dst in finding.figures:
+            shutil.copy2(sweep / src, DOCS / "figures" / dst)
+        meta = {
+            "command": finding.command + (f" hydra/launcher={launcher}" if launcher else ""),
+            "wall_s": round(wall, 1),
+            "date": datetime.now(UTC).date().isoformat(),
+        }
+        (folder / "run.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 on a difference")
+    parser.add_argument("--rerun", nargs="*", metavar="NAME", help="rerun missing or stale presets")
+    parser.add_argument("--force", action="store_true", help="with --rerun: rerun every named one")
+    parser.add_argument(
+        "--launcher", help="with --rerun: a hydra/launcher option (slurm_local, ...)"
+    )
+    parser.add_argument("--figures", action="store_true", help="also redraw the savings law")
+    args = parser.parse_args(argv)
+    names = {f.name: f for f in FINDINGS}
+    if args.rerun is not None:
+        unknown = [n for n in args.rerun if n not in names]
+        if unknown:
+            parser.error(f"--rerun: unknown {', '.join(unknown)} (one of {', '.join(names)})")
+        for name in args.rerun or names:
+            why = "asked (--force)" if args.force and args.rerun else stale(names[name])
+            if why:
+                print(f"{name}: rerun ({why})")
+                rerun(names[name], args.launcher)
+            else:
+                print(f"{name}: up to date")
+    if args.rerun is not None or args.figures:
+        from experiments import savings_law
+
+        savings_law.savings_law(RESULTS, DOCS / "figures")
+    differ = []
+    for path, text in generated().items():
+        if not path.exists() or path.read_text() != text:
+            differ.append(path)
+            if not args.check:
+                path.write_text(text)
+    for path in differ:
+        print(f"{'differs' if args.check else 'regenerated'}: {path.relative_to(ROOT)}")
+    return 1 if args.check and differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
