@@ -109,9 +109,14 @@ def _setting(group: pd.DataFrame) -> str:
     return f"{row.dataset} (n={row.n_train}, d={row.dim}), {row.regime} regime"
 
 
+def _span(values, fmt: str) -> str:
+    lo, hi = fmt.format(min(values)), fmt.format(max(values))
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
 def _schedule(group: pd.DataFrame) -> str:
-    """The training the panel's rows had: median GD steps and lam*T."""
-    return f"{group.steps.median():.0f} GD steps, λT={group.lam_T.median():.2g}"
+    """The training the panel's rows had: GD steps and lam*T, as ranges where they differ."""
+    return f"{_span(group.steps, '{:,.0f}')} GD steps, λT={_span(group.lam_T, '{:.2g}')}"
 
 
 def _grid(n: int, size=(5.5, 4.5)):
@@ -130,11 +135,13 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     panels = list(ok.groupby(["dataset", "regime"], sort=True))
     fig, axes = _grid(len(panels))
     for ax, (_, group) in zip(axes, panels, strict=False):
+        reference = None
         for sampler, sub in group.groupby("sampler"):
             stats = sub.groupby("width")["gap_rms"].agg(["mean", "std", "min", "max"])
             slope = loglog_slope(stats.index, stats["mean"])
             color = COLORS.get(sampler)
             fit = f"slope {slope:.2f}, " if len(stats) > 1 else ""
+            seeds = sub.init_seed.nunique()
             ax.errorbar(
                 stats.index,
                 stats["mean"],
@@ -142,14 +149,24 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
                 fmt="o-",
                 color=color,
                 capsize=3,
-                label=f"{sampler}: {fit}mean ± sd, {sub.init_seed.nunique()} seeds",
+                label=f"{sampler}: {fit}mean ± sd over {seeds} seeds",
             )
-            ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.15)
+            ax.fill_between(
+                stats.index,
+                stats["min"],
+                stats["max"],
+                color=color,
+                alpha=0.15,
+                label=f"{sampler}: min–max over seeds",
+            )
+            if reference is None and len(stats) > 1:
+                reference = stats["mean"].iloc[0] * (stats.index / stats.index[0]) ** -0.5
+                ax.plot(stats.index, reference, ":", color="0.4", label="m^-1/2 reference")
         row = group.iloc[0]
         _loglog(
             ax,
             "width m",
-            "RMS gap |f_nn − f*| on test",
+            "RMS over test points of f_nn(T) − f*  (f* = NTK-KRR)",
             f"{_setting(group)}\n"
             f"λ={row.lam:g}, κ={row.kappa:g}, s_λ={row.s_lambda:.1f}, {_schedule(group)}",
         )
@@ -158,31 +175,44 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     fig.savefig(path_gap, dpi=120)
     plt.close(fig)
 
-    parts = ["gap_rms", "gap_kernel", "gap_init", "gap_opt", "gap_nonlin"]
-    styles = dict(zip(parts, ["k-", "o-", "s:", "^--", "v-."], strict=True))
+    parts = ["gap_kernel", "gap_init", "gap_opt", "gap_nonlin"]
+    styles = dict(zip(parts, ["o--", "s:", "^--", "v-."], strict=True))
     panels = list(ok.groupby(["dataset", "regime", "sampler"], sort=True))
     fig, axes = _grid(len(panels))
     for ax, ((dataset, regime, sampler), group) in zip(axes, panels, strict=False):
-        means = group.groupby("width")[parts].mean()
+        means = group.groupby("width")[["gap_rms", *parts]].mean()
+        spread = group.groupby("width")["gap_rms"].agg(["min", "max"])
         floor = group.groupby("width")["roundoff"].max()
-        hidden = []
+        seeds = group.init_seed.nunique()
+        # the total: a wide translucent band (min-max over seeds) and a thick line, drawn
+        # first, so that a part equal to it (often the kernel part) shows inside it
+        ax.fill_between(spread.index, spread["min"], spread["max"], color="k", alpha=0.12,
+                        label=f"total: min–max over {seeds} seeds")  # fmt: skip
+        ax.plot(means.index, means["gap_rms"], "-", color="k", lw=4, alpha=0.35,
+                label="total |f_nn(T) − f*| (mean)")  # fmt: skip
+        hidden, shown = [], [means["gap_rms"].min(), spread["min"].min()]
         for part in parts:
-            label = "total" if part == "gap_rms" else part.removeprefix("gap_")
+            label = part.removeprefix("gap_")
             above = means[part].where(means[part] > floor)  # below round-off: not a trend
             if above.notna().any():
-                ax.plot(means.index, above, styles[part], label=label)
+                ax.plot(means.index, above, styles[part], lw=1.2, ms=4, label=label)
+                shown.append(above.min())
             else:
                 hidden.append(label)
-        low = floor.min() / 30
+        bottom = np.nanmin(shown) / 3  # round-off far below the parts stays off the axis
         dtype = ", ".join(sorted(group["dtype"].unique()))
-        note = f" (below it: {', '.join(hidden)})" if hidden else ""
-        ax.fill_between(floor.index, low, floor, color="0.85", label=f"{dtype} round-off{note}")
-        ax.set_ylim(bottom=low)
+        note = f"; below it, not drawn: {', '.join(hidden)}" if hidden else ""
+        if (floor > bottom).any():
+            ax.fill_between(floor.index, bottom, floor.clip(lower=bottom), color="0.85",
+                            label=f"{dtype} round-off{note}")  # fmt: skip
+        elif hidden:
+            ax.plot([], [], " ", label=f"below {dtype} round-off, not drawn: {', '.join(hidden)}")
+        ax.set_ylim(bottom=bottom)
         _loglog(
             ax,
             "width m",
-            "RMS on test points",
-            f"{dataset}, {regime} regime, {sampler} init",
+            "RMS over test points (mean over seeds)",
+            f"{dataset}, {regime} regime, {sampler} init, {seeds} seeds\n{_schedule(group)}",
         )
     fig.tight_layout()
     path_dec = directory / "gap_decomposition.png"

@@ -15,7 +15,8 @@ What is generated:
   times the command);
 * ``docs/configuration.md`` (:func:`nnkrr.config.reference`) and ``docs/columns.md``
   (:func:`nnkrr.row.reference`);
-* the savings law's table, fits and figure (:mod:`experiments.savings_law`) with ``--figures``.
+* with ``--figures`` (and after ``--rerun``): the savings law's table, fits and figure
+  (:mod:`experiments.savings_law`) and every figure of :data:`FIGURES`, redrawn from the tables.
 
 A preset's table is *stale* when its command now composes another grid or config than the one
 its ``multirun.yaml`` records (the preset file or a default changed); ``--rerun`` reruns those
@@ -224,6 +225,42 @@ FINDINGS = (
             (("data=cone", "sampler=gaussian", "model.width=32768,65536"),)),
 )  # fmt: skip
 SAVINGS_LAW = "savings_law"
+#: Figures redrawn from committed tables: (results folder, table, plot function, {drawn: published}).
+FIGURES = (
+    ("main", "results.parquet", "experiments.plots:gap_figures",
+     {"gap_vs_width.png": "gap_vs_width_synthetic_lazy.png",
+      "gap_decomposition.png": "gap_decomposition_synthetic_lazy.png"}),
+    ("cone", "results.parquet", "experiments.plots:gap_figures",
+     {"gap_vs_width.png": "gap_vs_width_cone_lazy.png"}),
+    ("regime_paper", "results.parquet", "experiments.plots:gap_figures",
+     {"gap_vs_width.png": "gap_vs_width_synthetic_paper.png"}),
+    ("paper_wide", "results.parquet", "experiments.plots:gap_figures",
+     {"gap_vs_width.png": "gap_vs_width_synthetic_paper_wide.png"}),
+    ("width_savings", "results.parquet", "experiments.plots:width_savings_figures",
+     {"width_savings.png": "width_savings.png"}),
+    ("spectral_scaling", "spectral.parquet", "experiments.scaling:spectral_scaling_figures",
+     {"spectral_scaling.png": "spectral_scaling.png"}),
+    ("equivalence_scaling", "results.parquet", "experiments.scaling:equivalence_scaling_figures",
+     {"equivalence_scaling.png": "equivalence_scaling.png"}),
+)  # fmt: skip
+
+
+def figures(results: Path = RESULTS, out: Path = DOCS / "figures", only=None) -> list[Path]:
+    """Redraw :data:`FIGURES` (those of the folders in ``only``, default all) into ``out``."""
+    import importlib
+
+    written = []
+    for folder, table, spec, names in FIGURES:
+        if only is not None and folder not in only:
+            continue
+        module, function = spec.split(":")
+        draw = getattr(importlib.import_module(module), function)
+        with tempfile.TemporaryDirectory() as tmp:
+            draw(pd.read_parquet(results / folder / table), tmp)
+            for drawn, published in names.items():
+                shutil.copy2(Path(tmp) / drawn, out / published)
+                written.append(out / published)
+    return written
 
 
 def _duration(seconds: float) -> str:
@@ -363,6 +400,8 @@ def main(argv=None) -> int:
         from experiments import savings_law
 
         savings_law.savings_law(RESULTS, DOCS / "figures")
+        for path in figures():
+            print(f"drew {path.relative_to(ROOT)}")
     differ = []
     for path, text in generated().items():
         if not path.exists() or path.read_text() != text:

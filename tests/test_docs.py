@@ -74,3 +74,12 @@ def test_a_changed_preset_makes_its_table_stale(tmp_path):
     assert publish.stale(main, tmp_path) == "its preset composes another config now"
     (folder / "run.json").unlink()
     assert publish.stale(main, tmp_path) == "no table"
+
+
+def test_the_figures_are_redrawn_from_the_tables(tmp_path):
+    written = publish.figures(out=tmp_path, only=["main"])
+    assert sorted(p.name for p in written) == [
+        "gap_decomposition_synthetic_lazy.png",
+        "gap_vs_width_synthetic_lazy.png",
+    ]
+    assert all(p.stat().st_size > 20_000 for p in written)
