@@ -14,6 +14,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 def test_notebook_executes(name, monkeypatch):
     monkeypatch.delenv("NNKRR_SWEEP", raising=False)
     monkeypatch.delenv("NNKRR_SPECTRAL", raising=False)
+    monkeypatch.delenv("NNKRR_REGIME_MAP", raising=False)
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
@@ -21,8 +22,10 @@ def test_notebook_executes(name, monkeypatch):
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs)
-    if name == "analysis":  # the figures are there
+    if name == "analysis":  # the figures are there, each from a toy sweep saying so
         assert sum("image/png" in o.get("data", {}) for o in outputs) >= 5
+        for source in ("SWEEP", "SPECTRAL", "REGIME_MAP"):
+            assert f"TOY DATA: {source} is a tiny sweep" in text
     else:  # leverage beats Gaussian on the cone, and the network lands near NTK-KRR
         eps = {
             line.split()[0]: float(line.split("=")[1].split()[0])
