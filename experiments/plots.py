@@ -342,15 +342,19 @@ def width_savings_table(
             curves[sampler] = wide.dropna(axis=1)
         if set(curves) != {"gaussian", "leverage"}:
             continue
-        widths = curves["gaussian"].index.intersection(curves["leverage"].index)
-        g, lev = curves["gaussian"].loc[widths], curves["leverage"].loc[widths]
+        g, lev = curves["gaussian"], curves["leverage"]  # each on its own widths
         start = min(g.iloc[0].mean(), lev.iloc[0].mean())
         targets = (
             [(lv, math.nan) for lv in levels] if levels else [(start * f, f) for f in fractions]
         )
         for eps, fraction in targets:
             out = savings.width_savings(
-                widths.to_numpy(), g.to_numpy(), lev.to_numpy(), eps, n_boot=n_boot
+                g.index.to_numpy(),
+                g.to_numpy(),
+                lev.to_numpy(),
+                eps,
+                n_boot=n_boot,
+                widths_leverage=lev.index.to_numpy(),
             )
             rows.append(
                 {

@@ -180,6 +180,12 @@ def _equivalence_scaling(frame, _):
     )
     level = _pct(min(tables.GAP_LEVELS))
     parts = [f"m*({level}) ∝ n^a, a = {_span(exps.exponent, '{:.2f}')}"]
+    wide = at.pivot_table(index=["dataset", "n"], columns="sampler", values="m_star")
+    saved = (wide.gaussian / wide.leverage).groupby(level="dataset")
+    parts.append(
+        "m*_gauss/m*_lev "
+        + ", ".join(f"{_span(r.dropna(), '{:.1f}')}× ({d})" for d, r in saved if r.notna().any())
+    )
     for (dataset, sampler), sub in at.groupby(["dataset", "sampler"]):
         missing = int(sub.m_star.isna().sum())
         if missing:

@@ -70,6 +70,7 @@ def width_savings(
     level: float = 0.9,
     seed: int = 0,
     stat: str = "mean",
+    widths_leverage=None,
 ) -> Savings:
     r"""How much narrower leverage initialisation is at gap ``eps``.
 
@@ -82,14 +83,18 @@ def width_savings(
       level: coverage of the percentile interval.
       seed: NumPy seed of the bootstrap.
       stat: the curves' summary over seeds, ``"mean"`` or ``"median"``.
+      widths_leverage: the leverage curve's own widths when its grid differs (default
+        ``widths``).
     """
     check_bootstrap(eps, n_boot, level, stat)
     summary = STATS[stat]
     widths, g_gauss = _curve(widths, gaps_gaussian, "gaps_gaussian")
-    _, g_lev = _curve(widths, gaps_leverage, "gaps_leverage")
-    log_m, log_eps = np.log(widths), np.log(eps)
+    widths_l, g_lev = _curve(
+        widths if widths_leverage is None else widths_leverage, gaps_leverage, "gaps_leverage"
+    )
+    log_m, log_m_l, log_eps = np.log(widths), np.log(widths_l), np.log(eps)
     m_g = _width_at(log_m, np.log(summary(g_gauss, axis=1)), log_eps)
-    m_l = _width_at(log_m, np.log(summary(g_lev, axis=1)), log_eps)
+    m_l = _width_at(log_m_l, np.log(summary(g_lev, axis=1)), log_eps)
 
     rng = np.random.default_rng(seed)
 
@@ -97,7 +102,7 @@ def width_savings(
     boot_l = resample_seeds(g_lev, n_boot, rng, summary)
     ratios = np.array(
         [
-            _width_at(log_m, np.log(bg), log_eps) / _width_at(log_m, np.log(bl), log_eps)
+            _width_at(log_m, np.log(bg), log_eps) / _width_at(log_m_l, np.log(bl), log_eps)
             for bg, bl in zip(boot_g, boot_l, strict=True)
         ]
     )

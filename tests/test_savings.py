@@ -29,6 +29,20 @@ def test_exact_on_power_laws(factor, a):
     assert out.defined == 1.0
 
 
+@pytest.mark.parametrize("stat", ["mean", "median"])
+def test_each_sampler_on_its_own_grid(stat):
+    """A Gaussian curve measured to 2^17 where the leverage one stops at 2^14: the level
+    the Gaussian reaches only beyond 2^14 still gives the exact ratio."""
+    wide = 2.0 ** np.arange(6, 18)
+    gauss, lev = power_law(wide, 1.0, seeds=3), power_law(WIDTHS, 8.0, seeds=3)
+    eps = float(power_law(np.array([2.0**16]), 1.0)[0, 0])  # Gaussian reaches it at 2^16
+    out = savings.width_savings(wide, gauss, lev, eps, n_boot=10, stat=stat, widths_leverage=WIDTHS)
+    assert out.ratio == pytest.approx(8.0, rel=1e-12)
+    assert out.m_leverage == pytest.approx(2.0**13, rel=1e-12)
+    same_grid = savings.width_savings(WIDTHS, gauss[: len(WIDTHS)], lev, eps, n_boot=10)
+    assert np.isnan(same_grid.ratio)  # on the shared grid the Gaussian never gets there
+
+
 def test_interpolates_between_grid_points():
     gaps = np.array([1.0, 0.5, 0.25])  # halves per doubling of m from 100
     widths = np.array([100.0, 200.0, 400.0])
