@@ -296,6 +296,103 @@ def findings_table(results: Path = RESULTS) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _fmt(x: float, digits: int = 2) -> str:
+    return "—" if not np.isfinite(x) else _num(x, f"{{:.{digits}g}}" if abs(x) < 1 else "{:.0f}")
+
+
+def width_savings_block(results: Path = RESULTS) -> str:
+    """The width_savings preset's table (:func:`experiments.plots.width_savings_table`)."""
+    from experiments import plots
+
+    frame = pd.read_parquet(results / "width_savings" / "results.parquet")
+    return plots._markdown_savings(plots.width_savings_table(frame))
+
+
+def spectral_fits_block(results: Path = RESULTS) -> str:
+    """Per data set and predictor: C of m* eps^2 = C D ln(16 s/delta), C / (8/3), the free
+    slope, the residual (both eps and both ridge families pooled)."""
+    from experiments import scaling as tables
+
+    frame = pd.read_parquet(results / "spectral_scaling" / "spectral.parquet")
+    fits = tables.spectral_scaling_fits(tables.spectral_scaling_table(frame))
+    fits = fits[(fits.data != "all") & (fits.eps == "all")]
+    lines = [
+        "| sampler, D | data | C [90%] | C / (8/3) | free log-log slope [90%] | rms ln residual |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in fits.sort_values(
+        ["sampler", "predictor", "data"], ascending=[False, False, False]
+    ).itertuples():
+        d = r.predictor.split(" ln")[0]
+        lines.append(
+            f"| {r.sampler}, {d} | {'sphere' if r.data == 'synthetic' else r.data} | "
+            f"{r.C:.2g} [{r.C_low:.2g}, {r.C_high:.2g}] | 1/{1 / r.C_over_8_3:.0f} | "
+            f"{r.slope:.2f} [{r.slope_low:.2f}, {r.slope_high:.2f}] | {r.rms_log_residual:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def equivalence_block(results: Path = RESULTS) -> str:
+    """Per data set and sampler: m*(n) at both gap levels, the exponent at the smaller level
+    with its interval, the flips at m*."""
+    from experiments import scaling as tables
+
+    frame = pd.read_parquet(results / "equivalence_scaling" / "results.parquet")
+    table = tables.equivalence_scaling_table(frame)
+    fits = tables.equivalence_scaling_fits(table).set_index(["dataset", "what", "gap_level"])
+    hi, lo = max(tables.GAP_LEVELS), min(tables.GAP_LEVELS)
+    ns = sorted(set(table.n))
+    lines = [
+        f"| data | sampler | m*({_pct(hi)}) at n = {ns[0]} … {ns[-1]} | m*({_pct(lo)}) at n = "
+        f"{ns[0]} … {ns[-1]} | a of m*({_pct(lo)}) ∝ n^a [90%] | pattern flips at m* |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (dataset, sampler), sub in table.groupby(["dataset", "sampler"]):
+        cells = [
+            ", ".join(_fmt(v) for v in sub[sub.gap_level == level].sort_values("n").m_star)
+            for level in (hi, lo)
+        ]
+        fit = fits.loc[(dataset, f"m* ({sampler})", lo)]
+        flips = sub.pattern_flips.dropna()
+        lines.append(
+            f"| {'sphere' if dataset == 'synthetic' else dataset} | {sampler} | {cells[0]} | "
+            f"{cells[1]} | {_num(fit.exponent)} [{_num(fit.low)}, {_num(fit.high)}] | "
+            f"{_span(flips * 100, '{:.2g}')}% |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def savings_law_block(results: Path = RESULTS) -> str:
+    """The savings law's fits per kind and predictor (:mod:`experiments.savings_law`)."""
+    fits = pd.read_csv(results / SAVINGS_LAW / "savings_law_fits.csv")
+    lines = [
+        "| measurements | predictor | slope a [90%] | C [90%] | rms ln residual |",
+        "|---|---|---|---|---|",
+    ]
+    for r in fits.itertuples():
+        if r.predictor.startswith("none") and r.kind != "all":
+            continue
+        slope = (
+            "—"
+            if r.predictor.startswith("none")
+            else (f"{r.slope:.2f} [{r.slope_low:.2f}, {r.slope_high:.2f}]")
+        )
+        lines.append(
+            f"| {r.kind} ({r.points}) | {r.predictor} | {slope} | "
+            f"{r.C:.2g} [{r.C_low:.2g}, {r.C_high:.2g}] | {r.rms_ln_residual:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+#: Generated blocks of docs/findings.md: marker name -> renderer of the committed tables.
+FINDINGS_BLOCKS = {
+    "width-savings": width_savings_block,
+    "spectral-fits": spectral_fits_block,
+    "equivalence": equivalence_block,
+    "savings-law": savings_law_block,
+}
+
+
 def replace_block(text: str, name: str, body: str, path: Path) -> str:
     begin, end = BEGIN.format(name), END.format(name)
     if begin not in text or end not in text:
@@ -311,6 +408,11 @@ def generated(results: Path = RESULTS) -> dict[Path, str]:
     out = {}
     for path in (ROOT / "README.md", DOCS / "index.md"):
         out[path] = replace_block(path.read_text(), "findings", table, path)
+    findings = DOCS / "findings.md"
+    text = findings.read_text()
+    for name, render in FINDINGS_BLOCKS.items():
+        text = replace_block(text, name, render(results), findings)
+    out[findings] = text
     out[DOCS / "configuration.md"] = config.reference()
     out[DOCS / "columns.md"] = row.reference()
     return out
