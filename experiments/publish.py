@@ -409,7 +409,7 @@ def generated(results: Path = RESULTS) -> dict[Path, str]:
     for path in (ROOT / "README.md", DOCS / "index.md"):
         out[path] = replace_block(path.read_text(), "findings", table, path)
     findings = DOCS / "findings.md"
-    text = findings.read_text()
+    text = replace_block(findings.read_text(), "findings", table, findings)
     for name, render in FINDINGS_BLOCKS.items():
         text = replace_block(text, name, render(results), findings)
     out[findings] = text
