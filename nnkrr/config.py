@@ -562,7 +562,10 @@ def one_line(err: BaseException) -> str:
         return f"{group}={option}: no such option" + (f" ({group} has {known})" if known else "")
     while err.__cause__ is not None and not getattr(err, "full_key", None):
         err = err.__cause__
-    message = str(getattr(err, "msg", None) or err).strip().splitlines()[0]
+    lines = [line.strip() for line in str(getattr(err, "msg", None) or err).strip().splitlines()]
+    message = lines[0]
+    if message.endswith(":") and len(lines) > 1:  # "… raised while composing config:" + why
+        message = f"{message} {lines[1]}"
     key = getattr(err, "full_key", None)
     return f"{key}: {message}" if key else message
 
