@@ -458,9 +458,11 @@ def rerun(finding: Finding, launcher: str | None, results: Path = RESULTS) -> No
         if launcher:
             cmd.append(f"hydra/launcher={launcher}")
         start = time.perf_counter()
-        for ext in ((), *finding.extensions):
+        for i, ext in enumerate(((), *finding.extensions)):
             print(f"== {finding.name}: {' '.join([*cmd[1:], *ext])}", flush=True)
             subprocess.run([*cmd, *ext], check=True, cwd=tmp)
+            if i == 0:  # the preset's own config (an extension's would overwrite it)
+                preset_config = (sweep / "multirun.yaml").read_text()
         wall = time.perf_counter() - start
         folder = results / finding.name
         shutil.rmtree(folder, ignore_errors=True)
@@ -469,9 +471,10 @@ def rerun(finding: Finding, launcher: str | None, results: Path = RESULTS) -> No
             if (
                 path.is_file()
                 and path.suffix in (".parquet", ".yaml", ".md", ".csv")
-                and (path.name != "results.csv")
+                and path.name != Path(finding.table).with_suffix(".csv").name  # the rows again
             ):
                 shutil.copy2(path, folder / path.name)
+        (folder / "multirun.yaml").write_text(preset_config)
         for src, dst in finding.figures:
             shutil.copy2(sweep / src, DOCS / "figures" / dst)
         meta = {
