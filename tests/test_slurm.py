@@ -136,78 +136,86 @@ LONG = [  # ~50 s of training per job here: longer than the signal point of a 1-
     "seeds=2",
     "sampler=gaussian",
     "model.width=32",
-    "train.time=1e9",
-    "train.max_steps=5000000",
+    "train.time=1e9",  # with train.max_steps=5000000
     "train.segments=60",
 ]
 
 
 def test_a_timed_out_job_is_requeued_and_resumes_and_a_cancelled_one_is_rerun(slurm, tmp_path):
-    """Two jobs with the same numbers (checkpoint_s does not change them) under a 1-minute
-    limit: the first is checkpointed at the pre-timeout signal, requeued and resumed to the
-    end; the second is cancelled, listed in failures.csv (exit 1), and the same command
-    with a longer limit finishes it, uninterrupted: both have the same rows."""
-    sweep = tmp_path / "sweep"
-    base = [
-        sys.executable,
-        str(ROOT / "experiments" / "sweep.py"),
-        "-m",
-        "hydra/launcher=slurm",
-        f"hydra.launcher.partition={slurm.partition}",
-        "hydra.launcher.cpus_per_task=1",
-        "hydra.launcher.mem_gb=2",
-        "hydra.launcher.signal_delay_s=20",
-        "hydra.launcher.array_parallelism=2",
-        *LONG,
-        "checkpoint_s=0,600",
-        f"hydra.sweep.dir={sweep}",
-    ]
-    first = subprocess.Popen(
-        [*base, "hydra.launcher.timeout_min=1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=slurm.env,
-    )
+    """Under a 1-minute limit a job of ~50 s of training is checkpointed at the pre-timeout
+    signal, requeued and resumed to the end, with the rows of the same job run at the same
+    time without a limit (another sweep); a job of the same sweep cancelled while queued is
+    listed in failures.csv (exit 1), and the same command run again finishes it."""
+
+    def sweep_cmd(sweep, limit, *overrides):
+        return [
+            sys.executable,
+            str(ROOT / "experiments" / "sweep.py"),
+            "-m",
+            "hydra/launcher=slurm",
+            f"hydra.launcher.partition={slurm.partition}",
+            "hydra.launcher.cpus_per_task=1",
+            "hydra.launcher.mem_gb=2",
+            "hydra.launcher.signal_delay_s=20",
+            f"hydra.launcher.timeout_min={limit}",
+            *LONG,
+            "checkpoint_s=0",
+            *overrides,
+            f"hydra.sweep.dir={sweep}",
+        ]
+
+    def start(cmd):
+        return subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+            env=slurm.env,
+        )  # fmt: skip
+
+    free, limited = tmp_path / "unlimited", tmp_path / "limited"
+    # the limited sweep: the long job and a short one (60 steps) that is cancelled while queued
+    cmd = sweep_cmd(limited, 1, "train.max_steps=5000000,60")
+    procs = []
     try:
         with _requeued_jobs_start_at_once(slurm):
-            _wait_for(lambda: len(_running_tasks(slurm)) == 2, 120, "two running tasks")
-            cancelled = sorted(_running_tasks(slurm))[1]  # task 1: checkpoint_s=600
-            slurm.run("scancel", cancelled)
-            out, err = first.communicate(timeout=400)
+            procs.append(start(sweep_cmd(free, 10, "train.max_steps=5000000")))
+            _wait_for(lambda: len(_running_tasks(slurm)) == 1, 120, "the unlimited job")
+            procs.append(start(cmd))
+            _wait_for(lambda: len(_running_tasks(slurm)) == 2, 120, "the limited long job")
+            queued = slurm.run("squeue", "-h", "-t", "PD", "-o", "%i").split()
+            assert len(queued) == 1, queued  # the node's two CPUs are taken
+            slurm.run("scancel", queued[0])
+            outs = [p.communicate(timeout=400) for p in procs]
     finally:
-        if first.poll() is None:
-            first.kill()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert procs[0].returncode == 0, outs[0][1][-3000:]
+    out, err = outs[1]
     log = out + err
-    assert first.returncode == 1, err[-3000:]
-    assert f"1 of 2 jobs failed; see {sweep / 'failures.csv'}" in err.strip().splitlines()
-    failed = pd.read_csv(sweep / "failures.csv")
-    assert len(failed) == 1 and "checkpoint_s=600" in failed.overrides[0], failed.to_string()
+    assert procs[1].returncode == 1, err[-3000:]
+    assert f"1 of 2 jobs failed; see {limited / 'failures.csv'}" in err.strip().splitlines()
+    failed = pd.read_csv(limited / "failures.csv")
+    assert len(failed) == 1 and "train.max_steps=60" in failed.overrides[0], failed.to_string()
     assert ": CANCELLED" in log and "RUNNING (requeued 1x)" in log, log[-5000:]
-    requeued = next(sweep.glob("checkpoint_s=0,*"))
+    requeued = next(limited.glob("*train.max_steps=5000000*"))
     job_log = (requeued / "sweep.log").read_text()
     assert "stop signal from the scheduler: checkpoint" in job_log, job_log[-3000:]
     assert "network: resumed at step" in job_log or "linearised: resumed at step" in job_log
     assert not (requeued / "checkpoint").exists()  # removed with the table written
+    one, other = (
+        pd.read_parquet(d / "results.parquet").drop(columns=VOLATILE, errors="ignore")
+        for d in (requeued, next(free.glob("*train.max_steps=5000000*")))
+    )
+    assert (one.steps == 5000000).all()
+    pd.testing.assert_frame_equal(one, other)  # requeued and resumed = uninterrupted
 
     again = subprocess.run(
-        [*base, "hydra.launcher.timeout_min=10"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=slurm.env,
-        timeout=300,
+        cmd, capture_output=True, text=True, cwd=tmp_path, env=slurm.env, timeout=300
     )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "requeued" not in again.stdout + again.stderr
-    rows = pd.read_parquet(sweep / "results.parquet")
-    assert len(rows) == 4 and (rows.steps == 5000000).all()
-    one, other = (
-        pd.read_parquet(d / "results.parquet").drop(columns=VOLATILE, errors="ignore")
-        for d in sorted(sweep.glob("checkpoint_s=*"))
-    )
-    pd.testing.assert_frame_equal(one, other)  # requeued and resumed = uninterrupted
+    rows = pd.read_parquet(limited / "results.parquet")
+    assert len(rows) == 4 and sorted(rows.steps.unique())[-1] == 5000000
+    assert not (limited / "failures.csv").exists()
     assert _node_state(slurm) == "idle"  # nothing stalled, nothing drained
 
 
