@@ -114,6 +114,40 @@ def _main(frame, _):
     return regime, result
 
 
+def _cone(frame, _):
+    ok = frame[frame.status == "ok"]
+    by = {s: g for s, g in ok.groupby("sampler")}
+    at = ok[ok.width == 1024].groupby("sampler").gap_rms.mean()
+    first = ok[ok.width == ok.width.min()].groupby("sampler").pattern_flips.mean()
+    last = ok[ok.width == ok.width.max()].groupby("sampler").pattern_flips.mean()
+    regime = (
+        f"cone n = {ok.n_train.iloc[0]}, lazy, {_span(ok.steps)} steps, λT = "
+        f"{_span(ok.lam_T, '{:.1f}')}, flips {_pct(first.gaussian)} → {_pct(last.gaussian)} "
+        f"(Gaussian), {_pct(first.leverage)} → {_pct(last.leverage)} (leverage)"
+    )
+    result = (
+        f"falls like m^{_num(_slope(by['gaussian'], 'gap_rms'))} (Gaussian), "
+        f"m^{_num(_slope(by['leverage'], 'gap_rms'))} (leverage); at 2^10 {at.leverage:.3f} "
+        f"against {at.gaussian:.3f}"
+    )
+    return regime, result
+
+
+def _regime_paper(frame, _):
+    ok = frame[frame.status == "ok"]
+    g = ok[ok.sampler == "gaussian"].groupby("width")
+    gap, flips = g.gap_rel.mean(), g.pattern_flips.mean()
+    regime = (
+        f"centre 0, κ = {ok.kappa.iloc[0]:g}, {_span(ok.steps)} steps, λT = "
+        f"{_span(ok.lam_T, '{:.1f}')}, flips {_pct(flips.iloc[0])} → {_pct(flips.iloc[-1])}"
+    )
+    result = (
+        f"gap_rel {_pct(gap.iloc[0])} → {_pct(gap.iloc[-1])} (Gaussian) over {_widths(ok)}: "
+        "still far from lazy"
+    )
+    return regime, result
+
+
 def _paper_wide(frame, _):
     ok = frame[frame.status == "ok"]
     g = ok[ok.sampler == "gaussian"].groupby("width")
@@ -215,6 +249,10 @@ FINDINGS = (
     Finding("main", "network vs NTK-KRR gap", "sweep", (), "results.parquet", _main,
             (("gap_vs_width.png", "gap_vs_width_synthetic_lazy.png"),
              ("gap_decomposition.png", "gap_decomposition_synthetic_lazy.png"))),
+    Finding("cone", "the gap on anisotropic data", "sweep", ("data=cone",), "results.parquet",
+            _cone, (("gap_vs_width.png", "gap_vs_width_cone_lazy.png"),)),
+    Finding("regime_paper", "the paper's regime", "sweep", ("regime=paper",), "results.parquet",
+            _regime_paper, (("gap_vs_width.png", "gap_vs_width_synthetic_paper.png"),)),
     Finding("paper_wide", "the paper's regime at scale", "sweep", ("+experiment=paper_wide",),
             "results.parquet", _paper_wide,
             (("gap_vs_width.png", "gap_vs_width_synthetic_paper_wide.png"),)),
