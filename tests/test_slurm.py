@@ -84,22 +84,6 @@ def _node_state(cluster):
 
 
 def _running_tasks(cluster):
-    out = cluster.run("squeue", "-h", "-t", "RUNNING", "-o", "%F %K")
-    return [(a, int(t)) for a, t in (line.split() for line in out.splitlines()) if t.isdigit()]
-
-
-def _wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
-
-
-def _node_state(cluster):
-    return cluster.run("sinfo", "-h", "-n", cluster.node, "-o", "%T").strip().rstrip("*~#")
-
-
-def _running_tasks(cluster):
     out = cluster.run("squeue", "-h", "-t", "RUNNING", "-o", "%i")
     return out.split()
 
