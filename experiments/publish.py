@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import shutil
@@ -179,12 +180,26 @@ def _width_savings(frame, _):
     return regime, "m_gauss/m_lev at half and a quarter of the starting gap: " + ", ".join(parts)
 
 
-def _spectral_scaling(frame, folder):
+@functools.cache
+def _spectral_fits(folder: Path) -> pd.DataFrame:
+    """The spectral preset's fits, computed once per regeneration (row and findings block)."""
     from experiments import scaling as tables
 
-    fits = tables.spectral_scaling_fits(
-        tables.spectral_scaling_table(frame, n_boot=200), n_boot=200
-    )
+    frame = pd.read_parquet(folder / "spectral.parquet")
+    return tables.spectral_scaling_fits(tables.spectral_scaling_table(frame))
+
+
+@functools.cache
+def _equivalence(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The equivalence preset's table and fits, computed once per regeneration."""
+    from experiments import scaling as tables
+
+    table = tables.equivalence_scaling_table(pd.read_parquet(folder / "results.parquet"))
+    return table, tables.equivalence_scaling_fits(table)
+
+
+def _spectral_scaling(frame, folder):
+    fits = _spectral_fits(folder)
     per = fits[(fits.data != "all") & (fits.eps == "all")]
     theory = per[per.predictor != "(n/λ) ln(16 s_λ/δ)"]
     paper = per[per.predictor == "(n/λ) ln(16 s_λ/δ)"]
@@ -198,11 +213,10 @@ def _spectral_scaling(frame, folder):
     return regime, result
 
 
-def _equivalence_scaling(frame, _):
+def _equivalence_scaling(frame, folder):
     from experiments import scaling as tables
 
-    table = tables.equivalence_scaling_table(frame, n_boot=200)
-    fits = tables.equivalence_scaling_fits(table, n_boot=200)
+    table, fits = _equivalence(folder)
     at = table[table.gap_level == min(tables.GAP_LEVELS)]
     exps = fits[(fits.gap_level == min(tables.GAP_LEVELS)) & fits.what.str.startswith("m* (")]
     exps = exps[np.isfinite(exps.exponent)]
@@ -349,10 +363,8 @@ def width_savings_block(results: Path = RESULTS) -> str:
 def spectral_fits_block(results: Path = RESULTS) -> str:
     """Per data set and predictor: C of m* eps^2 = C D ln(16 s/delta), C / (8/3), the free
     slope, the residual (both eps and both ridge families pooled)."""
-    from experiments import scaling as tables
 
-    frame = pd.read_parquet(results / "spectral_scaling" / "spectral.parquet")
-    fits = tables.spectral_scaling_fits(tables.spectral_scaling_table(frame))
+    fits = _spectral_fits(results / "spectral_scaling")
     fits = fits[(fits.data != "all") & (fits.eps == "all")]
     lines = [
         "| sampler, D | data | C [90%] | C / (8/3) | free log-log slope [90%] | rms ln residual |",
@@ -375,9 +387,8 @@ def equivalence_block(results: Path = RESULTS) -> str:
     with its interval, the flips at m*."""
     from experiments import scaling as tables
 
-    frame = pd.read_parquet(results / "equivalence_scaling" / "results.parquet")
-    table = tables.equivalence_scaling_table(frame)
-    fits = tables.equivalence_scaling_fits(table).set_index(["dataset", "what", "gap_level"])
+    table, fits = _equivalence(results / "equivalence_scaling")
+    fits = fits.set_index(["dataset", "what", "gap_level"])
     hi, lo = max(tables.GAP_LEVELS), min(tables.GAP_LEVELS)
     ns = sorted(set(table.n))
     lines = [
