@@ -1,6 +1,7 @@
 """nnkrr.experiment: one job from Python, its config checks and its provenance columns."""
 
 import copy
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -203,8 +204,14 @@ def test_presets_share_the_ntk_krr_target():
 
 
 # The golden jobs: their rows were recorded (tests/golden/job_rows.parquet, one table, a
-# `case` column) by the job code before it became a pipeline of stages (commit 9a714c2),
-# and every number must stay the same bits.
+# `case` column) by the job code before it became a pipeline of stages (commit 9a714c2).
+# Integer, boolean and string columns must stay exactly; floating-point ones within
+# GOLDEN_RTOL of the training dtype (BLAS kernels differ between CPUs of one machine kind in
+# the last bits: OpenBLAS drives an AMD EPYC with SkylakeX kernels, other CPUs with Haswell
+# ones, and float32 training carries such a difference through its steps), and the gap's
+# parts (differences of nearly equal predictions) within the row's own round-off level too.
+# Bit-exactness is asserted where it is a promise: resume against uninterrupted training on
+# one machine (tests/test_checkpoint.py), a job run twice in one process.
 GOLDEN = {
     "lazy_leverage": [
         "model.width=32",
@@ -250,8 +257,6 @@ GOLDEN = {
 
 @pytest.mark.parametrize("case", sorted(GOLDEN))
 def test_rows_equal_the_golden_rows(case):
-    from pathlib import Path
-
     golden = pd.read_parquet(Path(__file__).parent / "golden" / "job_rows.parquet")
     golden = golden[golden.case == case].drop(columns="case").reset_index(drop=True)
     rows = experiment.run(experiment.compose(GOLDEN[case])).drop(columns="wall_s")
@@ -259,8 +264,46 @@ def test_rows_equal_the_golden_rows(case):
     assert golden[absent].isna().all().all()
     fixed = [c for c in rows.columns if not c.startswith("data_") or c == "data_seed"]
     assert fixed == [c for c in golden.columns if c in fixed]  # the same order
-    # exact values; dtypes of the shared table are widened where other cases had nulls
-    pd.testing.assert_frame_equal(rows, golden[rows.columns], check_exact=True, check_dtype=False)
+    assert_rows_close(rows, golden[rows.columns])
+
+
+#: Relative tolerance of a golden row's floating-point columns, by the job's training dtype:
+#: float64 references and training agree across CPUs to ~1e-15 (1e-10 leaves room for a
+#: longer reduction); float32 training moves by ~1e-6 over a few hundred steps (seen: 8.8e-7).
+GOLDEN_RTOL = {"float64": 1e-10, "float32": 2e-5}
+
+
+def assert_rows_close(rows: pd.DataFrame, golden: pd.DataFrame) -> None:
+    """Equal rows up to :data:`GOLDEN_RTOL`: exact for non-float columns, relative for
+    float ones, and absolute at the row's ``roundoff`` for the gap's parts."""
+    assert list(rows.columns) == list(golden.columns) and len(rows) == len(golden)
+    for column in rows.columns:
+        got, want = rows[column], golden[column]
+        if not pd.api.types.is_float_dtype(got):  # exact (the shared table widens dtypes)
+            plain = [[None if pd.isna(v) else v for v in c] for c in (got, want)]
+            assert plain[0] == plain[1], column
+            continue
+        got, want = got.to_numpy(np.float64), want.to_numpy(np.float64)
+        rtol = np.array([GOLDEN_RTOL[d] for d in rows["dtype"]])
+        atol = rows["roundoff"].to_numpy() if column.startswith("gap_") else 0.0
+        off = ~((np.abs(got - want) <= atol + rtol * np.abs(want)) | (got == want))
+        off &= ~(np.isnan(got) & np.isnan(want))
+        assert not off.any(), f"{column}: {got[off]} against {want[off]} (rtol {rtol[off]})"
+
+
+def test_the_golden_tolerance_fails_a_moved_number():
+    golden = pd.read_parquet(Path(__file__).parent / "golden" / "job_rows.parquet")
+    golden = golden[golden.case == "fused_gd_readout"].drop(columns="case")
+    golden = golden.dropna(axis=1, how="all").reset_index(drop=True)
+    assert_rows_close(golden, golden.copy())
+    for column, factor in (("gap_rms", 1 + 1e-9), ("learning_rate", 1 - 1e-9)):
+        moved = golden.copy()
+        moved[column] *= factor  # ten times the float64 tolerance
+        with pytest.raises(AssertionError, match=column):
+            assert_rows_close(moved, golden)
+    renamed = golden.assign(sampler="leverage")
+    with pytest.raises(AssertionError, match="sampler"):
+        assert_rows_close(renamed, golden)
 
 
 def test_row_columns_are_the_documented_ones():
