@@ -4,13 +4,15 @@
     uv run python experiments/gather.py SWEEP_DIR --table spectral --plot experiments.plots:spectral_figure
 
 The same as the ``GatherResults`` callback at the end of a multirun: useful after a
-cluster sweep whose launcher process died, or to merge jobs re-run later.
+cluster sweep whose launcher process died, or to merge jobs re-run later.  Exits with code 1
+and one line when no job left a table, or when some jobs failed (``failures.csv``).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from omegaconf import OmegaConf
 
@@ -27,6 +29,8 @@ def main() -> None:
         help="module:function drawing figures, or '' for none",
     )
     args = parser.parse_args()
+    if not Path(args.sweep_dir).is_dir():
+        raise SystemExit(f"sweep_dir: no such directory {args.sweep_dir!r}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     config = OmegaConf.create({"hydra": {"sweep": {"dir": args.sweep_dir}}})
     GatherResults(args.table, args.plot or None).on_multirun_end(config)

@@ -27,7 +27,10 @@ and logs a warning per poll.  The launchers here (``configs/hydra/launcher/slurm
 
 The launcher classes themselves are in ``hydra_plugins/nnkrr_launchers.py`` (Hydra accepts
 launchers only from its ``hydra_plugins`` namespace); they wrap their parent's ``launch`` in
-:func:`tolerant_map_array`.
+:func:`tolerant_map_array`.  submitit and hydra-submitit-launcher (the ``cluster`` extra) are
+imported only inside the functions that need them: without that extra this module, the entry
+points and Hydra's plugin scan all load, and only a submitit launcher is refused
+(:func:`experiments.cli.run`).
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ from pathlib import Path
 from hydra.core.utils import JobReturn, JobStatus
 
 from experiments import checkpoint
-from hydra_plugins.hydra_submitit_launcher import submitit_launcher
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +320,8 @@ def tolerant_map_array(labels: list[str], slurm: bool) -> Iterator[None]:
 
 def labels(job_overrides: Sequence[Sequence[str]], first: int) -> list[str]:
     """``#<index> <overrides>`` for each job, as the launchers log them."""
+    from hydra_plugins.hydra_submitit_launcher import submitit_launcher  # extra `cluster`
+
     return [
         f"#{first + i} {' '.join(submitit_launcher.filter_overrides(o))}"
         for i, o in enumerate(job_overrides)

@@ -119,13 +119,26 @@ def write_run_metadata(directory: str | Path, started: datetime, wall_s: float) 
 SORT_KEYS = ("dataset", "regime", "kappa", "lam", "sampler", "width", "m", "init_seed", "seed")
 
 
+def job_tables(sweep_dir: str | Path, name: str) -> list[Path]:
+    """Every job's ``<name>.parquet`` under ``sweep_dir``, at any depth (a job folder is one
+    level down in sweeps of nnkrr's configs; a ``subdir`` of one's own may nest it), less the
+    sweep's own gathered table."""
+    sweep_dir = Path(sweep_dir)
+    return sorted(p for p in sweep_dir.rglob(f"{name}.parquet") if p.parent != sweep_dir)
+
+
+def _job(sweep_dir: Path, job_dir: Path) -> str:
+    return job_dir.relative_to(sweep_dir).as_posix()
+
+
 def gather(sweep_dir: str | Path, name: str) -> pd.DataFrame:
-    """Concatenate ``<sweep_dir>/<job>/<name>.parquet`` over jobs (``job`` column added),
-    sorted by the keys of :data:`SORT_KEYS` that the table has (numbers as numbers)."""
+    """Concatenate the jobs' tables (:func:`job_tables`; ``job`` column: the job's folder
+    relative to ``sweep_dir``), sorted by the keys of :data:`SORT_KEYS` that the table has
+    (numbers as numbers)."""
     frames = []
-    for path in sorted(Path(sweep_dir).glob(f"*/{name}.parquet")):
+    for path in job_tables(sweep_dir, name):
         frame = pd.read_parquet(path)
-        frame.insert(0, "job", path.parent.name)
+        frame.insert(0, "job", _job(Path(sweep_dir), path.parent))
         frames.append(frame)
     if not frames:
         return pd.DataFrame()
@@ -173,7 +186,8 @@ def failures(sweep_dir: str | Path, table: str, jobs: list[str] | None = None) -
     """
     sweep_dir = Path(sweep_dir)
     if jobs is None:
-        jobs = sorted(p.parent.name for p in sweep_dir.glob("*/.hydra"))
+        jobs = sorted(_job(sweep_dir, p.parent) for p in sweep_dir.rglob(".hydra"))
+        jobs = [j for j in jobs if j != "."]  # a single run's own .hydra is no job of a sweep
     rows = []
     for name in jobs:
         job_dir = sweep_dir / name
@@ -220,8 +234,9 @@ class GatherResults(Callback):
     """Hydra callback around a multirun: checks the grid first, gathers and reports at the end.
 
     ``on_multirun_start``: with ``validate`` set, every combination of the grid is composed and
-    checked before any job is launched; invalid values end the sweep with one line per bad
-    combination (``overrides: error``) and exit code 1.
+    checked before any job is launched, and with ``data`` set its data read; invalid values end
+    the sweep with exit code 1 and nothing on disk: one line when every job has the same error,
+    otherwise one line per bad combination (``overrides: error``).
 
     ``on_multirun_end``: concatenates the finished jobs' tables into the sweep directory,
     draws the sweep's figures, and, if some jobs of this sweep left no table (an exception:
@@ -233,13 +248,24 @@ class GatherResults(Callback):
       table: the per-job table's file stem (``<job dir>/<table>.parquet``).
       plot: ``"module:function"`` called as ``function(frame, path)`` to draw the
         sweep's figure(s) into the sweep directory, or null.
-      validate: ``"module:function"`` checking one job's config (raising ``ValueError``), or null.
+      validate: ``"module:function"`` checking one job's config (raising ``ValueError``) and
+        returning it as a plain dict, or null.
+      data: ``"module:function"`` reading a checked job config's data set (raising
+        ``ValueError`` naming the key: a missing file, a NaN, too few rows), called once per
+        distinct ``data`` node of the grid before launching, or null.
     """
 
-    def __init__(self, table: str, plot: str | None = None, validate: str | None = None) -> None:
+    def __init__(
+        self,
+        table: str,
+        plot: str | None = None,
+        validate: str | None = None,
+        data: str | None = None,
+    ) -> None:
         self.table = table
         self.plot = plot
         self.validate = validate
+        self.data = data
         self.jobs: list[str] | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
@@ -255,26 +281,33 @@ class GatherResults(Callback):
         if not self.validate:
             return
         check = _function(self.validate)
-        bad = []
+        bad, checked = [], []
         for combo, job in jobs:
             try:
-                check(job)
+                checked.append((combo, check(job)))
             except ValueError as err:
-                bad.append(f"{' '.join(combo)}: {err}")
+                bad.append((combo, str(err)))
+        if not bad and self.data:  # each distinct data config read once, before any job
+            load, seen = _function(self.data), {}
+            for combo, job in checked:
+                key = json.dumps(job["data"], sort_keys=True, default=str)
+                if key not in seen:
+                    try:
+                        load(job)
+                        seen[key] = None
+                    except ValueError as err:
+                        seen[key] = str(err)
+                if seen[key]:
+                    bad.append((combo, seen[key]))
         if bad:
-            lines = "\n".join(bad)
-            raise SystemExit(
-                f"Error in config: {len(bad)} of {len(jobs)} jobs are invalid; nothing was "
-                f"launched\n{lines}"
-            )
-        log.info("checked the configs of all %d jobs", len(jobs))
+            raise SystemExit(_refusal(bad, len(jobs)))
+        what = "configs and data" if self.data else "configs"
+        log.info("checked the %s of all %d jobs", what, len(jobs))
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         frame = gather(sweep_dir, self.table)
-        if frame.empty:
-            log.warning("no %s.parquet found under %s", self.table, sweep_dir)
-        else:
+        if not frame.empty:
             parquet, csv = write_table(frame, sweep_dir, self.table)
             log.info(
                 "gathered %d rows from %d jobs into %s and %s",
@@ -296,11 +329,23 @@ class GatherResults(Callback):
         if failed.empty:
             if path.exists():
                 path.unlink()  # a re-run finished what an earlier one left
+            if frame.empty:  # no job of this sweep got as far as a table
+                raise SystemExit(f"no job wrote {self.table}.parquet under {sweep_dir}")
             return
         _atomic(path, lambda tmp: failed.to_csv(tmp, index=False))
         for row in failed.itertuples():
             log.error("failed: %s: %s (log: %s)", row.overrides, row.error, row.log or "none")
         raise SystemExit(f"{len(failed)} of {total} jobs failed; see {path}")
+
+
+def _refusal(bad: list[tuple[list[str], str]], total: int) -> str:
+    """``Error in config: ...`` for the invalid jobs of a grid: one line when every job has
+    the same error (a missing data file, say), otherwise a line per job after a count."""
+    errors = {error for _, error in bad}
+    if len(bad) == total and len(errors) == 1:
+        return f"Error in config: {errors.pop()} (all {total} jobs; nothing was launched)"
+    lines = "\n".join(f"{' '.join(combo)}: {error}" for combo, error in bad)
+    return f"Error in config: {len(bad)} of {total} jobs are invalid; nothing was launched\n{lines}"
 
 
 def _function(spec: str):

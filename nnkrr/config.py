@@ -472,19 +472,48 @@ def per_point(n: int, ridge0: float) -> float:
     return round_15(int(n) * float(ridge0))
 
 
+#: Characters a job directory's name keeps from its overrides (``key=value,...``); any run
+#: of others (``/`` of a path, spaces, quotes, brackets, ``$``, ``:``) becomes ``_``.
+_SAFE = re.compile(r"[^A-Za-z0-9._,=+-]+")
+_NAME_MAX = 120  # characters before the hash: well under the 255 bytes a file name may have
+
+
+def job_dir(override_dirname: str) -> str:
+    """A job directory's name from Hydra's ``override_dirname`` (the ``${nnkrr.job_dir:...}``
+    resolver of ``hydra.sweep.subdir``): one folder whatever the values hold.
+
+    Names of plain overrides (``model.width=64,sampler=leverage``) stay as they are; where a
+    character had to be replaced (``data.path=../data/mine.npz``) or the name was cut to
+    120 characters, ``~`` and 10 hex digits of the SHA-256 of the full overrides are
+    appended, so that two jobs never share a folder and a re-run of the sweep finds its jobs.
+
+    >>> job_dir("data.path=../data/mine.npz,model.width=64")
+    'data.path=.._data_mine.npz,model.width=64~26d6534a07'
+    """
+    import hashlib
+
+    name = _SAFE.sub("_", str(override_dirname)) or "job"
+    if name != override_dirname or len(name) > _NAME_MAX:
+        digest = hashlib.sha256(str(override_dirname).encode()).hexdigest()[:10]
+        name = f"{name[:_NAME_MAX]}~{digest}"
+    return name
+
+
 def round_15(value: float) -> float:
     """To 15 significant digits: 0.1**2 * 0.1 is 0.001 here, not 0.0010000000000000002."""
     return float(f"{value:.15g}")
 
 
 def register() -> None:
-    """Store the schemas in Hydra's ``ConfigStore`` and the ``nnkrr.kappa2_times`` and
-    ``nnkrr.per_point`` resolvers in omegaconf (idempotent; done on import of this module)."""
+    """Store the schemas in Hydra's ``ConfigStore`` and the ``nnkrr.kappa2_times``,
+    ``nnkrr.per_point`` and ``nnkrr.job_dir`` resolvers in omegaconf (idempotent; done on
+    import of this module)."""
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
     OmegaConf.register_new_resolver("nnkrr.kappa2_times", kappa2_times, replace=True)
     OmegaConf.register_new_resolver("nnkrr.per_point", per_point, replace=True)
+    OmegaConf.register_new_resolver("nnkrr.job_dir", job_dir, replace=True)
     cs = ConfigStore.instance()
     for name, node in DATA.items():
         cs.store(group="data", name=name, node=node)
@@ -551,11 +580,26 @@ def plain(cfg) -> dict:
         raise ConfigError(one_line(err)) from None
 
 
+#: Config options that come with an optional dependency (their Hydra plugin): the launchers
+#: under ``configs/hydra/launcher/`` build on them.
+EXTRA_OPTIONS = {
+    "hydra/launcher/submitit_slurm": ("hydra-submitit-launcher", "slurm, slurm_gpu"),
+    "hydra/launcher/submitit_local": ("hydra-submitit-launcher", "slurm_local"),
+    "hydra/launcher/joblib": ("hydra-joblib-launcher", "parallel"),
+}
+
+
 def one_line(err: BaseException) -> str:
     """An omegaconf or Hydra error as one line naming the key: ``key: message``."""
     from hydra.errors import MissingConfigException
 
     missing = getattr(err, "missing_cfg_file", None)
+    if isinstance(err, MissingConfigException) and missing in EXTRA_OPTIONS:
+        package, ours = EXTRA_OPTIONS[missing]
+        return (
+            f"hydra/launcher: the {ours} launcher needs {package}, which is not installed "
+            "(the `cluster` extra: pip install 'nnkrr[cluster]', or uv sync --extra cluster)"
+        )
     if isinstance(err, MissingConfigException) and missing and "/" in missing:
         group, option = missing.rsplit("/", 1)
         known = ", ".join(sorted(getattr(err, "options", None) or []))

@@ -298,7 +298,9 @@ def _arrays(key: str, path, x, y) -> tuple[np.ndarray, np.ndarray]:
     for name, a in (("x", x), ("y", y)):
         if not np.isfinite(a).all():
             row = int(np.argwhere(~np.isfinite(a))[0, 0])
-            raise ValueError(f"{key}: {path}: {name} has non-finite values (first in row {row})")
+            # where a reader finds it: a .csv file's line (after its header), an array's index
+            where = f"line {row + 2}" if str(path).lower().endswith(".csv") else f"{name}[{row}]"
+            raise ValueError(f"{key}: {path}: {name} has non-finite values (first at {where})")
     return x, y
 
 

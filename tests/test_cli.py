@@ -246,6 +246,65 @@ def test_bad_override_is_refused_with_its_key(tmp_path, overrides, message):
     assert set(tmp_path.iterdir()) == before  # nothing left behind, no outputs/ folder
 
 
+#: A bad data file in a multirun (the default grid of 18 jobs): refused before launching.
+MULTIRUN_BAD_FILES = [
+    (["data.path=absent.npz"], "data.path: no such file 'absent.npz'"),
+    (["data.path=nan.npz"], "data.path: nan.npz: x has non-finite values (first at x[4])"),
+    (["data.path=text.csv", "data.columns=[y]"], "data.path: column 'b' of text.csv is not"),
+    (["data.path=table.csv", "data.columns=[z]"], "data.columns: no column 'z' in table.csv"),
+    (["data.path=small.npz", "data.n_train=30"], "data.n_train: 30 training points leave no"),
+]
+
+
+@pytest.mark.parametrize(
+    "overrides,message", MULTIRUN_BAD_FILES, ids=[o[0] for o, _ in MULTIRUN_BAD_FILES]
+)
+def test_a_bad_file_in_a_multirun_is_refused_before_launching(tmp_path, overrides, message):
+    write_bad_files(tmp_path)
+    frame = pd.read_csv(tmp_path / "table.csv")
+    frame.assign(b="word").to_csv(tmp_path / "text.csv", index=False)
+    before = sorted(tmp_path.rglob("*"))
+    proc = app("sweep.py", "-m", "data=file", *overrides, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"Error in config: {message}")
+    assert proc.stderr.strip().endswith("(all 18 jobs; nothing was launched)")
+    assert "\n" not in proc.stderr.strip() and "Traceback" not in proc.stdout
+    assert sorted(tmp_path.rglob("*")) == before  # no multirun/ folder, nothing else
+
+
+@pytest.mark.parametrize("where", ["data/mine.npz", "../data/mine.npz", "absolute"])
+def test_a_sweep_on_a_file_anywhere_gathers_every_job(tmp_path, where):
+    """A data path with ``/`` (relative, ``../``, absolute): one folder per job, all gathered."""
+    rng = np.random.default_rng(1)
+    (tmp_path / "data").mkdir()
+    x = rng.normal(size=(30, 3))
+    np.savez(tmp_path / "data" / "mine.npz", x=x, y=np.sin(x[:, 0]))
+    cwd = tmp_path if where == "data/mine.npz" else tmp_path / "work"
+    cwd.mkdir(exist_ok=True)
+    path = str(tmp_path / "data" / "mine.npz") if where == "absolute" else where
+    sweep = tmp_path / "sweep"
+    run_app("sweep.py", "-m", "data=file", f"data.path={path}", "model.width=16,32",
+            "sampler=gaussian", "seeds=1", "train.max_steps=30", f"hydra.sweep.dir={sweep}",
+            cwd=cwd)  # fmt: skip
+    rows = pd.read_parquet(sweep / "results.parquet")
+    assert sorted(rows.width) == [16, 32] and set(rows.dataset) == {"mine"}
+    jobs = sorted(p.name for p in sweep.iterdir() if (p / ".hydra").is_dir())
+    assert jobs == sorted(rows.job) and all("/" not in j and "~" in j for j in jobs)
+    assert not (sweep / "failures.csv").exists()
+
+
+def test_a_sweep_whose_jobs_all_fail_exits_non_zero_in_one_line(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = app("gather.py", str(tmp_path / "nowhere"), cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        f"sweep_dir: no such directory '{tmp_path / 'nowhere'}'"
+    )
+    sweep.mkdir()
+    proc = app("gather.py", str(sweep), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == f"no job wrote results.parquet under {sweep}"
+
+
 def test_run_from_python_equals_the_cli_job(tmp_path):
     """nnkrr.experiment.run(cfg) returns exactly the rows the CLI job writes."""
     overrides = [

@@ -184,7 +184,8 @@ def test_from_file_given_test_split_npz_and_csv_agree(tmp_path):
         (None, {"path": "nowhere.npz"}, "path: no such file 'nowhere.npz'"),
         ("x_only", {}, "path: .* must hold arrays x and y"),
         ("ragged", {}, r"path: .*x must be \(n, d\) and y \(n,\) or \(n, k\)"),
-        ("inf", {}, r"path: .*y has non-finite values \(first in row 2\)"),
+        ("inf", {}, r"path: .*y has non-finite values \(first at y\[2\]\)"),
+        ("nan_csv", {"columns": ["t"]}, r"path: .*x has non-finite values \(first at line 5\)"),
         ("ok", {"n_train": 35, "n_test": 10}, "n_train: n_train \\+ n_test = 45 exceeds the 40"),
         ("csv", {}, "columns: a .csv file needs its target columns"),
         ("csv", {"columns": ["nope"]}, "columns: no column 'nope' in .* \\(columns: a, b, t\\)"),
@@ -204,11 +205,13 @@ def test_from_file_refuses_bad_files_naming_the_key(tmp_path, setup, kwargs, mes
         np.savez(path, x=x, y=y)
     elif setup == "ok":
         np.savez(path, x=x, y=y)
-    elif setup in ("csv", "text"):
+    elif setup in ("csv", "text", "nan_csv"):
         path = tmp_path / "f.csv"
         frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "t": y[:, 0]})
         if setup == "text":
             frame["b"] = "word"
+        if setup == "nan_csv":
+            frame.loc[3, "a"] = np.nan  # the 4th data row: line 5 after the header
         frame.to_csv(path, index=False)
     kwargs = {"path": str(path), **kwargs}
     with pytest.raises(ValueError, match=message):

@@ -72,43 +72,85 @@ def test_the_wheel_carries_the_shell_the_configs_and_the_plugin(wheel):
         assert script in scripts
 
 
-def test_uv_route_runs_a_sweep_its_resume_and_the_python_api(wheel, tmp_path):
+def _sweep_gathers(bin_: Path, work: Path, *launcher: str) -> pd.DataFrame:
+    """``nnkrr-sweep -m`` with two widths from ``work``: its gathered table."""
+    sweep = work / "sweep"
+    sh(bin_ / "nnkrr-sweep", *SWEEP, f"hydra.sweep.dir={sweep}", *launcher, cwd=work, env=_env())
+    rows = pd.read_parquet(sweep / "results.parquet")
+    assert len(rows) == 4 and set(rows.status) == {"ok"}
+    assert sorted(set(rows.width)) == [16, 32]
+    assert (sweep / "gap_vs_width.png").stat().st_size > 10_000
+    return rows
+
+
+def _outside(tmp_path: Path, py: Path) -> Path:
+    work = tmp_path / "work"  # outside the checkout: nothing of it on sys.path
+    work.mkdir()
+    code = "import nnkrr, experiments; print(nnkrr.__file__, experiments.__file__)"
+    where = sh(py, "-c", code, cwd=work).stdout
+    assert str(ROOT) not in where and "site-packages" in where
+    return work
+
+
+def _without_cluster(bin_: Path, work: Path) -> None:
+    """Without the `cluster` extra: Hydra's plugin scan is quiet and a submitit or joblib
+    launcher is refused in one line naming what to install."""
+    info = sh(bin_ / "nnkrr-sweep", "--info", "plugins", cwd=work, env=_env())
+    assert "Error" not in info.stdout + info.stderr and "Warning" not in info.stderr
+    for launcher in ("slurm_local", "parallel"):
+        bad = subprocess.run(
+            [bin_ / "nnkrr-sweep", "-m", f"hydra/launcher={launcher}", *SWEEP[1:]],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            env=_env(),
+        )
+        assert bad.returncode == 1, bad.stderr[-2000:]
+        assert bad.stderr.strip().splitlines() == [
+            f"Error in config: hydra/launcher: the {launcher} launcher needs "
+            f"hydra-{'joblib' if launcher == 'parallel' else 'submitit'}-launcher, which is not "
+            "installed (the `cluster` extra: pip install 'nnkrr[cluster]', or uv sync --extra "
+            "cluster)"
+        ]
+    assert sorted(p.name for p in work.iterdir()) == []  # nothing left behind
+
+
+def _readme_overrides() -> list[str]:
+    """The override lines of the README's uv route (given inline: no checkout needed)."""
+    readme = (ROOT / "README.md").read_text()
+    line = next(ln for ln in readme.splitlines() if ln.startswith("uv pip install --override"))
+    inline = line.split("<(printf '", 1)[1].split("')", 1)[0]
+    return inline.encode().decode("unicode_escape").splitlines()
+
+
+def test_the_readme_uv_route_overrides_what_the_project_overrides():
+    ours = [
+        ln
+        for ln in (ROOT / "requirements" / "overrides.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    assert _readme_overrides() == ours
+
+
+@pytest.mark.parametrize("extra", ["", "[cluster]"], ids=["no-extras", "cluster"])
+def test_uv_route_runs_a_sweep_its_resume_and_the_python_api(wheel, tmp_path, extra):
+    overrides = tmp_path / "overrides.txt"  # the README's inline overrides, outside the checkout
+    overrides.write_text("\n".join(_readme_overrides()) + "\n")
     bin_ = _venv(tmp_path / "venv")
-    sh(
-        UV,
-        "pip",
-        "install",
-        "-q",
-        "-p",
-        bin_.parent,
-        "--override",
-        ROOT / "requirements" / "overrides.txt",
-        f"{wheel}[cluster]",
-        cwd=tmp_path,
-        env=_env(),
-    )
+    sh(UV, "pip", "install", "-q", "-p", bin_.parent, "--override", overrides,
+       f"{wheel}{extra}", cwd=tmp_path, env=_env())  # fmt: skip
     py = bin_ / "python"
     probe = "import importlib.util as u; print(u.find_spec('tensorflow'), u.find_spec('tf2jax'))"
     assert sh(py, "-c", probe, cwd=tmp_path).stdout.split() == ["None", "None"]
-    work = tmp_path / "work"  # outside the checkout: nothing of it on sys.path
-    work.mkdir()
-    where = sh(
-        py, "-c", "import nnkrr, experiments; print(nnkrr.__file__, experiments.__file__)", cwd=work
-    ).stdout
-    assert str(ROOT) not in where and "site-packages" in where
+    work = _outside(tmp_path, py)
+    if not extra:
+        _without_cluster(bin_, work)
+        rows = _sweep_gathers(bin_, work)
+    else:
+        rows = _sweep_gathers(
+            bin_, work, "hydra/launcher=slurm_local", "hydra.launcher.timeout_min=5"
+        )
     sweep = work / "sweep"
-    sh(
-        bin_ / "nnkrr-sweep",
-        *SWEEP,
-        f"hydra.sweep.dir={sweep}",
-        "hydra/launcher=slurm_local",
-        "hydra.launcher.timeout_min=5",
-        cwd=work,
-        env=_env(),
-    )
-    rows = pd.read_parquet(sweep / "results.parquet")
-    assert len(rows) == 4 and set(rows.status) == {"ok"}
-    assert (sweep / "gap_vs_width.png").stat().st_size > 10_000
     # the resume: the same sweep again finds every job done and recomputes none
     again = sh(bin_ / "nnkrr-sweep", *SWEEP, f"hydra.sweep.dir={sweep}", cwd=work, env=_env())
     assert (again.stdout + again.stderr).count("already has results.parquet: skipped") == 4
@@ -134,43 +176,31 @@ def test_uv_route_runs_a_sweep_its_resume_and_the_python_api(wheel, tmp_path):
     assert bad.returncode == 1 and bad.stderr.startswith("Error in config: model.widht: unknown")
 
 
-def test_pip_route_installs_the_locked_set_without_tensorflow(wheel, tmp_path):
-    """``pip install --no-deps -r requirements/cpu.txt`` then ``--no-deps`` the wheel, here
+#: The pip route's locked sets: ``uv export`` arguments of each (requirements/README.md).
+LOCKED = {"cpu-base.txt": [], "cpu.txt": ["--extra", "cluster"]}
+
+
+@pytest.mark.parametrize("name", sorted(LOCKED))
+def test_pip_route_installs_the_locked_set_without_tensorflow(wheel, tmp_path, name):
+    """``pip install --no-deps -r requirements/<name>`` then ``--no-deps`` the wheel, here
     with uv pip (the same semantics: exactly these pins, nothing resolved)."""
-    lock = (ROOT / "requirements" / "cpu.txt").read_text()
-    export = sh(
-        UV,
-        "export",
-        "--frozen",
-        "--no-hashes",
-        "--no-emit-project",
-        "--no-dev",
-        "--extra",
-        "cluster",
-        "--format",
-        "requirements.txt",
-        cwd=ROOT,
-    ).stdout
+    lock = (ROOT / "requirements" / name).read_text()
+    export = sh(UV, "export", "--frozen", "--no-hashes", "--no-emit-project", "--no-dev",
+                *LOCKED[name], "--format", "requirements.txt", cwd=ROOT).stdout  # fmt: skip
     assert [ln for ln in lock.splitlines() if ln.strip() and not ln.startswith("#")] == [
         ln for ln in export.splitlines() if ln.strip() and not ln.startswith("#")
-    ], "requirements/cpu.txt is stale: re-export it (requirements/README.md)"
+    ], f"requirements/{name} is stale: re-export it (requirements/README.md)"
     bin_ = _venv(tmp_path / "venv")
-    for args in (["-r", ROOT / "requirements" / "cpu.txt"], [wheel]):
-        sh(
-            UV,
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "-p",
-            bin_.parent,
-            *args,
-            cwd=tmp_path,
-            env=_env(),
-        )
+    for args in (["-r", ROOT / "requirements" / name], [wheel]):
+        sh(UV, "pip", "install", "-q", "--no-deps", "-p", bin_.parent, *args,
+           cwd=tmp_path, env=_env())  # fmt: skip
     probe = "import importlib.util as u; print(u.find_spec('tensorflow'))"
     assert sh(bin_ / "python", "-c", probe, cwd=tmp_path).stdout.strip() == "None"
-    out = tmp_path / "krr"
-    sh(bin_ / "nnkrr-krr", "data=wine", f"hydra.run.dir={out}", cwd=tmp_path, env=_env())
+    work = _outside(tmp_path, bin_ / "python")
+    if not LOCKED[name]:
+        _without_cluster(bin_, work)
+    _sweep_gathers(bin_, work)
+    out = work / "krr"
+    sh(bin_ / "nnkrr-krr", "data=wine", f"hydra.run.dir={out}", cwd=work, env=_env())
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["dataset"] == "wine" and 0 < metrics["test_mse"] < metrics["test_mse_of_zero"]
