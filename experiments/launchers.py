@@ -94,20 +94,51 @@ def refusal(message: str, params: dict) -> SubmissionRefused:
     )
 
 
+#: The least time from a SLURM job's start to its pre-timeout signal (``60·timeout_min −
+#: signal_delay_s``) a sweep is launched with: a job (and each requeued allocation) first
+#: spends its start-up (imports ~2 s, compilation, data, K, the draw: 15-18 s measured for a
+#: cone job with m = 131,072 and 2 seeds, ``benchmarks/results/startup.txt``) before training
+#: makes progress; a signal that comes earlier requeues the job before submitit's handler is
+#: even installed, and every allocation is wasted.
+MIN_WINDOW_S = 30
+
+
+def check_settings(params: dict) -> None:
+    """Refuse launcher settings that cannot work, before anything is submitted, naming the
+    ``hydra.launcher`` keys: a pre-timeout signal (``signal_delay_s`` before the limit) that
+    would come less than :data:`MIN_WINDOW_S` after a job starts, or before it starts."""
+    limit, delay = params.get("timeout_min"), params.get("signal_delay_s")
+    if limit is None or delay is None:
+        return
+    window = 60 * float(limit) - float(delay)
+    if window < MIN_WINDOW_S:
+        when = "before each job starts" if window <= 0 else f"{window:g} s after each job starts"
+        raise SubmissionRefused(
+            f"hydra.launcher.signal_delay_s={delay} with hydra.launcher.timeout_min={limit}: "
+            f"the pre-timeout signal would come {when}, within its start-up "
+            f"(set signal_delay_s <= {60 * float(limit) - MIN_WINDOW_S:g} or a longer timeout_min)"
+        )
+
+
 @contextlib.contextmanager
 def refusals_in_one_line(sweep_dir: Path, params: dict) -> Iterator[None]:
-    """Turn submitit's ``FailedJobError`` from sbatch into :func:`refusal`, after removing
-    what the refused submission left in ``sweep_dir``: its pickles in ``.submitit/`` and,
+    """Refuse settings that cannot work (:func:`check_settings`) and turn submitit's
+    ``FailedJobError`` from sbatch into :func:`refusal`, after removing what the refused
+    submission left in ``sweep_dir``: its pickles in ``.submitit/`` and,
     when nothing else is left but Hydra's ``multirun.yaml``, the directory itself and its
     parents left empty (up to the working directory)."""
     from submitit.core.utils import FailedJobError
 
     before = set(sweep_dir.rglob("*")) if sweep_dir.exists() else set()
     try:
+        check_settings(params)
         yield
     except FailedJobError as err:
         _discard_new(sweep_dir, before)
         raise refusal(str(err), params) from None
+    except SubmissionRefused:
+        _discard_new(sweep_dir, before)
+        raise
 
 
 def _discard_new(sweep_dir: Path, before: set) -> None:

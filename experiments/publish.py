@@ -16,12 +16,16 @@ What is generated:
 * ``docs/configuration.md`` (:func:`nnkrr.config.reference`) and ``docs/columns.md``
   (:func:`nnkrr.row.reference`);
 * with ``--figures`` (and after ``--rerun``): the savings law's table, fits and figure
-  (:mod:`experiments.savings_law`) and every figure of :data:`FIGURES`, redrawn from the tables.
+  (:mod:`experiments.savings_law`) and every figure of :data:`FIGURES`, redrawn from the tables;
+* with ``--notebooks``: ``docs/notebooks/*.ipynb``, the notebooks executed on their small
+  default settings, with their outputs, for the site (:func:`notebooks`;
+  ``tests/test_notebooks.py`` checks they are the notebooks' current outputs).
 
-A preset's table is *stale* when its command now composes another grid or config than the one
-its ``multirun.yaml`` records (the preset file or a default changed); ``--rerun`` reruns those
-and the missing ones (``--force`` every named one), each into a fresh sweep directory, and copies
-its gathered tables and figures into ``docs/``.  ``tests/test_publish.py`` runs ``--check``.
+A preset's table is *stale* when a value that can change its numbers differs between the config
+its ``multirun.yaml`` records and the one its command composes now (:func:`differences`);
+``--rerun`` reruns those and the missing ones (``--force`` every named one), each into a fresh
+sweep directory, and copies its gathered tables and figures into ``docs/``.  ``--check`` is the
+one check of the published record (``tests/test_docs.py::test_the_published_record_is_current``).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from nnkrr import config, row, scaling
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 RESULTS = DOCS / "results"
+NOTEBOOKS = ("leverage_tutorial", "analysis")  # notebooks/<name>.ipynb, shown on the site
 BEGIN, END = "<!-- nnkrr:{} -->", "<!-- /nnkrr:{} -->"
 
 
@@ -104,7 +109,7 @@ def _main(frame, _):
     first = ok[ok.width == ok.width.min()].groupby("sampler").pattern_flips.mean()
     last = ok[ok.width == ok.width.max()].groupby("sampler").pattern_flips.mean()
     regime = (
-        f"sphere n = {ok.n_train.iloc[0]}, lazy, {_span(ok.steps)} GD steps, "
+        f"synthetic (sphere) n = {ok.n_train.iloc[0]}, lazy, {_span(ok.steps)} GD steps, "
         f"λT = {_span(ok.lam_T, '{:.1f}')}, flips {_span(first * 100, '{:.2g}')}% → "
         f"{_span(last * 100, '{:.2g}')}%"
     )
@@ -473,10 +478,53 @@ def stale(finding: Finding, results: Path = RESULTS) -> str | None:
     if not (folder / finding.table).exists() or not (folder / "run.json").exists():
         return "no table"
     recorded = OmegaConf.load(folder / "multirun.yaml")
-    now = _composed(finding)
-    if _essence(recorded) != _essence(now):
-        return "its preset composes another config now"
+    changed = differences(recorded, _composed(finding), finding.entry)
+    if changed:
+        return f"its preset composes another config now ({', '.join(changed)})"
     return None
+
+
+def differences(recorded, now, entry: str) -> list[str]:
+    """The keys whose values could change a preset's numbers between the config its table
+    was recorded with and the one it composes now: the grid (``hydra.sweeper.params``), and
+    every task key with another value, less
+
+    * the keys that never change a number (:data:`experiments.checkpoint.UNFINGERPRINTED`:
+      ``force``, ``checkpoint_s``);
+    * a key added to the schema since the recording and composed at its schema default
+      (:func:`nnkrr.config.default`): the recorded run behaved as the default does, or the
+      golden rows, which compare the code with recorded numbers, would have failed;
+    * a key the schema no longer has: nothing reads it.
+    """
+    from experiments.checkpoint import UNFINGERPRINTED
+
+    old, new = (OmegaConf.to_container(c, resolve=False) for c in (recorded, now))
+    changed = []
+    grids = [OmegaConf.to_container(c.hydra.sweeper.params or {}) for c in (recorded, now)]
+    if json.dumps(grids[0], sort_keys=True) != json.dumps(grids[1], sort_keys=True):
+        changed.append("hydra.sweeper.params")
+    flat_old, flat_new = (_flat({k: v for k, v in c.items() if k != "hydra"}) for c in (old, new))
+    plain_now = config.plain(OmegaConf.masked_copy(now, [k for k in now if k != "hydra"]))
+    for key in sorted(flat_old.keys() | flat_new.keys()):
+        if key.split(".")[0] in UNFINGERPRINTED or key not in flat_new:
+            continue
+        if key in flat_old:
+            if json.dumps(flat_old[key], default=str) != json.dumps(flat_new[key], default=str):
+                changed.append(key)
+        elif flat_new[key] != config.default(entry, plain_now, key):
+            changed.append(key)
+    return changed
+
+
+def _flat(node: dict, prefix: str = "") -> dict:
+    """``{"a.b": value}`` for every leaf of a nested dict (lists are leaves)."""
+    out = {}
+    for key, value in node.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _composed(finding: Finding):
@@ -485,16 +533,6 @@ def _composed(finding: Finding):
     config.register()
     with initialize_config_dir(str(config.config_dir()), version_base="1.3"):
         return compose(finding.entry, list(finding.overrides), return_hydra_config=True)
-
-
-def _essence(cfg) -> str:
-    """The task config and the grid, less the keys that do not change the numbers."""
-    from experiments.checkpoint import UNFINGERPRINTED
-
-    plain = OmegaConf.to_container(cfg, resolve=False)
-    task = {k: v for k, v in plain.items() if k != "hydra" and k not in UNFINGERPRINTED}
-    grid = OmegaConf.to_container(cfg.hydra.sweeper.params or {}, resolve=False)
-    return json.dumps([task, grid], sort_keys=True, default=str)
 
 
 def rerun(finding: Finding, launcher: str | None, results: Path = RESULTS) -> None:
@@ -543,7 +581,13 @@ def main(argv=None) -> int:
         "--launcher", help="with --rerun: a hydra/launcher option (slurm_local, ...)"
     )
     parser.add_argument("--figures", action="store_true", help="also redraw the savings law")
+    parser.add_argument(
+        "--notebooks", action="store_true", help="execute the notebooks into docs/notebooks/"
+    )
     args = parser.parse_args(argv)
+    if args.notebooks:
+        for path in notebooks():
+            print(f"executed {path.relative_to(ROOT)}")
     names = {f.name: f for f in FINDINGS}
     if args.rerun is not None:
         unknown = [n for n in args.rerun if n not in names]
@@ -562,15 +606,65 @@ def main(argv=None) -> int:
         savings_law.savings_law(RESULTS, DOCS / "figures")
         for path in figures():
             print(f"drew {path.relative_to(ROOT)}")
-    differ = []
+    if args.check:
+        problems = check()
+        for line in problems:
+            print(line)
+        return 1 if problems else 0
     for path, text in generated().items():
         if not path.exists() or path.read_text() != text:
-            differ.append(path)
-            if not args.check:
-                path.write_text(text)
-    for path in differ:
-        print(f"{'differs' if args.check else 'regenerated'}: {path.relative_to(ROOT)}")
-    return 1 if args.check and differ else 0
+            path.write_text(text)
+            print(f"regenerated: {path.relative_to(ROOT)}")
+    return 0
+
+
+def execute_notebook(name: str):
+    """``notebooks/<name>.ipynb`` executed in ``notebooks/`` on its small default settings
+    (no ``NNKRR_*`` sweep variables): the notebook with its outputs."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("NNKRR_")}
+    try:
+        resources = {"metadata": {"path": str(ROOT / "notebooks")}}
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources=resources).execute()
+    finally:
+        os.environ.update(saved)
+    return nb
+
+
+def notebooks(out: Path = DOCS / "notebooks") -> list[Path]:
+    """Write each notebook of :data:`NOTEBOOKS`, executed, to ``out`` (the site's copies)."""
+    import nbformat
+
+    written = []
+    for name in NOTEBOOKS:
+        path = out / f"{name}.ipynb"
+        if path.is_symlink():
+            path.unlink()
+        nbformat.write(execute_notebook(name), path)
+        written.append(path)
+    return written
+
+
+def check(results: Path = RESULTS) -> list[str]:
+    """What is out of date in the published record, one line each: a preset whose table is
+    missing or stale (:func:`stale`), a generated page that differs from what the committed
+    tables make (:func:`generated`).  Empty when all is current (``publish.py --check``)."""
+    problems = [
+        f"{f.name}: {why} (publish.py --rerun {f.name})"
+        for f in FINDINGS
+        if (why := stale(f, results))
+    ]
+    problems += [
+        f"differs: {path.relative_to(ROOT)} (publish.py regenerates it)"
+        for path, text in generated(results).items()
+        if not path.exists() or path.read_text() != text
+    ]
+    return problems
 
 
 if __name__ == "__main__":

@@ -606,6 +606,15 @@ def one_line(err: BaseException) -> str:
         return f"{group}={option}: no such option" + (f" ({group} has {known})" if known else "")
     while err.__cause__ is not None and not getattr(err, "full_key", None):
         err = err.__cause__
+    schema, key = getattr(err, "object_type", None), getattr(err, "full_key", None)
+    if (
+        key
+        and dataclasses.is_dataclass(schema)
+        and str(getattr(err, "key", "")) not in {f.name for f in dataclasses.fields(schema)}
+    ):  # `model.widht=128` (no `+`) reads as `+model.widht=128` does: the keys there are
+        known = sorted(f.name for f in dataclasses.fields(schema) if f.name != "defaults")
+        parent = key.rpartition(".")[0]
+        return f"{key}: unknown key ({parent or 'the config'} has {', '.join(known)})"
     lines = [line.strip() for line in str(getattr(err, "msg", None) or err).strip().splitlines()]
     message = lines[0]
     if message.endswith(":") and len(lines) > 1:  # "… raised while composing config:" + why
@@ -704,6 +713,45 @@ def _check_node(schema: type, node: Mapping, prefix: str) -> None:
             plain_rule = getattr(rule, "options", None) or what.startswith("a list")
             what = rule.what if plain_rule or what == "a string" else f"{what} {rule.what}"
         raise ConfigError(f"{key} must be {what}{' or null' if optional else ''}, got {value!r}")
+
+
+def default(entry: str, cfg: Mapping, key: str) -> Any:
+    """The schema's default of dotted ``key`` in a config of entry point ``entry`` (the
+    ``data`` and ``model`` nodes by their ``_target_``/``kind`` in ``cfg``), or
+    :data:`dataclasses.MISSING` where the schema has none (a required key, an unknown one).
+
+    >>> default("sweep", compose(["data=cone"]), "data.n_train")
+    128
+    """
+    schema, node = _ENTRY_POINTS[entry], cfg
+    value: Any = schema()
+    for depth, part in enumerate(key.split(".")):
+        if not dataclasses.is_dataclass(schema):
+            return dataclasses.MISSING
+        names = {f.name: f for f in dataclasses.fields(schema)}
+        if part not in names:
+            return dataclasses.MISSING
+        sub = node.get(part) if isinstance(node, Mapping) else None
+        if depth == 0 and part in ("data", "model") and isinstance(sub, Mapping):
+            try:
+                schema = _schema_of(schema, part, sub)
+            except ConfigError:
+                return dataclasses.MISSING
+            value = schema()
+        else:
+            field = names[part]
+            if field.default is not dataclasses.MISSING:
+                value = field.default
+            elif field.default_factory is not dataclasses.MISSING:
+                value = field.default_factory()
+            else:
+                return dataclasses.MISSING
+            hint, _ = _optional(get_type_hints(schema)[part])
+            schema = hint if dataclasses.is_dataclass(hint) else None
+        node = sub
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    return value
 
 
 def check(cfg, entry: str = "sweep") -> dict:

@@ -69,7 +69,7 @@ COLUMNS: dict[str, str] = {
     "diverged_step": "the step whose loss was not finite (-1: none)",
     "diverged_loss": "the loss at that step (NaN: none)",
     "final_loss": "the training loss at the end",
-    "wall_s": "seconds the job took until this row",
+    "wall_s": "seconds the whole job took (its seeds train together: the same on each seed's row)",
 }
 DATA_COLUMN_DOC = "data_<key>: the data set's option <key> (e.g. data_spread for the cone)"
 #: Columns a sweep's gathered table adds in front of a job's rows.

@@ -189,7 +189,7 @@ BAD_OVERRIDES = [
     (["train.step_factor=2"], "train.step_factor must be a finite number in (0, 2), got 2.0"),
     (["target=3"], "target must be in [0, 1) for data synthetic, got 3"),
     (["+model.widht=128"], "model.widht: unknown key (model has chunk, kernel, kind, "),
-    (["model.widht=128"], "model.widht: Key 'widht' not in 'TwoLayer'"),
+    (["model.widht=128"], "model.widht: unknown key (model has chunk, kernel, kind, "),
     (["model.width=abc"], "model.width: Value 'abc' of type 'str' could not be converted"),
     (["data=digitz"], "data=digitz: no such option (data has breast_cancer, cone, "),
     (["data=file"], "data.path must be given (data.path=...)"),
