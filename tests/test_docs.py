@@ -112,7 +112,8 @@ def test_a_reader_sees_rendered_text_not_markup(site):
     "markup,what",
     [
         ("See :func:`nnkrr.train.fit`.", "a reST role"),
-        ("Raw maths \\(x^2\\) here.", "unrendered maths"),
+        ("Raw maths \\frac{a}{b} outside any delimiter.", "unrendered maths"),
+        ("Kept maths \\(x^2\\) and $y_1$ render.", None),
         ("| a |\n|---|\n| ====== |", "a reST table border"),
         ("the m*_gauss/m*_lev ratio", None),  # escaped by the site's hook: no residue
     ],

@@ -16,7 +16,9 @@ NOTEBOOKS = ROOT / "notebooks"
 def _figures(nb) -> list[int]:
     """The indices of the code cells that draw a figure."""
     code = [c for c in nb.cells if c.cell_type == "code"]
-    return [i for i, c in enumerate(code) if any("image/png" in o.get("data", {}) for o in c.outputs)]
+    return [
+        i for i, c in enumerate(code) if any("image/png" in o.get("data", {}) for o in c.outputs)
+    ]
 
 
 @pytest.mark.parametrize("name", publish.NOTEBOOKS)
