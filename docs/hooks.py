@@ -9,6 +9,9 @@ mkdocstrings), so that a reader sees rendered text, not markup:
   so that two of them do not turn the text between into italics.
 * :func:`on_post_page`: the TeX that ``pymdownx.arithmatex`` kept (``generic: true``) becomes
   MathML (latex2mathml), which browsers render natively: no script, nothing fetched.
+* :func:`on_files`: the configuration reference (``configuration.md``) is written from the
+  schemas at each build (:func:`nnkrr.config.reference`), so a new config key is documented
+  by its schema field alone.
 """
 
 from __future__ import annotations
@@ -146,6 +149,15 @@ class RestToMarkdown(griffe.Extension):
 
 
 # --------------------------------------------------------------------------- mkdocs hooks
+
+
+def on_files(files, config, **kwargs):
+    from mkdocs.structure.files import File
+
+    from nnkrr.config import reference
+
+    files.append(File.generated(config, "configuration.md", content=reference()))
+    return files
 
 
 def on_page_markdown(markdown: str, **kwargs) -> str:

@@ -13,8 +13,8 @@ What is generated:
   result computed from ``docs/results/<name>/`` (the gathered table and the sweep's
   ``multirun.yaml``), its time from that folder's ``run.json`` (written by ``--rerun``, which
   times the command);
-* ``docs/configuration.md`` (:func:`nnkrr.config.reference`) and ``docs/columns.md``
-  (:func:`nnkrr.row.reference`);
+* ``docs/columns.md`` (:func:`nnkrr.row.reference`; the configuration reference is written
+  from the schemas when the site is built, ``docs/hooks.py``);
 * with ``--figures`` (and after ``--rerun``): the savings law's table, fits and figure
   (:mod:`experiments.savings_law`) and every figure of :data:`FIGURES`, redrawn from the tables;
 * with ``--notebooks``: ``docs/notebooks/*.ipynb``, the notebooks executed on their small
@@ -467,7 +467,6 @@ def generated(results: Path = RESULTS) -> dict[Path, str]:
     for name, render in FINDINGS_BLOCKS.items():
         text = replace_block(text, name, render(results), findings)
     out[findings] = text
-    out[DOCS / "configuration.md"] = config.reference()
     out[DOCS / "columns.md"] = row.reference()
     return out
 

@@ -819,8 +819,8 @@ def _yaml(value) -> str:
 
 def reference() -> str:
     """The configuration reference in Markdown: every key of every entry point and config
-    group, with its type, default and doc, generated from the schemas above
-    (``docs/configuration.md``)."""
+    group, with its type, default and doc, generated from the schemas above (the site's
+    configuration page, written at each build by ``docs/hooks.py``)."""
 
     def cell(text: str) -> str:
         text = re.sub(r":(?:func|class|mod|data|meth):`~?([^`]+)`", r"`\1`", str(text))

@@ -106,16 +106,6 @@ def test_a_python_config_is_checked_like_a_composed_one():
     assert config.check(config.Sweep(regime=config.PAPER))["lam"] == 0.001  # kappa^2 ridge
 
 
-def test_the_committed_configuration_reference_is_the_generated_one():
-    """docs/configuration.md is config.reference(): regenerate it with
-    ``uv run python -c "from nnkrr import config; print(config.reference(), end='')" >
-    docs/configuration.md`` after changing a schema."""
-    from pathlib import Path
-
-    page = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
-    assert page.read_text() == config.reference()
-
-
 def test_the_per_sample_ridge_family_reproduces_an_explicit_ridge():
     """ridge = n * ridge0 through the resolver: the same config (and so the same f* and rows,
     tests/test_experiment.py) as the explicit ridge, at every n."""

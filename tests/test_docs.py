@@ -28,6 +28,17 @@ def build(root: Path, site: Path) -> subprocess.CompletedProcess:
     )
 
 
+def build_with_theory_ending(tmp_path: Path, text: str) -> subprocess.CompletedProcess:
+    """Build a copy of the site into ``tmp_path/site`` with ``text`` appended to its theory page."""
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "docs", copy / "docs", symlinks=False)
+    shutil.copytree(ROOT / "benchmarks" / "results", copy / "benchmarks" / "results")
+    shutil.copy(ROOT / "mkdocs.yml", copy)
+    page = copy / "docs" / "theory.md"
+    page.write_text(page.read_text() + text)
+    return build(copy, tmp_path / "site")
+
+
 class _Visible(HTMLParser):
     """The text a reader sees on a page: code shown as one backtick (its content is code),
     maths, preformatted blocks and scripts left out."""
@@ -119,13 +130,7 @@ def test_a_reader_sees_rendered_text_not_markup(site):
     ],
 )
 def test_the_residue_check_fails_a_page_with_raw_markup(tmp_path, markup, what):
-    copy = tmp_path / "copy"
-    shutil.copytree(ROOT / "docs", copy / "docs", symlinks=False)
-    shutil.copytree(ROOT / "benchmarks" / "results", copy / "benchmarks" / "results")
-    shutil.copy(ROOT / "mkdocs.yml", copy)
-    page = copy / "docs" / "theory.md"
-    page.write_text(page.read_text() + f"\n\n{markup}\n")
-    proc = build(copy, tmp_path / "site")
+    proc = build_with_theory_ending(tmp_path, f"\n\n{markup}\n")
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = [f for f in residue(tmp_path / "site") if f.startswith("theory:")]
     assert [f.split(": ")[1].split(" (")[0] for f in found] == ([what] if what else [])
@@ -139,13 +144,7 @@ def test_the_residue_check_fails_a_page_with_raw_markup(tmp_path, markup, what):
     ],
 )
 def test_a_broken_reference_fails_the_build(tmp_path, edit, warning):
-    copy = tmp_path / "copy"
-    shutil.copytree(ROOT / "docs", copy / "docs", symlinks=False)
-    shutil.copytree(ROOT / "benchmarks" / "results", copy / "benchmarks" / "results")
-    shutil.copy(ROOT / "mkdocs.yml", copy)
-    page = copy / "docs" / "theory.md"
-    page.write_text(page.read_text() + f"\n{edit}\n")
-    proc = build(copy, tmp_path / "site")
+    proc = build_with_theory_ending(tmp_path, f"\n{edit}\n")
     assert proc.returncode != 0
     assert warning in proc.stderr
 

@@ -142,6 +142,9 @@ def test_a_timed_out_job_is_requeued_and_resumes_and_a_cancelled_one_is_rerun(sl
             "hydra.launcher.mem_gb=2",
             "hydra.launcher.signal_delay_s=20",
             f"hydra.launcher.timeout_min={limit}",
+            # each 1-minute allocation trains ~30 s after its start-up: the long job needs 4-6
+            # of them, depending on the CPU (3 requeues, the preset's, were too few on an EPYC)
+            "hydra.launcher.max_num_timeout=8",
             *LONG,
             "checkpoint_s=0",
             *overrides,
@@ -167,7 +170,7 @@ def test_a_timed_out_job_is_requeued_and_resumes_and_a_cancelled_one_is_rerun(sl
             queued = slurm.run("squeue", "-h", "-t", "PD", "-o", "%i").split()
             assert len(queued) == 1, queued  # the node's two CPUs are taken
             slurm.run("scancel", queued[0])
-            outs = [p.communicate(timeout=400) for p in procs]
+            outs = [p.communicate(timeout=600) for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
