@@ -96,10 +96,11 @@ def refusal(message: str, params: dict) -> SubmissionRefused:
 
 #: The least time from a SLURM job's start to its pre-timeout signal (``60·timeout_min −
 #: signal_delay_s``) a sweep is launched with: a job (and each requeued allocation) first
-#: spends its start-up (imports ~2 s, compilation, data, K, the draw: 15-18 s measured for a
-#: cone job with m = 131,072 and 2 seeds, ``benchmarks/results/startup.txt``) before training
-#: makes progress; a signal that comes earlier requeues the job before submitit's handler is
-#: even installed, and every allocation is wasted.
+#: spends its start-up (imports 2.4 s, then compilation, data, K, the draw: 10.5-11.5 s to
+#: the first step for the main job's widest leverage job and a cone job with m = 131,072,
+#: ``benchmarks/results/cpu_startup.txt``) before training makes progress; a signal that
+#: comes earlier requeues the job before submitit's handler is even installed, and every
+#: allocation is wasted.  30 s leaves such a job two thirds of its window for training.
 MIN_WINDOW_S = 30
 
 
