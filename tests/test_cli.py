@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import enable_x64
+from test_config import KEYS
 
 from nnkrr import config, data, experiment, features, problem, sampling
 
@@ -188,8 +189,8 @@ BAD_OVERRIDES = [
     (["lam=-1"], "lam must be a finite number > 0, got -1.0"),
     (["train.step_factor=2"], "train.step_factor must be a finite number in (0, 2), got 2.0"),
     (["target=3"], "target must be in [0, 1) for data synthetic, got 3"),
-    (["+model.widht=128"], "model.widht: unknown key (model has chunk, kernel, kind, "),
-    (["model.widht=128"], "model.widht: unknown key (model has chunk, kernel, kind, "),
+    (["+model.widht=128"], f"model.widht: unknown key (model has {KEYS(config.TwoLayer)})"),
+    (["model.widht=128"], f"model.widht: unknown key (model has {KEYS(config.TwoLayer)})"),
     (["model.width=abc"], "model.width: Value 'abc' of type 'str' could not be converted"),
     (["data=digitz"], "data=digitz: no such option (data has breast_cancer, cone, "),
     (["data=file"], "data.path must be given (data.path=...)"),

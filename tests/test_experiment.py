@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
+from test_config import KEYS
 
 from nnkrr import config, experiment, measurements, problem
 
@@ -66,8 +67,8 @@ BAD = [
     ("train.optimizer_kwargs", [1], "train.optimizer_kwargs must be a mapping"),
     ("data.noise", -0.5, "data.noise must be a finite number >= 0"),
     ("data.frequency", 0, "data.frequency must be a finite number > 0"),
-    ("data.colour", 1, "data.colour: unknown key (data has _target_, dim, frequency"),
-    ("model.widht", 128, "model.widht: unknown key (model has chunk, kernel, kind"),
+    ("data.colour", 1, f"data.colour: unknown key (data has {KEYS(config.Synthetic)})"),
+    ("model.widht", 128, f"model.widht: unknown key (model has {KEYS(config.TwoLayer)})"),
     ("colour", 1, "colour: unknown key"),
     ("model.kernel", "cuda", "model.kernel must be one of fused, autodiff or null, got 'cuda'"),
     ("sampler.method", "rejection", "sampler.method must be one of iid with sampler.name=gaussian"),
