@@ -504,8 +504,8 @@ def differences(recorded, now, entry: str) -> list[str]:
         changed.append("hydra.sweeper.params")
     flat_old, flat_new = (_flat({k: v for k, v in c.items() if k != "hydra"}) for c in (old, new))
     plain_now = config.plain(OmegaConf.masked_copy(now, [k for k in now if k != "hydra"]))
-    for key in sorted(flat_old.keys() | flat_new.keys()):
-        if key.split(".")[0] in UNFINGERPRINTED or key not in flat_new:
+    for key in sorted(flat_new):  # a key only in flat_old: the schema no longer has it
+        if key.split(".")[0] in UNFINGERPRINTED:
             continue
         if key in flat_old:
             if json.dumps(flat_old[key], default=str) != json.dumps(flat_new[key], default=str):

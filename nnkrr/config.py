@@ -611,10 +611,8 @@ def one_line(err: BaseException) -> str:
         key
         and dataclasses.is_dataclass(schema)
         and str(getattr(err, "key", "")) not in {f.name for f in dataclasses.fields(schema)}
-    ):  # `model.widht=128` (no `+`) reads as `+model.widht=128` does: the keys there are
-        known = sorted(f.name for f in dataclasses.fields(schema) if f.name != "defaults")
-        parent = key.rpartition(".")[0]
-        return f"{key}: unknown key ({parent or 'the config'} has {', '.join(known)})"
+    ):  # `model.widht=128` (no `+`) reads as `+model.widht=128` does
+        return _unknown_key(key, schema)
     lines = [line.strip() for line in str(getattr(err, "msg", None) or err).strip().splitlines()]
     message = lines[0]
     if message.endswith(":") and len(lines) > 1:  # "… raised while composing config:" + why
@@ -673,13 +671,22 @@ def _schema_of(entry: type, key: str, node: Mapping) -> type | None:
     return hint if dataclasses.is_dataclass(hint) else None
 
 
+def _unknown_key(key: str, schema: type) -> str:
+    """``model.widht: unknown key (model has chunk, kernel, ...)``: the refusal of a key
+    ``schema`` does not have, listing the keys it has (a top-level key: none listed)."""
+    parent = key.rpartition(".")[0]
+    if not parent:
+        return f"{key}: unknown key"
+    known = sorted(f.name for f in dataclasses.fields(schema) if f.name != "defaults")
+    return f"{key}: unknown key ({parent} has {', '.join(known)})"
+
+
 def _check_node(schema: type, node: Mapping, prefix: str) -> None:
     hints = get_type_hints(schema)
     fields = {f.name: f for f in dataclasses.fields(schema) if f.name != "defaults"}
     for key in node:
         if key not in fields:
-            where = f" ({prefix.rstrip('.')} has {', '.join(sorted(fields))})" if prefix else ""
-            raise ConfigError(f"{prefix}{key}: unknown key{where}")
+            raise ConfigError(_unknown_key(f"{prefix}{key}", schema))
     for name, field in fields.items():
         key = f"{prefix}{name}"
         if name not in node:
@@ -723,35 +730,24 @@ def default(entry: str, cfg: Mapping, key: str) -> Any:
     >>> default("sweep", compose(["data=cone"]), "data.n_train")
     128
     """
-    schema, node = _ENTRY_POINTS[entry], cfg
-    value: Any = schema()
+    value: Any = _ENTRY_POINTS[entry]()
     for depth, part in enumerate(key.split(".")):
-        if not dataclasses.is_dataclass(schema):
-            return dataclasses.MISSING
-        names = {f.name: f for f in dataclasses.fields(schema)}
+        names = (
+            {f.name for f in dataclasses.fields(value)} if dataclasses.is_dataclass(value) else ()
+        )
         if part not in names:
             return dataclasses.MISSING
-        sub = node.get(part) if isinstance(node, Mapping) else None
-        if depth == 0 and part in ("data", "model") and isinstance(sub, Mapping):
+        node = cfg.get(part) if depth == 0 else None
+        if part in ("data", "model") and isinstance(node, Mapping):  # the option cfg chose
             try:
-                schema = _schema_of(schema, part, sub)
+                value = _schema_of(type(value), part, node)()
             except ConfigError:
                 return dataclasses.MISSING
-            value = schema()
         else:
-            field = names[part]
-            if field.default is not dataclasses.MISSING:
-                value = field.default
-            elif field.default_factory is not dataclasses.MISSING:
-                value = field.default_factory()
-            else:
-                return dataclasses.MISSING
-            hint, _ = _optional(get_type_hints(schema)[part])
-            schema = hint if dataclasses.is_dataclass(hint) else None
-        node = sub
-    if dataclasses.is_dataclass(value):
-        return dataclasses.asdict(value)
-    return value
+            value = getattr(value, part)
+    if value == MISSING:  # a required key ("???")
+        return dataclasses.MISSING
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
 
 
 def check(cfg, entry: str = "sweep") -> dict:

@@ -294,7 +294,7 @@ def test_a_sweep_on_a_file_anywhere_gathers_every_job(tmp_path, where):
     assert not (sweep / "failures.csv").exists()
 
 
-def test_a_sweep_whose_jobs_all_fail_exits_non_zero_in_one_line(tmp_path):
+def test_gathering_a_sweep_without_tables_exits_1_in_one_line(tmp_path):
     sweep = tmp_path / "sweep"
     proc = app("gather.py", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert proc.returncode == 1 and proc.stderr.strip() == (
