@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -113,23 +114,61 @@ def _requeued_jobs_start_at_once(cluster):
         thread.join()
 
 
-LONG = [  # ~50 s of training per job here: longer than the signal point of a 1-minute limit
+LONG = [  # a job whose training length (train.max_steps) the test sets from this CPU's speed
     "data.n_train=16",
     "data.n_test=8",
     "data.dim=3",
     "seeds=2",
     "sampler=gaussian",
     "model.width=32",
-    "train.time=1e9",  # with train.max_steps=5000000
+    "train.time=1e9",  # with train.max_steps: the steps are the cap
     "train.segments=60",
 ]
+SIGNAL_DELAY_S = 20
+PROGRESS = re.compile(r"^\[(?P<at>[^\]]+)\].* (?P<stage>network|linearised): (?P<done>\d+)/\d+$")
+
+
+def _calibrated_long_job(tmp_path) -> tuple[int, int]:
+    """The steps and the time limit (minutes) that make the LONG job outlast its first
+    allocation's pre-timeout signal and need about two more, on this CPU: one local run
+    measures the training rate (the job's progress lines, within each stage) and the rest
+    (start-up, compiling, references: the process's time less the training).  Machines of one
+    kind differ 3-4x here, so a fixed step count either never reaches the signal or needs
+    more requeues than a limit allows."""
+    steps = 300_000
+    run_dir = tmp_path / "calibration"
+    start = time.monotonic()
+    subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "sweep.py"), *LONG,
+         f"train.max_steps={steps}", f"hydra.run.dir={run_dir}"],
+        check=True, capture_output=True, cwd=tmp_path,
+    )  # fmt: skip
+    total = time.monotonic() - start
+    done, spent, last = 0, 0.0, {}
+    for line in (run_dir / "sweep.log").read_text().splitlines():
+        if m := PROGRESS.match(line):
+            at = datetime.strptime(m["at"], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            if m["stage"] in last:
+                done += int(m["done"]) - last[m["stage"]][0]
+                spent += at - last[m["stage"]][1]
+            last[m["stage"]] = (int(m["done"]), at)
+    rate = done / spent  # steps per second of one stage; a job trains two (network, linearised)
+    overhead = total - 2 * steps / rate
+    for limit in (1, 2, 3):  # training time before each allocation's signal
+        window = 60 * limit - SIGNAL_DELAY_S - overhead
+        if window >= 10:
+            break
+    return int(rate * window), limit  # 2 x window of training: the signal comes mid-way
 
 
 def test_a_timed_out_job_is_requeued_and_resumes_and_a_cancelled_one_is_rerun(slurm, tmp_path):
-    """Under a 1-minute limit a job of ~50 s of training is checkpointed at the pre-timeout
-    signal, requeued and resumed to the end, with the rows of the same job run at the same
-    time without a limit (another sweep); a job of the same sweep cancelled while queued is
-    listed in failures.csv (exit 1), and the same command run again finishes it."""
+    """Under a time limit (1 minute unless this CPU is too slow) a job of about two allocations'
+    training is checkpointed at the pre-timeout signal, requeued and resumed to the end, with
+    the rows of the same job run at the same time without a limit (another sweep); a job of the
+    same sweep cancelled while queued is listed in failures.csv (exit 1), and the same command
+    run again finishes it."""
+    steps, limit = _calibrated_long_job(tmp_path)
+    print(f"long job: {steps} steps under a {limit}-minute limit")
 
     def sweep_cmd(sweep, limit, *overrides):
         return [
@@ -140,11 +179,10 @@ def test_a_timed_out_job_is_requeued_and_resumes_and_a_cancelled_one_is_rerun(sl
             f"hydra.launcher.partition={slurm.partition}",
             "hydra.launcher.cpus_per_task=1",
             "hydra.launcher.mem_gb=2",
-            "hydra.launcher.signal_delay_s=20",
+            f"hydra.launcher.signal_delay_s={SIGNAL_DELAY_S}",
             f"hydra.launcher.timeout_min={limit}",
-            # each 1-minute allocation trains ~30 s after its start-up: the long job needs 4-6
-            # of them, depending on the CPU (3 requeues, the preset's, were too few on an EPYC)
-            "hydra.launcher.max_num_timeout=8",
+            # about 3 allocations; room for the two jobs' sharing of the node's CPUs
+            "hydra.launcher.max_num_timeout=10",
             *LONG,
             "checkpoint_s=0",
             *overrides,
@@ -159,11 +197,11 @@ def test_a_timed_out_job_is_requeued_and_resumes_and_a_cancelled_one_is_rerun(sl
 
     free, limited = tmp_path / "unlimited", tmp_path / "limited"
     # the limited sweep: the long job and a short one (60 steps) that is cancelled while queued
-    cmd = sweep_cmd(limited, 1, "train.max_steps=5000000,60")
+    cmd = sweep_cmd(limited, limit, f"train.max_steps={steps},60")
     procs = []
     try:
         with _requeued_jobs_start_at_once(slurm):
-            procs.append(start(sweep_cmd(free, 10, "train.max_steps=5000000")))
+            procs.append(start(sweep_cmd(free, 10, f"train.max_steps={steps}")))
             _wait_for(lambda: len(_running_tasks(slurm)) == 1, 120, "the unlimited job")
             procs.append(start(cmd))
             _wait_for(lambda: len(_running_tasks(slurm)) == 2, 120, "the limited long job")
@@ -183,16 +221,16 @@ def test_a_timed_out_job_is_requeued_and_resumes_and_a_cancelled_one_is_rerun(sl
     failed = pd.read_csv(limited / "failures.csv")
     assert len(failed) == 1 and "train.max_steps=60" in failed.overrides[0], failed.to_string()
     assert ": CANCELLED" in log and "RUNNING (requeued 1x)" in log, log[-5000:]
-    requeued = next(limited.glob("*train.max_steps=5000000*"))
+    requeued = next(limited.glob(f"*train.max_steps={steps}*"))
     job_log = (requeued / "sweep.log").read_text()
     assert "stop signal from the scheduler: checkpoint" in job_log, job_log[-3000:]
     assert "network: resumed at step" in job_log or "linearised: resumed at step" in job_log
     assert not (requeued / "checkpoint").exists()  # removed with the table written
     one, other = (
         pd.read_parquet(d / "results.parquet").drop(columns=VOLATILE, errors="ignore")
-        for d in (requeued, next(free.glob("*train.max_steps=5000000*")))
+        for d in (requeued, next(free.glob(f"*train.max_steps={steps}*")))
     )
-    assert (one.steps == 5000000).all()
+    assert (one.steps == steps).all()
     pd.testing.assert_frame_equal(one, other)  # requeued and resumed = uninterrupted
 
     again = subprocess.run(
@@ -201,7 +239,7 @@ def test_a_timed_out_job_is_requeued_and_resumes_and_a_cancelled_one_is_rerun(sl
     assert again.returncode == 0, again.stderr[-3000:]
     assert "requeued" not in again.stdout + again.stderr
     rows = pd.read_parquet(limited / "results.parquet")
-    assert len(rows) == 4 and sorted(rows.steps.unique())[-1] == 5000000
+    assert len(rows) == 4 and sorted(rows.steps.unique())[-1] == steps
     assert not (limited / "failures.csv").exists()
     assert _node_state(slurm) == "idle"  # nothing stalled, nothing drained
 
