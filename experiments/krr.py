@@ -1,11 +1,11 @@
 """Exact NTK kernel ridge regression on one dataset (Hydra entry point).
 
-    uv run python experiments/krr.py [data=digits] [lam=0.01] [x64=false]
+    uv run python experiments/krr.py [data=digits] [ridge=0.01] [x64=false]
     nnkrr-krr data=digits                          # from an installed wheel
 
 Fits f*(x) = kappa^2 K(x, X) (kappa^2 K + lam I)^{-1} Y with the exact two-layer ReLU NTK K
 (:func:`nnkrr.problem.make_problem`, the sweep's target: with no overrides both entry points
-use the same data, lam and kappa and give the same f*), logs train/test error (and accuracy
+use the same data, ridge and kappa and give the same f*), logs train/test error (and accuracy
 for classification data), and writes ``metrics.json`` and ``predictions.npz`` (``train``,
 ``test``: f* on the training and test points, all output columns) into the run's directory.
 """
@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments import cli
 from nnkrr import experiment
+from nnkrr.scale import Scale
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ def main(cfg: DictConfig) -> float:
     except experiment.ConfigError as err:
         raise cli.refuse(err, None if multirun else out) from None
     start = time.perf_counter()
-    kappa2, lam = float(cfg.kappa) ** 2, float(cfg.lam)
+    scale = Scale(kappa=float(cfg.kappa), ridge=float(cfg.ridge))
+    kappa2, lam = scale.kappa**2, scale.lam
     k_train = kappa2 * kernels.relu_ntk(ds.x_train, batch_size=cfg.batch_size)
     k_test = kappa2 * kernels.relu_ntk(ds.x_test, ds.x_train, batch_size=cfg.batch_size)
     alpha = krr.solve(k_train, ds.y_train, lam)  # the sweep's f* (nnkrr.problem), all outputs
@@ -58,7 +60,8 @@ def main(cfg: DictConfig) -> float:
         "n_test": ds.n_test,
         "dim": ds.dim,
         "lam": lam,
-        "kappa": float(cfg.kappa),
+        "ridge": scale.ridge,
+        "kappa": scale.kappa,
         "dtype": str(k_train.dtype),
         "train_mse": float(np.mean((pred_train - ds.y_train) ** 2)),
         "test_mse": float(np.mean((pred_test - ds.y_test) ** 2)),
@@ -70,14 +73,14 @@ def main(cfg: DictConfig) -> float:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     np.savez(out / "predictions.npz", train=pred_train, test=pred_test)
     log.info(
-        "NTK-KRR on %s (n_train=%d, n_test=%d, d=%d, lam=%g, kappa=%g, %s): "
+        "NTK-KRR on %s (n_train=%d, n_test=%d, d=%d, ridge=%g, kappa=%g, %s): "
         "test MSE %.4g (predicting 0: %.4g), train MSE %.4g%s, %.2f s",
         ds.name,
         ds.n_train,
         ds.n_test,
         ds.dim,
-        lam,
-        cfg.kappa,
+        scale.ridge,
+        scale.kappa,
         metrics["dtype"],
         metrics["test_mse"],
         metrics["test_mse_of_zero"],

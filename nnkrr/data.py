@@ -127,8 +127,8 @@ def _generated(name: str, seed, n_train, n_test, dim, noise, frequency, terms, p
 
 def synthetic(
     seed: int = 0,
-    n_train: int = 256,
-    n_test: int = 256,
+    n_train: int = 128,
+    n_test: int = 128,
     dim: int = 8,
     *,
     noise: float = 0.0,
@@ -146,8 +146,8 @@ def synthetic(
 
 def cone(
     seed: int = 0,
-    n_train: int = 256,
-    n_test: int = 256,
+    n_train: int = 128,
+    n_test: int = 128,
     dim: int = 8,
     *,
     spread: float = 0.05,

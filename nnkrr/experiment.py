@@ -17,7 +17,9 @@ measurements        gap and its decomposition, flips, movement (:func:`nnkrr.mea
 row                 provenance and columns (:func:`nnkrr.row.rows`, :data:`nnkrr.row.COLUMNS`)
 ==================  =====================================================================
 
-The target is :math:`f^*(x) = \kappa^2 K(x, X) (\kappa^2 K + \lambda I)^{-1} Y`.  No files,
+The target is :math:`f^*(x) = \kappa^2 K(x, X) (\kappa^2 K + \lambda I)^{-1} Y = K(x, X)(K +
+\mathrm{ridge}\, I)^{-1} Y`, with :math:`\kappa`, ridge and :math:`\lambda = \kappa^2 \cdot
+\mathrm{ridge}` from the job's :class:`nnkrr.scale.Scale` (made once, read by every stage).  No files,
 no Hydra, no global state: the references are float64, so the process must have
 ``jax_enable_x64`` on (set once, at its start; training runs in the config's ``dtype``)::
 
@@ -46,6 +48,7 @@ import pandas as pd
 
 from nnkrr import measurements, problem, row, train
 from nnkrr.config import ConfigError, check, compose
+from nnkrr.scale import Scale
 
 __all__ = ["ConfigError", "compose", "load_data", "run", "train_networks"]
 
@@ -77,7 +80,7 @@ def _require_x64() -> None:
         )
 
 
-def _network(cfg: dict, prob: problem.Problem, dtype):
+def _network(cfg: dict, scale: Scale, prob: problem.Problem, dtype):
     """The feature draw and the network stage."""
     from nnkrr import models, sampling
 
@@ -91,7 +94,7 @@ def _network(cfg: dict, prob: problem.Problem, dtype):
             prob.x_test,
             width=mdl["width"],
             depth=mdl["depth"],
-            kappa=reg["kappa"],
+            kappa=scale.kappa,
             W_std=mdl["W_std"],
             train_readout=mdl["train_readout"],
             dtype=dtype,
@@ -102,9 +105,9 @@ def _network(cfg: dict, prob: problem.Problem, dtype):
         prob.x,
         width // 2 if reg["symmetric"] else width,
         sampler=smp["name"],
-        # Leverage scores at ridge lam / kappa^2: KRR with (kappa^2 K, lam) is KRR with
-        # (K, lam / kappa^2).  Flatness (65536 draws from p) with the leverage rows.
-        lam=cfg["lam"] / reg["kappa"] ** 2,
+        # Leverage scores of K at the ridge on K: KRR with (kappa^2 K, lam) is KRR with
+        # (K, ridge).  Flatness (65536 draws from p) with the leverage rows.
+        lam=scale.ridge,
         method=smp["method"],
         pool_size=smp.get("pool_size"),
         flatness_key=jax.random.fold_in(base, 2**29),
@@ -115,7 +118,7 @@ def _network(cfg: dict, prob: problem.Problem, dtype):
         prob.x,
         prob.x_test,
         width=width,
-        kappa=reg["kappa"],
+        kappa=scale.kappa,
         symmetric=reg["symmetric"],
         train_readout=mdl["train_readout"],
         kernel=mdl.get("kernel"),
@@ -211,10 +214,11 @@ def run(
         raise ConfigError(
             f"target must be in [0, {ds.n_outputs}) for data {ds.name}, got {cfg['target']}"
         )
-    reg, trn, lam = cfg["regime"], cfg["train"], cfg["lam"]
+    reg, trn, scale = cfg["regime"], cfg["train"], Scale.of(cfg)
+    lam = scale.lam
     dtype = jnp.dtype(cfg["dtype"])
-    prob = problem.make_problem(ds, cfg["target"], cfg["model"], reg["kappa"], lam)
-    net = _network(cfg, prob, dtype)
+    prob = problem.make_problem(ds, cfg["target"], cfg["model"], scale)
+    net = _network(cfg, scale, prob, dtype)
     lam_max = float(jnp.max(jnp.linalg.eigvalsh(net.km_train)[:, -1]))
     sched = train.schedule(
         lam_max,
@@ -240,12 +244,12 @@ def run(
         net,
         trained,
         centre=reg["centre"],
-        kappa=reg["kappa"],
+        kappa=scale.kappa,
         width=cfg["model"]["width"],
         lam_time=lam * sched.time,
         dtype=dtype,
         predict_flips=cfg["model"]["kind"] == "two_layer" and not cfg["model"]["train_readout"],
         flips_key=jax.random.fold_in(jax.random.key(cfg["seed"]), 2**30),
     )
-    base = row.provenance(cfg, ds, net.kernel_path, net.chunk)
+    base = row.provenance(cfg, scale, ds, net.kernel_path, net.chunk)
     return pd.DataFrame(row.rows(base, sched, lam, measured, time.perf_counter() - start))

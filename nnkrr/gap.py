@@ -30,7 +30,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nnkrr import krr
+from nnkrr import krr, rules
 
 __all__ = ["PARTS", "decompose", "rms"]
 
@@ -64,8 +64,7 @@ def decompose(
       ``{"f_m", "f_lin_inf", "total", "kernel", "init", "opt", "nonlin"}``,
       each of shape ``(n_test,)``.
     """
-    if centre not in ("zero", "init"):
-        raise ValueError(f"centre must be 'zero' or 'init', got {centre!r}")
+    rules.CENTRE.require("centre", centre)
     f_m = krr.fit_predict(km_train, y, km_test, lam)
     if centre == "init":
         f_lin_inf = f0_test + krr.fit_predict(km_train, y - f0_train, km_test, lam)

@@ -20,6 +20,7 @@ import numpy as np
 
 from nnkrr import data as data_lib
 from nnkrr import kernels, krr
+from nnkrr.scale import Scale
 
 __all__ = ["Problem", "make_problem", "target_kernels"]
 
@@ -70,17 +71,17 @@ def target_kernels(model: dict, x, x_test):
     return k_train, k_test
 
 
-def make_problem(
-    ds: data_lib.Dataset, target: int, model: dict, kappa: float, lam: float
-) -> Problem:
-    """The :class:`Problem` of data set ``ds``'s output column ``target`` for the model
-    config ``model`` (its exact kernel, :func:`target_kernels`), scale ``kappa``, ridge ``lam``.
+def make_problem(ds: data_lib.Dataset, target: int, model: dict, scale: Scale) -> Problem:
+    r"""The :class:`Problem` of data set ``ds``'s output column ``target`` for the model
+    config ``model`` (its exact kernel, :func:`target_kernels`) at ``scale``: the kernel
+    :math:`\kappa^2 K` and the ridge :math:`\lambda = \kappa^2 \cdot \mathrm{ridge}`.
 
     Needs ``jax_enable_x64`` (the references are float64)."""
     x, xt = jnp.asarray(ds.x_train, jnp.float64), jnp.asarray(ds.x_test, jnp.float64)
     y = jnp.asarray(ds.y_train[:, target], jnp.float64)
     yt = jnp.asarray(ds.y_test[:, target], jnp.float64)
     k_train, k_test = target_kernels(model, x, xt)
+    kappa, lam = scale.kappa, scale.lam
     k_train, k_test = kappa**2 * k_train, kappa**2 * k_test
     fac = krr.factor(k_train, lam)
     beta = krr.solve(fac, y)

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from nnkrr.config import round_15
+from nnkrr.scale import Scale
 
 __all__ = ["COLUMNS", "DATA_COLUMN_DOC", "GATHERED_COLUMNS", "provenance", "reference", "rows"]
 
@@ -26,8 +26,8 @@ COLUMNS: dict[str, str] = {
     "centre": "the regulariser's centre: init (W(0)) | zero",
     "symmetric": "symmetric init (pairs (w, a), (w, -a))",
     "kappa": "output scale kappa",
-    "lam": "ridge lambda of the training loss and of f*",
-    "ridge": "lambda / kappa^2, the ridge on K (rows with equal ridge have equal f*)",
+    "lam": "ridge lambda = kappa^2 * ridge of the training loss and of kappa^2 K",
+    "ridge": "the config's ridge on K (rows with equal ridge have equal f*)",
     "model": "two_layer | mlp",
     "depth": "hidden layers (1 for the two-layer network)",
     "train_readout": "the readout was trained too",
@@ -79,8 +79,9 @@ GATHERED_COLUMNS: dict[str, str] = {
 _FIXED_DATA_KEYS = ("_target_", "seed", "n_train", "n_test", "dim")
 
 
-def provenance(cfg: dict, ds, kernel_path: str, chunk: int | None) -> dict:
-    """The config values that change a row's numbers (besides the per-seed index)."""
+def provenance(cfg: dict, scale: Scale, ds, kernel_path: str, chunk: int | None) -> dict:
+    """The config values that change a row's numbers (besides the per-seed index); the
+    scale (``kappa``, ``lam``, ``ridge``) as the job ran it (:class:`nnkrr.scale.Scale`)."""
     reg, smp, mdl, trn = cfg["regime"], cfg["sampler"], cfg["model"], cfg["train"]
     row = {
         "dataset": ds.name,
@@ -100,9 +101,9 @@ def provenance(cfg: dict, ds, kernel_path: str, chunk: int | None) -> dict:
         regime=reg["name"],
         centre=reg["centre"],
         symmetric=reg["symmetric"],
-        kappa=reg["kappa"],
-        lam=cfg["lam"],
-        ridge=round_15(cfg["lam"] / reg["kappa"] ** 2),
+        kappa=scale.kappa,
+        lam=scale.lam,
+        ridge=scale.ridge,
         model=mdl["kind"],
         depth=mdl.get("depth", 1),
         train_readout=mdl["train_readout"],

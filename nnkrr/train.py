@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nnkrr import _checks, models
+from nnkrr import _checks, models, rules
 
 __all__ = [
     "Checkpointer",
@@ -76,23 +76,16 @@ class TrainConfig:
     optimizer_kwargs: tuple = ()
 
     def __post_init__(self):
-        if not self.lam > 0:
-            raise ValueError(f"lam must be > 0, got {self.lam}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        rules.POSITIVE.require("lam", self.lam)
+        rules.POSITIVE.require("learning_rate", self.learning_rate)
         _checks.check_positive_int("steps", self.steps)
-        if self.centre not in ("zero", "init"):
-            raise ValueError(f"centre must be 'zero' or 'init', got {self.centre!r}")
+        rules.CENTRE.require("centre", self.centre)
         make_optimizer(self)  # validates the optimizer's name and arguments
 
 
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
     """The optax transformation named by ``cfg.optimizer`` at ``cfg.learning_rate``."""
-    factory = getattr(optax, cfg.optimizer, None)
-    if not callable(factory) or cfg.optimizer.startswith("_"):
-        raise ValueError(
-            f"optimizer must name an optax optimizer (sgd, adam, ...), got {cfg.optimizer!r}"
-        )
+    factory = getattr(optax, rules.OPTIMIZER.require("optimizer", cfg.optimizer))
     try:
         return factory(cfg.learning_rate, **dict(cfg.optimizer_kwargs))
     except TypeError as err:
@@ -105,15 +98,13 @@ def step_size(lam_max: float, lam: float, factor: float = 1.0) -> float:
     r"""GD step :math:`\eta = \mathrm{factor} / (\lambda_{\max}(\kappa^2 K_m) + \lambda)`; stable for factor < 2."""
     if not lam_max >= 0:
         raise ValueError(f"lam_max must be >= 0, got {lam_max}")
-    if not 0 < factor < 2:
-        raise ValueError(f"factor must be in (0, 2) for a stable step, got {factor}")
+    rules.STEP_FACTOR.require("factor", factor)
     return factor / (lam_max + lam)
 
 
 def horizon(lam_min: float, lam: float, c: float = 5.0) -> float:
     r"""Training time :math:`T = c / (\mu_{\min}(\kappa^2 K) + \lambda)`: the slowest mode at :math:`e^{-c}`."""
-    if not c > 0:
-        raise ValueError(f"c must be > 0, got {c}")
+    rules.POSITIVE.require("c", c)
     return c / (max(lam_min, 0.0) + lam)
 
 

@@ -14,6 +14,7 @@ from conftest import enable_x64
 from test_config import KEYS
 
 from nnkrr import config, data, experiment, features, problem, sampling
+from nnkrr.scale import Scale
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -186,7 +187,8 @@ BAD_OVERRIDES = [
     (["model.width=0"], "model.width must be an integer >= 1, got 0"),
     (["model.width=7"], "model.width must be even with regime.symmetric=true"),
     (["dtype=float16"], "dtype must be one of float32, float64, got 'float16'"),
-    (["lam=-1"], "lam must be a finite number > 0, got -1.0"),
+    (["ridge=-1"], "ridge must be a finite number > 0, got -1.0"),
+    (["lam=0.1"], "lam: derived: lam = regime.kappa^2 * ridge (nnkrr.scale.Scale); set ridge"),
     (["train.step_factor=2"], "train.step_factor must be a finite number in (0, 2), got 2.0"),
     (["target=3"], "target must be in [0, 1) for data synthetic, got 3"),
     (["+model.widht=128"], f"model.widht: unknown key (model has {KEYS(config.TwoLayer)})"),
@@ -335,9 +337,10 @@ def test_krr_app_defaults_reproduce_the_sweeps_target(tmp_path):
     cfg = config.check(experiment.compose())
     with enable_x64():
         ds = experiment.load_data(cfg)
-        prob = problem.make_problem(ds, 0, cfg["model"], cfg["regime"]["kappa"], cfg["lam"])
+        prob = problem.make_problem(ds, 0, cfg["model"], Scale.of(cfg))
         f_star = prob.f_star
-    assert metrics["n_train"] == cfg["data"]["n_train"] and metrics["lam"] == cfg["lam"]
+    assert metrics["n_train"] == cfg["data"]["n_train"]
+    assert (metrics["ridge"], metrics["lam"]) == (cfg["ridge"], Scale.of(cfg).lam)
     np.testing.assert_array_equal(np.load(out / "predictions.npz")["test"][:, 0], f_star)
     assert metrics["test_mse"] == float(np.mean((np.asarray(f_star) - ds.y_test[:, 0]) ** 2))
 

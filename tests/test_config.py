@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from nnkrr import config
+from nnkrr.scale import Scale
 
 
 @pytest.mark.parametrize(
@@ -111,7 +112,30 @@ def test_a_python_config_is_checked_like_a_composed_one():
         "W_std": 1.0,
         "train_readout": True,
     }
-    assert config.check(config.Sweep(regime=config.PAPER))["lam"] == 0.001  # kappa^2 ridge
+
+
+@pytest.mark.parametrize(
+    "overrides,kappa,ridge,lam",
+    [
+        ([], 1.0, 0.1, 0.1),
+        (["regime=paper"], 0.1, 0.1, 0.001),
+        (["regime=paper", "ridge=10"], 0.1, 10.0, 0.1),
+    ],
+)
+def test_the_scale_is_derived_from_kappa_and_ridge(overrides, kappa, ridge, lam):
+    s = Scale.of(config.check(config.compose(overrides)))
+    assert (s.kappa, s.ridge, s.lam) == (kappa, ridge, lam)
+
+
+@pytest.mark.parametrize("entry", ["sweep", "krr"])
+def test_lam_is_derived_not_set(entry):
+    """``lam=0.1`` once composed ``ridge = 0.1`` while the rows said ``ridge = 10`` (paper
+    regime): now the one line says what to set."""
+    with pytest.raises(config.ConfigError) as err:
+        config.compose(["lam=0.1"], entry)
+    assert str(err.value) == (
+        "lam: derived: lam = regime.kappa^2 * ridge (nnkrr.scale.Scale); set ridge, the ridge on K"
+    )
 
 
 def test_the_per_sample_ridge_family_reproduces_an_explicit_ridge():

@@ -11,6 +11,7 @@ import pytest
 from test_config import KEYS
 
 from nnkrr import config, experiment, measurements, problem
+from nnkrr.scale import Scale
 
 pytestmark = pytest.mark.usefixtures("x64")  # run() needs float64 references (per process)
 
@@ -50,8 +51,8 @@ BAD = [
     ("seeds", 2.5, "seeds must be an integer >= 1, got 2.5"),
     ("seed", -1, "seed must be an integer >= 0, got -1"),
     ("train.max_steps", 0, "train.max_steps must be an integer >= 1, got 0"),
-    ("lam", float("nan"), "lam must be a finite number > 0"),
-    ("lam", True, "lam must be a finite number > 0, got True"),
+    ("ridge", float("nan"), "ridge must be a finite number > 0"),
+    ("ridge", True, "ridge must be a finite number > 0, got True"),
     ("dtype", "bfloat16", "dtype must be one of float32, float64"),
     ("model.width", 0, "model.width must be an integer >= 1"),
     ("model.chunk", 0, "model.chunk must be an integer >= 1 or null, got 0"),
@@ -178,13 +179,12 @@ def test_roundoff_follows_the_output_sums_absolute_mass():
 
 
 def test_presets_share_the_ntk_krr_target():
-    """ridge is defined on K: lam = kappa^2 ridge gives every regime the same f*; an explicit
-    lam keeps its meaning (the ridge of the training loss and of kappa^2 K)."""
+    """ridge is defined on K: lam = kappa^2 ridge gives every regime the same f*; a ridge 100x
+    larger in the paper regime (lam = 0.1 at kappa = 0.1) is another f*."""
     lazy = config.check(experiment.compose())
     paper = config.check(experiment.compose(["regime=paper"]))
-    explicit = config.check(experiment.compose(["regime=paper", "lam=0.1"]))
-    assert (lazy["lam"], paper["lam"], explicit["lam"]) == (0.1, 0.001, 0.1)
-    assert config.kappa2_times(0.3, 0.01) == 0.0009
+    larger = config.check(experiment.compose(["regime=paper", "ridge=10"]))
+    assert [Scale.of(c).lam for c in (lazy, paper, larger)] == [0.1, 0.001, 0.1]
 
     from nnkrr import kernels
 
@@ -193,15 +193,15 @@ def test_presets_share_the_ntk_krr_target():
     k, kt = kernels.relu_ntk(x), kernels.relu_ntk(xt, x)
 
     def target(cfg):
-        prob = problem.make_problem(ds, 0, cfg["model"], cfg["regime"]["kappa"], cfg["lam"])
-        # the problem's f* is the Cholesky solve of kappa^2 K + lam I, independently here
-        k2 = cfg["regime"]["kappa"] ** 2
-        direct = np.linalg.solve(k2 * np.asarray(k) + cfg["lam"] * np.eye(len(y)), y)
-        np.testing.assert_allclose(prob.f_star, k2 * np.asarray(kt) @ direct, rtol=1e-9)
+        scale = Scale.of(cfg)
+        prob = problem.make_problem(ds, 0, cfg["model"], scale)
+        # the problem's f* is the Cholesky solve of K + ridge I, independently here
+        direct = np.linalg.solve(np.asarray(k) + scale.ridge * np.eye(len(y)), y)
+        np.testing.assert_allclose(prob.f_star, np.asarray(kt) @ direct, rtol=1e-9)
         return np.asarray(prob.f_star)
 
     np.testing.assert_allclose(target(paper), target(lazy), rtol=1e-10, atol=1e-13)
-    assert np.abs(target(explicit) - target(lazy)).max() > 0.01  # lam=0.1 at kappa 0.1: another f*
+    assert np.abs(target(larger) - target(lazy)).max() > 0.01
 
 
 # The golden jobs: their rows were recorded (tests/golden/job_rows.parquet, one table, a

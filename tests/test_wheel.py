@@ -56,7 +56,7 @@ def test_the_wheel_carries_the_shell_the_configs_and_the_plugin(wheel):
 
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in (
-        "nnkrr/config.py",
+        "nnkrr/config/schemas.py",
         "nnkrr/configs/sweep.yaml",
         "nnkrr/configs/spectral.yaml",
         "nnkrr/configs/experiment/width_savings.yaml",
