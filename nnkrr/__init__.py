@@ -13,17 +13,33 @@ Modules (each concept lives in the module named after it):
 * :mod:`nnkrr.gap` -- the network-versus-NTK-KRR gap and its decomposition.
 * :mod:`nnkrr.laziness` -- activation-pattern flips, measured and predicted.
 * :mod:`nnkrr.savings` -- the width leverage initialisation saves at equal gap.
-* :mod:`nnkrr.config` -- the typed config of every entry point: schemas, checks, reference.
+* :mod:`nnkrr.rules` -- the range rules of parameters, shared by config checks and functions.
+* :mod:`nnkrr.scale` -- a job's output scale, ridge on K and training ridge, related once.
+* :mod:`nnkrr.config` -- the typed config of every entry point: schemas, checks, Hydra store,
+  reference.
 * :mod:`nnkrr.problem` -- a job's data, exact kernel and NTK-KRR target (K factored once).
 * :mod:`nnkrr.measurements` -- the gap, its decomposition and the regime, per seed.
 * :mod:`nnkrr.row` -- the columns of a row (the one list of them) and the rows of a job.
 * :mod:`nnkrr.experiment` -- one job of the sweep as a pipeline of stages: config in, rows out.
 
 Those are imported on use (``from nnkrr import sampling``), so that ``import nnkrr``
-does not pull in Flax and optax.
+does not pull in Flax and optax.  :data:`LAYERS` orders them: a module imports only modules
+of lower layers (``tests/test_layers.py``).
 """
 
 from nnkrr import data, kernels, krr
 
 __version__ = "0.1.0"
+
+#: The modules of nnkrr from the bottom up; a module imports only from layers below its own.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("_checks", "_linalg", "_nt", "rules"),
+    ("scale", "kernels", "krr", "data", "laziness", "scaling"),
+    ("features", "gap", "problem", "savings"),
+    ("sampling",),
+    ("models", "measurements"),
+    ("train", "row"),
+    ("config",),
+    ("experiment",),
+)
 __all__ = ["data", "kernels", "krr"]
