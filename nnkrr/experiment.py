@@ -4,12 +4,11 @@ A job is one (data, sampler, regime, model width), run as a pipeline of named st
 a function in the module named after its concept:
 
 ==================  =====================================================================
-problem             data, exact kernel K, the NTK-KRR target, K factored once
-                    (:func:`nnkrr.problem.make_problem`)
-feature draw        first-layer features and readout signs for every seed, one compiled
-                    call (:func:`nnkrr.sampling.draw_first_layer`)
-network             the networks, their linearisations and :math:`K_m` at init
-                    (:func:`nnkrr.models.two_layer_network`, :func:`~nnkrr.models.mlp_network`)
+problem             data, the model kind's exact kernel K, the NTK-KRR target, K factored
+                    once (:func:`nnkrr.problem.make_problem`, ``Kind.kernel``)
+network             the feature draw (:func:`nnkrr.sampling.draw_first_layer`, one compiled
+                    call), the networks, their linearisations and :math:`K_m` at init
+                    (``Kind.network`` of :data:`nnkrr.models.KINDS`)
 schedule            step size and horizon (:func:`nnkrr.train.schedule`)
 training            network and linearisation (:func:`nnkrr.train.fit`; the GD step chosen by
                     :func:`nnkrr.train.fused_gd_step`)
@@ -37,6 +36,7 @@ omegaconf ``DictConfig`` with the same keys, or a :class:`nnkrr.config.Sweep`.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 from collections.abc import Callable
@@ -46,7 +46,7 @@ import jax
 import jax.numpy as jnp
 import pandas as pd
 
-from nnkrr import measurements, problem, row, train
+from nnkrr import measurements, models, problem, row, train
 from nnkrr.config import ConfigError, check, compose
 from nnkrr.scale import Scale
 
@@ -78,54 +78,6 @@ def _require_x64() -> None:
             "jax.config.update('jax_enable_x64', True) once at the start of the process "
             "(training still runs in the config's dtype)"
         )
-
-
-def _network(cfg: dict, scale: Scale, prob: problem.Problem, dtype):
-    """The feature draw and the network stage."""
-    from nnkrr import models, sampling
-
-    reg, mdl, smp = cfg["regime"], cfg["model"], cfg["sampler"]
-    base = jax.random.key(cfg["seed"])
-    keys = jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(cfg["seeds"]))
-    if mdl["kind"] == "mlp":
-        return models.mlp_network(
-            keys,
-            prob.x,
-            prob.x_test,
-            width=mdl["width"],
-            depth=mdl["depth"],
-            kappa=scale.kappa,
-            W_std=mdl["W_std"],
-            train_readout=mdl["train_readout"],
-            dtype=dtype,
-        )
-    width = mdl["width"]
-    sample, signs, flatness = sampling.draw_first_layer(
-        keys,
-        prob.x,
-        width // 2 if reg["symmetric"] else width,
-        sampler=smp["name"],
-        # Leverage scores of K at the ridge on K: KRR with (kappa^2 K, lam) is KRR with
-        # (K, ridge).  Flatness (65536 draws from p) with the leverage rows.
-        lam=scale.ridge,
-        method=smp["method"],
-        pool_size=smp.get("pool_size"),
-        flatness_key=jax.random.fold_in(base, 2**29),
-    )
-    return models.two_layer_network(
-        sample,
-        signs,
-        prob.x,
-        prob.x_test,
-        width=width,
-        kappa=scale.kappa,
-        symmetric=reg["symmetric"],
-        train_readout=mdl["train_readout"],
-        kernel=mdl.get("kernel"),
-        chunk=mdl.get("chunk"),
-        dtype=dtype,
-        flatness=flatness,
-    )
 
 
 def train_networks(
@@ -217,8 +169,11 @@ def run(
     reg, trn, scale = cfg["regime"], cfg["train"], Scale.of(cfg)
     lam = scale.lam
     dtype = jnp.dtype(cfg["dtype"])
-    prob = problem.make_problem(ds, cfg["target"], cfg["model"], scale)
-    net = _network(cfg, scale, prob, dtype)
+    kind = models.KINDS[cfg["model"]["kind"]]
+    prob = problem.make_problem(
+        ds, cfg["target"], functools.partial(kind.kernel, cfg["model"]), scale
+    )
+    net, flatness = kind.network(cfg, scale, prob.x, prob.x_test, dtype)
     lam_max = float(jnp.max(jnp.linalg.eigvalsh(net.km_train)[:, -1]))
     sched = train.schedule(
         lam_max,
@@ -248,7 +203,8 @@ def run(
         width=cfg["model"]["width"],
         lam_time=lam * sched.time,
         dtype=dtype,
-        predict_flips=cfg["model"]["kind"] == "two_layer" and not cfg["model"]["train_readout"],
+        predict_flips=kind.predicts_flips(cfg["model"]),
+        flatness=flatness,
         flips_key=jax.random.fold_in(jax.random.key(cfg["seed"]), 2**30),
     )
     base = row.provenance(cfg, scale, ds, net.kernel_path, net.chunk)

@@ -80,6 +80,7 @@ def measure(
     dtype,
     predict_flips: bool,
     flips_key,
+    flatness: float = math.nan,
 ) -> list[dict]:
     """The measurements of each seed (one dict a seed; the columns of :mod:`nnkrr.row`).
 
@@ -92,6 +93,7 @@ def measure(
       dtype: the training dtype (for the round-off level).
       predict_flips: predict the flips (the paper's network with a fixed readout).
       flips_key: PRNG key of the prediction's Monte Carlo draws.
+      flatness: the sampler's flatness statistic (recorded; NaN where it has none).
     """
     seeds = trained.f0_train.shape[0]
     eps = features.spectral_epsilon(problem.k_train, net.km_train, problem.lam)  # one eigh
@@ -142,7 +144,7 @@ def measure(
                 **{f"gap_{p}": float(gap.rms(parts[p])) for p in gap.PARTS},
                 "spectral_eps": float(eps[s]),
                 "s_lambda": problem.s_lambda,
-                "flatness": net.flatness,
+                "flatness": flatness,
                 "weight_move": math.sqrt(_sum_sq(jax.tree.map(jnp.subtract, pt, p0)) / _sum_sq(p0)),
                 "pattern_flips": laziness.pattern_flips(
                     x, net.first_layer(p0), net.first_layer(pt)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import flax.linen as nn
@@ -508,7 +509,6 @@ class Network:
     abs_variables: dict  # ``variables`` with the readout by magnitude (the output sum's mass)
     kernel_path: str  # the training path (provenance)
     chunk: int | None
-    flatness: float = math.nan  # sup score / s_lambda of the leverage function; NaN otherwise
 
 
 def abs_readout(variables: dict, name: str) -> dict:
@@ -535,7 +535,6 @@ def two_layer_network(
     kernel: str | None,
     chunk: int | None,
     dtype,
-    flatness: float = math.nan,
 ) -> Network:
     """The paper's network from a feature draw (:func:`nnkrr.sampling.draw_first_layer`:
     ``sample.w`` (seeds, m', d), ``signs`` (seeds, m'); m' = width / 2 with ``symmetric``
@@ -583,7 +582,6 @@ def two_layer_network(
         abs_readout(variables, "a"),
         path,
         chunk,
-        flatness,
     )
 
 
@@ -631,3 +629,123 @@ def mlp_network(
         "autodiff",
         None,
     )
+
+
+# --------------------------------------------------------------------------- model kinds
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    r"""A model kind, registered once (as neural-tangents' ``stax`` keeps a layer's ``init``,
+    ``apply`` and ``kernel_fn`` together): the networks of a job, the exact kernel they tend
+    to, and what the kind supports.  :data:`KINDS` maps ``model.kind`` to it; nothing outside
+    this registry switches on the kind.
+
+    Attributes:
+      network: ``network(cfg, scale, x, x_test, dtype) -> (Network, flatness)``: the job's
+        networks (one per seed, keys ``fold_in(key(cfg.seed), s)``) from the checked sweep
+        config; ``flatness`` is the sampler's statistic that travels beside them
+        (sup score / :math:`s_\lambda` of the leverage function; NaN otherwise).
+      kernel: ``kernel(model, x, x_test) -> (K, K_test)``: the exact kernel of the model
+        config (without :math:`\kappa^2`), train-train and test-train.
+      samplers: the first-layer samplers the kind can be initialised with.
+      pairs: symmetric init makes pairs (w, a), (w, -a): the width must be even.
+      predicts_flips: whether :mod:`nnkrr.laziness` predicts its pattern flips (a function of
+        the model config).
+    """
+
+    network: Callable
+    kernel: Callable
+    samplers: tuple[str, ...]
+    pairs: bool
+    predicts_flips: Callable[[dict], bool]
+
+
+def _seed_keys(cfg: dict) -> jax.Array:
+    base = jax.random.key(cfg["seed"])
+    return jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(cfg["seeds"]))
+
+
+def _two_layer(cfg: dict, scale, x, x_test, dtype) -> tuple[Network, float]:
+    from nnkrr import sampling
+
+    reg, mdl, smp = cfg["regime"], cfg["model"], cfg["sampler"]
+    width = mdl["width"]
+    sample, signs, flatness = sampling.draw_first_layer(
+        _seed_keys(cfg),
+        x,
+        width // 2 if reg["symmetric"] else width,
+        sampler=smp["name"],
+        # Leverage scores of K at the ridge on K: KRR with (kappa^2 K, lam) is KRR with
+        # (K, ridge).  Flatness (65536 draws from p) with the leverage rows.
+        lam=scale.ridge,
+        method=smp["method"],
+        pool_size=smp.get("pool_size"),
+        flatness_key=jax.random.fold_in(jax.random.key(cfg["seed"]), 2**29),
+    )
+    net = two_layer_network(
+        sample,
+        signs,
+        x,
+        x_test,
+        width=width,
+        kappa=scale.kappa,
+        symmetric=reg["symmetric"],
+        train_readout=mdl["train_readout"],
+        kernel=mdl.get("kernel"),
+        chunk=mdl.get("chunk"),
+        dtype=dtype,
+    )
+    return net, flatness
+
+
+def _two_layer_kernel(model: dict, x, x_test):
+    from nnkrr import kernels
+
+    k_train, k_test = kernels.relu_ntk(x), kernels.relu_ntk(x_test, x)
+    if model["train_readout"]:
+        k_train = k_train + kernels.arccos1_kernel(x)
+        k_test = k_test + kernels.arccos1_kernel(x_test, x)
+    return k_train, k_test
+
+
+def _mlp(cfg: dict, scale, x, x_test, dtype) -> tuple[Network, float]:
+    mdl = cfg["model"]
+    net = mlp_network(
+        _seed_keys(cfg),
+        x,
+        x_test,
+        width=mdl["width"],
+        depth=mdl["depth"],
+        kappa=scale.kappa,
+        W_std=mdl["W_std"],
+        train_readout=mdl["train_readout"],
+        dtype=dtype,
+    )
+    return net, math.nan
+
+
+def _mlp_kernel(model: dict, x, x_test):
+    from nnkrr import kernels
+
+    kw = {"depth": model["depth"], "train_last": model["train_readout"], "W_std": model["W_std"]}
+    return kernels.mlp_ntk(x, **kw), kernels.mlp_ntk(x_test, x, **kw)
+
+
+#: ``model.kind`` -> its :class:`Kind`.
+KINDS: dict[str, Kind] = {
+    "two_layer": Kind(
+        network=_two_layer,
+        kernel=_two_layer_kernel,
+        samplers=("gaussian", "leverage"),
+        pairs=True,
+        predicts_flips=lambda model: not model["train_readout"],
+    ),
+    "mlp": Kind(
+        network=_mlp,
+        kernel=_mlp_kernel,
+        samplers=("gaussian",),
+        pairs=False,
+        predicts_flips=lambda model: False,
+    ),
+}

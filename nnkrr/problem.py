@@ -13,16 +13,17 @@ same K (the residuals of the flips prediction) reuses it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from nnkrr import data as data_lib
-from nnkrr import kernels, krr
+from nnkrr import krr
 from nnkrr.scale import Scale
 
-__all__ = ["Problem", "make_problem", "target_kernels"]
+__all__ = ["Problem", "make_problem"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -53,34 +54,17 @@ class Problem:
         return float(np.sum(self.mu / (self.mu + self.lam)))
 
 
-def target_kernels(model: dict, x, x_test):
-    """The exact kernel of a model config and its training inputs (train, test-train):
-    the two-layer ReLU NTK (plus the arc-cosine kernel with a trained readout) or the
-    depth-L MLP's NTK (:mod:`nnkrr.kernels`)."""
-    if model["kind"] == "mlp":
-        kw = {
-            "depth": model["depth"],
-            "train_last": model["train_readout"],
-            "W_std": model["W_std"],
-        }
-        return kernels.mlp_ntk(x, **kw), kernels.mlp_ntk(x_test, x, **kw)
-    k_train, k_test = kernels.relu_ntk(x), kernels.relu_ntk(x_test, x)
-    if model["train_readout"]:
-        k_train = k_train + kernels.arccos1_kernel(x)
-        k_test = k_test + kernels.arccos1_kernel(x_test, x)
-    return k_train, k_test
-
-
-def make_problem(ds: data_lib.Dataset, target: int, model: dict, scale: Scale) -> Problem:
-    r"""The :class:`Problem` of data set ``ds``'s output column ``target`` for the model
-    config ``model`` (its exact kernel, :func:`target_kernels`) at ``scale``: the kernel
+def make_problem(ds: data_lib.Dataset, target: int, kernel: Callable, scale: Scale) -> Problem:
+    r"""The :class:`Problem` of data set ``ds``'s output column ``target`` for the exact
+    kernel ``kernel(x, x_test) -> (K, K_test)`` (a model kind's, ``nnkrr.models.KINDS[kind]
+    .kernel`` with its model config) at ``scale``: the kernel
     :math:`\kappa^2 K` and the ridge :math:`\lambda = \kappa^2 \cdot \mathrm{ridge}`.
 
     Needs ``jax_enable_x64`` (the references are float64)."""
     x, xt = jnp.asarray(ds.x_train, jnp.float64), jnp.asarray(ds.x_test, jnp.float64)
     y = jnp.asarray(ds.y_train[:, target], jnp.float64)
     yt = jnp.asarray(ds.y_test[:, target], jnp.float64)
-    k_train, k_test = target_kernels(model, x, xt)
+    k_train, k_test = kernel(x, xt)
     kappa, lam = scale.kappa, scale.lam
     k_train, k_test = kappa**2 * k_train, kappa**2 * k_test
     fac = krr.factor(k_train, lam)

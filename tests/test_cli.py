@@ -1,5 +1,6 @@
 """The Hydra entry points, run as users run them (subprocess, own output directory)."""
 
+import functools
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 from conftest import enable_x64
 from test_config import KEYS
 
-from nnkrr import config, data, experiment, features, problem, sampling
+from nnkrr import config, data, experiment, features, models, problem, sampling
 from nnkrr.scale import Scale
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -337,7 +338,8 @@ def test_krr_app_defaults_reproduce_the_sweeps_target(tmp_path):
     cfg = config.check(experiment.compose())
     with enable_x64():
         ds = experiment.load_data(cfg)
-        prob = problem.make_problem(ds, 0, cfg["model"], Scale.of(cfg))
+        kernel = functools.partial(models.KINDS["two_layer"].kernel, cfg["model"])
+        prob = problem.make_problem(ds, 0, kernel, Scale.of(cfg))
         f_star = prob.f_star
     assert metrics["n_train"] == cfg["data"]["n_train"]
     assert (metrics["ridge"], metrics["lam"]) == (cfg["ridge"], Scale.of(cfg).lam)

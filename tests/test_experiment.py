@@ -1,6 +1,7 @@
 """nnkrr.experiment: one job from Python, its config checks and its provenance columns."""
 
 import copy
+import functools
 from pathlib import Path
 
 import jax
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 from test_config import KEYS
 
-from nnkrr import config, experiment, measurements, problem
+from nnkrr import config, experiment, measurements, models, problem
 from nnkrr.scale import Scale
 
 pytestmark = pytest.mark.usefixtures("x64")  # run() needs float64 references (per process)
@@ -194,7 +195,8 @@ def test_presets_share_the_ntk_krr_target():
 
     def target(cfg):
         scale = Scale.of(cfg)
-        prob = problem.make_problem(ds, 0, cfg["model"], scale)
+        kernel = functools.partial(models.KINDS["two_layer"].kernel, cfg["model"])
+        prob = problem.make_problem(ds, 0, kernel, scale)
         # the problem's f* is the Cholesky solve of K + ridge I, independently here
         direct = np.linalg.solve(np.asarray(k) + scale.ridge * np.eye(len(y)), y)
         np.testing.assert_allclose(prob.f_star, np.asarray(kt) @ direct, rtol=1e-9)

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import enable_x64
 
 from nnkrr import data, features, kernels, models, sampling
 
@@ -262,3 +263,39 @@ def test_gd_step_needs_the_fused_kernel_and_a_fixed_readout():
         variables = net.init(jax.random.key(0), x)
         with pytest.raises(ValueError, match="gd_step needs kernel='fused'"):
             net.gd_step(variables, x, x[:, 0], None, 0.1, 0.1, True)
+
+
+@pytest.mark.parametrize(
+    "overrides,tol",
+    [
+        (["model.width=4096"], 0.05),
+        (["model.width=4096", "model.train_readout=true", "regime=paper"], 0.05),
+        (["model=mlp", "model.width=1024"], 0.15),
+    ],
+)
+def test_a_kinds_networks_tend_to_its_kernel(overrides, tol):
+    """Each registered kind's networks at init have kappa^2 K_m close to kappa^2 times the
+    kind's own exact kernel (Kind.kernel): Monte Carlo error ~ 1/sqrt(m) in Frobenius norm."""
+    from nnkrr import config
+    from nnkrr.scale import Scale
+
+    cfg = config.check(config.compose(["seeds=2", "data.n_train=12", "data.n_test=5", *overrides]))
+    kind = models.KINDS[cfg["model"]["kind"]]
+    scale = Scale.of(cfg)
+    with enable_x64():
+        ds = data.synthetic(0, n_train=12, n_test=5, dim=8)
+        x, xt = jnp.asarray(ds.x_train), jnp.asarray(ds.x_test)
+        net, flatness = kind.network(cfg, scale, x, xt, jnp.float64)
+        k, kt = kind.kernel(cfg["model"], x, xt)
+        for km, exact in ((net.km_train, k), (net.km_test, kt)):
+            exact = scale.kappa**2 * np.asarray(exact)
+            for s in range(2):
+                err = np.linalg.norm(np.asarray(km[s]) - exact) / np.linalg.norm(exact)
+                assert err < tol, (overrides, err)
+    assert np.isnan(flatness)  # Gaussian draws: no leverage function, no flatness
+
+
+def test_every_kind_has_a_schema():
+    from nnkrr.config import schemas
+
+    assert sorted(models.KINDS) == sorted(schemas.MODEL_SCHEMAS)

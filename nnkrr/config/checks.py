@@ -260,12 +260,15 @@ def _cross_check_sweep(cfg: dict) -> None:
             f"sampler.method must be one of {', '.join(methods)} with "
             f"sampler.name={smp['name']}, got {smp['method']!r}"
         )
-    if mdl["kind"] == "mlp" and smp["name"] != "gaussian":
+    from nnkrr.models import KINDS  # the model kinds' registry: what each supports
+
+    kind = KINDS[mdl["kind"]]
+    if smp["name"] not in kind.samplers:
         raise ConfigError(
-            "sampler must be gaussian for model=mlp (leverage sampling is "
-            f"defined for the two-layer network), got {smp['name']!r}"
+            f"sampler must be {' or '.join(kind.samplers)} for model={mdl['kind']} (the "
+            f"samplers it is defined for), got {smp['name']!r}"
         )
-    if mdl["kind"] == "two_layer" and reg["symmetric"] and mdl["width"] % 2:
+    if kind.pairs and reg["symmetric"] and mdl["width"] % 2:
         raise ConfigError(
             "model.width must be even with regime.symmetric=true (pairs (w, a), "
             f"(w, -a)), got {mdl['width']!r}"
