@@ -69,12 +69,12 @@ def main() -> None:
         variables = jax.tree.map(lambda a: a.astype(jnp.float32), variables)
         net = models.TwoLayerReLU(width=m, kappa=1.0)
         cfg = train.TrainConfig(lam=0.1, learning_rate=0.1, steps=args.steps)
-        step = train.fused_gd_step(net, cfg, args.dim)
+        step = train.gd_step(net, cfg, args.dim)
         with tempfile.TemporaryDirectory() as tmp:
             store = checkpoint.JobCheckpoints(tmp, "bench", every_s=0)
             timed = Timed(store.stage("network"))
             train.fit(
-                net.apply, variables, x, y, cfg, segments=args.segments, gd_step=step,
+                net.apply, variables, x, y, cfg, segments=args.segments, step=step,
                 checkpoint=timed,
             )  # fmt: skip
             writes = store.write_s[1:]  # the first write also creates the folder

@@ -3,8 +3,8 @@
     uv run python benchmarks/fused_gd.py [--n 128] [--dim 8] [--seeds 2] [--widths 1024 ...]
 
 For each width, ``nnkrr.train.fit`` of ``TwoLayerReLU`` (fused kernel, plain GD) with
-``gd_step=net`` (``nnkrr.models.two_layer_gd_step``: one pass over W per step) and
-``gd_step=None`` (autodiff of the objective through the kernel, then ``optax.sgd``),
+``step=train.FusedStep`` (``nnkrr.models.two_layer_gd_step``: one pass over W per step) and
+``step=train.GenericStep`` (autodiff of the objective through the kernel, then ``optax.sgd``),
 timed as in ``benchmarks/train.py`` (k and 3k steps, alternated, best of 5; a step's time is
 the difference over 2k), with the ratio generic / fused measured in the same run.  Where
 W fits in cache the generic step's extra passes over it are cheap; the crossover is what
@@ -53,9 +53,8 @@ def main() -> None:
         for fused in (True, False):
 
             def run(k, fused=fused, net=net, variables=variables, cfgs=cfgs):
-                return train.fit(
-                    net.apply, variables, x, y, cfgs[k], gd_step=net if fused else None
-                ).params
+                step = train.gd_step(net, cfgs[k], d, fused)
+                return train.fit(net.apply, variables, x, y, cfgs[k], step=step).params
 
             t[fused] = marginal_time(run, steps)[0]
         print(

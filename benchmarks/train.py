@@ -3,8 +3,8 @@
     uv run python benchmarks/train.py [--n 1024] [--dim 64] [--width 16384] [--steps 20] [--seeds 1]
 
 Times the training path (``nnkrr.train.fit`` of ``TwoLayerReLU``, plain GD) for ``seeds``
-seeds: the backend's default (on CPUs and large W the fused GD step, ``train.fused_gd_step``),
-the fused kernel with the generic optax step (``gd_step=None``: autodiff of the objective
+seeds: the backend's default (on CPUs and large W the fused GD step, ``train.gd_step``),
+the fused kernel with the generic optax step (``train.GenericStep``: autodiff of the objective
 through the kernel, then ``optax.sgd``), the autodiff path and the fused kernel at several
 neuron chunk sizes, and with ``--seeds`` > 1 the seeds batched by ``vmap`` instead of the
 backend's default, against a plain ``jit`` + ``lax.scan`` step by autodiff through the
@@ -93,7 +93,7 @@ def main() -> None:
     }
     batched = jax.tree.map(lambda a: jnp.stack([a] * seeds), variables)
     default_net = models.TwoLayerReLU(width=m)
-    fused_step = train.fused_gd_step(default_net, cfgs[steps], d) is not None
+    fused_step = train.gd_step(default_net, cfgs[steps], d).name == "fused"
     default = models.resolve_kernel(None)
     if default == "fused":
         default += f"{' GD step' if fused_step else ''}, chunk {models.resolve_chunk(None, m, n)}"
@@ -112,17 +112,17 @@ def main() -> None:
     for name, kwargs, fit_kwargs in variants:
         model = models.TwoLayerReLU(width=m, **kwargs)
 
-        fused = train.fused_gd_step(model, cfgs[steps], d, fit_kwargs.get("fused"))
+        fused = fit_kwargs.get("fused")
         fit_kwargs = {k: v for k, v in fit_kwargs.items() if k != "fused"}
 
         def run(k, model=model, fit_kwargs=fit_kwargs, fused=fused):
-            return train.fit(
-                model.apply, batched, x, y, cfgs[k], gd_step=fused, **fit_kwargs
-            ).params
+            step = train.gd_step(model, cfgs[k], d, fused)
+            return train.fit(model.apply, batched, x, y, cfgs[k], step=step, **fit_kwargs).params
 
         step, fixed = marginal_time(run, steps)
         rows.append((name, step / seeds, fixed / seeds, useful))
-        memory[name] = step_memory(model, fused is not None, cfgs[steps], x, y, variables)
+        fused_ran = train.gd_step(model, cfgs[steps], d, fused).name == "fused"
+        memory[name] = step_memory(model, fused_ran, cfgs[steps], x, y, variables)
 
     if default.startswith("fused"):
         chunk = models.resolve_chunk(None, m, n)
@@ -180,15 +180,9 @@ def step_memory(model, fused: bool, cfg, x, y, variables) -> int:
     fused GD step's or the generic one's)."""
     centre = None  # cfg.centre == "zero"
     state = train.init_state(variables, cfg)
-    if fused:
-        carry = train._fused_start_one(model, x, variables["constants"], centre, state)
-        lowered = train._fused_segment_one.lower(
-            model, cfg, cfg.steps, x, y, variables["constants"], centre, carry
-        )
-    else:
-        lowered = train._segment_one.lower(
-            model.apply, cfg, cfg.steps, x, y, variables["constants"], centre, state
-        )
+    step = train.gd_step(model, cfg, x.shape[1], fused)
+    carry = train._start_one(step, x, variables["constants"], centre, state)
+    lowered = train._segment_one.lower(step, cfg.steps, x, y, variables["constants"], centre, carry)
     mem = lowered.compile().memory_analysis()
     return mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes
 

@@ -11,7 +11,7 @@ network             the feature draw (:func:`nnkrr.sampling.draw_first_layer`, o
                     (``Kind.network`` of :data:`nnkrr.models.KINDS`)
 schedule            step size and horizon (:func:`nnkrr.train.schedule`)
 training            network and linearisation (:func:`nnkrr.train.fit`; the GD step chosen by
-                    :func:`nnkrr.train.fused_gd_step`)
+                    :func:`nnkrr.train.gd_step`)
 measurements        gap and its decomposition, flips, movement (:func:`nnkrr.measurements.measure`)
 row                 provenance and columns (:func:`nnkrr.row.rows`, :data:`nnkrr.row.COLUMNS`)
 ==================  =====================================================================
@@ -88,16 +88,19 @@ def train_networks(
     dtype,
     progress: Callable[[str, int, int], None] | None = None,
     checkpoints=None,
+    step: train.Step | None = None,
 ) -> measurements.Trained:
     """The training stage: the network and its linearisation, every seed, for
-    ``tcfg.steps`` steps; the network takes the GD step :func:`nnkrr.train.fused_gd_step`
-    picks for it.  ``checkpoints.stage(label)`` (``label`` ``"network"`` or
-    ``"linearised"``), when given, is each fit's :class:`nnkrr.train.Checkpointer`."""
+    ``tcfg.steps`` steps; the network takes ``step`` (default: the one
+    :func:`nnkrr.train.gd_step` chooses for it), the linearisation the generic step.
+    ``checkpoints.stage(label)`` (``label`` ``"network"`` or ``"linearised"``), when given,
+    is each fit's :class:`nnkrr.train.Checkpointer`."""
     xd, yd, xtd = prob.x.astype(dtype), prob.y.astype(dtype), prob.x_test.astype(dtype)
     outputs = {}
-    fused = train.fused_gd_step(net.module, tcfg, xd.shape[-1])
-    for label, apply_fn, init, step in (
-        ("network", net.module.apply, net.variables, fused),
+    if step is None:
+        step = train.gd_step(net.module, tcfg, xd.shape[-1])
+    for label, apply_fn, init, stage_step in (
+        ("network", net.module.apply, net.variables, step),
         ("linearised", net.lin_apply, net.lin_variables, None),
     ):
         report = None
@@ -111,7 +114,7 @@ def train_networks(
             tcfg,
             segments=segments,
             progress=report,
-            gd_step=step,
+            step=stage_step,
             checkpoint=None if checkpoints is None else checkpoints.stage(label),
         )
         final = {"params": state.params, "constants": init["constants"]}
@@ -193,7 +196,8 @@ def run(
         optimizer=trn["optimizer"],
         optimizer_kwargs=tuple(sorted(trn["optimizer_kwargs"].items())),
     )
-    trained = train_networks(net, prob, tcfg, trn["segments"], dtype, progress, checkpoints)
+    step = train.gd_step(net.module, tcfg, prob.x.shape[-1])
+    trained = train_networks(net, prob, tcfg, trn["segments"], dtype, progress, checkpoints, step)
     measured = measurements.measure(
         prob,
         net,
@@ -207,5 +211,5 @@ def run(
         flatness=flatness,
         flips_key=jax.random.fold_in(jax.random.key(cfg["seed"]), 2**30),
     )
-    base = row.provenance(cfg, scale, ds, net.kernel_path, net.chunk)
+    base = row.provenance(cfg, scale, ds, net.kernel_path, net.chunk, step.name)
     return pd.DataFrame(row.rows(base, sched, lam, measured, time.perf_counter() - start))

@@ -33,8 +33,9 @@ COLUMNS: dict[str, str] = {
     "train_readout": "the readout was trained too",
     "width": "width m",
     "dtype": "training dtype",
-    "kernel_path": "training path: fused | autodiff",
+    "kernel_path": "the network's forward and backward pass: fused | autodiff",
     "chunk": "neurons per block of the fused kernel (null for the MLP)",
+    "train_step": "the network's training step: fused (one pass over W) | generic (nnkrr.train.gd_step)",
     "optimizer": "optax optimizer",
     "optimizer_kwargs": "its arguments (as a string)",
     "step_factor": "step size as a fraction of the stable one",
@@ -79,7 +80,9 @@ GATHERED_COLUMNS: dict[str, str] = {
 _FIXED_DATA_KEYS = ("_target_", "seed", "n_train", "n_test", "dim")
 
 
-def provenance(cfg: dict, scale: Scale, ds, kernel_path: str, chunk: int | None) -> dict:
+def provenance(
+    cfg: dict, scale: Scale, ds, kernel_path: str, chunk: int | None, train_step: str
+) -> dict:
     """The config values that change a row's numbers (besides the per-seed index); the
     scale (``kappa``, ``lam``, ``ridge``) as the job ran it (:class:`nnkrr.scale.Scale`)."""
     reg, smp, mdl, trn = cfg["regime"], cfg["sampler"], cfg["model"], cfg["train"]
@@ -111,6 +114,7 @@ def provenance(cfg: dict, scale: Scale, ds, kernel_path: str, chunk: int | None)
         dtype=cfg["dtype"],
         kernel_path=kernel_path,
         chunk=chunk,
+        train_step=train_step,
         optimizer=trn["optimizer"],
         optimizer_kwargs=str(dict(sorted(trn["optimizer_kwargs"].items()))),
         step_factor=trn["step_factor"],

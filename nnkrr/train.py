@@ -17,11 +17,14 @@ Training runs as a ``lax.scan`` of ``steps`` identical steps over a leading seed
 the variables, compiled once per shape: one unbatched program per seed on CPUs, ``jax.vmap``
 on accelerators (:data:`SEED_AXIS`); a non-finite loss or
 update stops that seed (its parameters are kept at the last finite values) and
-records the step and the loss.  A step is ``jax.value_and_grad`` of :func:`objective` and the
-optax update, or, for plain GD of :class:`nnkrr.models.TwoLayerReLU` with its fused kernel
-and a large W (:data:`FUSED_GD_MIN_WEIGHTS`), the fused GD step :func:`nnkrr.models.two_layer_gd_step` (chosen by :func:`fused_gd_step`), which
-carries f(W, X) and the ridge term from one step to the next: the same steps to round-off,
-in one pass over W each (``benchmarks/train.py``).
+records the step and the loss.  The step is a value chosen once per fit (:func:`gd_step`, in
+the manner of an optax transformation: ``init`` a carry, ``update`` it): :class:`GenericStep`,
+``jax.value_and_grad`` of :func:`objective` and the optax update, or, for plain GD of
+:class:`nnkrr.models.TwoLayerReLU` with its fused kernel and a large W
+(:data:`FUSED_GD_MIN_WEIGHTS`), :class:`FusedStep` (:func:`nnkrr.models.two_layer_gd_step`),
+which carries f(W, X) and the ridge term from one step to the next: the same steps to
+round-off, in one pass over W each (``benchmarks/train.py``).  One segment loop runs either
+step over either seed axis.
 """
 
 from __future__ import annotations
@@ -43,8 +46,11 @@ __all__ = [
     "Segment",
     "TrainConfig",
     "TrainState",
+    "FusedStep",
+    "GenericStep",
+    "Step",
     "fit",
-    "fused_gd_step",
+    "gd_step",
     "Schedule",
     "schedule",
     "FUSED_GD_MIN_WEIGHTS",
@@ -165,26 +171,6 @@ class TrainState(NamedTuple):
     diverged_loss: jax.Array  # the objective there (nan/inf)
 
 
-def _one_step(apply_fn, cfg: TrainConfig, x, y, constants, centre, state: TrainState):
-    opt = make_optimizer(cfg)
-    loss, grads = jax.value_and_grad(objective)(
-        state.params, constants, apply_fn, x, y, cfg.lam, centre
-    )
-    updates, opt_state = opt.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    finite = jnp.isfinite(loss) & jnp.all(
-        jnp.array([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)])
-    )
-    alive = (state.diverged_step < 0) & (state.t < cfg.steps)
-    keep = alive & finite
-    # A branch, not an elementwise select: one seed's step picks whole buffers (under vmap
-    # it becomes a select per seed).
-    params, opt_state = jax.lax.cond(
-        keep, lambda: (params, opt_state), lambda: (state.params, state.opt_state)
-    )
-    return _advance(state, params, opt_state, loss, alive, finite)
-
-
 def _advance(state: TrainState, params, opt_state, loss, alive, finite) -> TrainState:
     """The state after a step from ``state`` with ``loss`` before it: the step counts where
     the seed was ``alive`` and the loss and update were ``finite``; a seed alive with a
@@ -216,22 +202,44 @@ def init_state(variables: dict, cfg: TrainConfig) -> TrainState:
     )
 
 
-def _segment(apply_fn, cfg: TrainConfig, length: int, x, y, constants, centre, state):
-    def body(s, _):
-        return _one_step(apply_fn, cfg, x, y, constants, centre, s), None
+class GenericStep(NamedTuple):
+    """The generic training step: ``jax.value_and_grad`` of :func:`objective` through
+    ``apply_fn``, then the optax update of ``cfg`` (:func:`make_optimizer`).  Its carry is the
+    :class:`TrainState` itself.  Any model, any optimizer."""
 
-    return jax.lax.scan(body, state, None, length=length)[0]
+    apply_fn: Callable
+    cfg: TrainConfig
+    name: str = "generic"
 
+    def init(self, state: TrainState, x, constants, centre) -> TrainState:
+        return state
 
-_segment_vmapped = jax.jit(
-    jax.vmap(_segment, in_axes=(None, None, None, None, None, 0, 0, 0)),
-    static_argnums=(0, 1, 2),
-)
-_segment_one = jax.jit(_segment, static_argnums=(0, 1, 2))
+    def update(self, carry: TrainState, x, y, constants, centre) -> TrainState:
+        cfg, state = self.cfg, carry
+        opt = make_optimizer(cfg)
+        loss, grads = jax.value_and_grad(objective)(
+            state.params, constants, self.apply_fn, x, y, cfg.lam, centre
+        )
+        updates, opt_state = opt.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        finite = jnp.isfinite(loss) & jnp.all(
+            jnp.array([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)])
+        )
+        alive = (state.diverged_step < 0) & (state.t < cfg.steps)
+        keep = alive & finite
+        # A branch, not an elementwise select: one seed's step picks whole buffers (under
+        # vmap it becomes a select per seed).
+        params, opt_state = jax.lax.cond(
+            keep, lambda: (params, opt_state), lambda: (state.params, state.opt_state)
+        )
+        return _advance(state, params, opt_state, loss, alive, finite)
+
+    def state(self, carry: TrainState) -> TrainState:
+        return carry
 
 
 class _Fused(NamedTuple):
-    """The state of the fused GD path: the :class:`TrainState` and, for its current W,
+    """The carry of :class:`FusedStep`: the :class:`TrainState` and, for its current W,
     what the next step's loss needs (computed by the step before)."""
 
     state: TrainState
@@ -239,51 +247,76 @@ class _Fused(NamedTuple):
     sq: jax.Array  # ||W - W_c||^2
 
 
-def _fused_start(net, x, constants, centre, state: TrainState) -> _Fused:
-    w = state.params["W"]
-    dev = w if centre is None else w - centre["W"]
-    f = net.apply({"params": state.params, "constants": constants}, x)
-    return _Fused(state, f, jnp.sum(dev * dev))
+class FusedStep(NamedTuple):
+    """The fused plain-GD step of :class:`nnkrr.models.TwoLayerReLU` (its
+    :meth:`~nnkrr.models.TwoLayerReLU.gd_step`, :func:`nnkrr.models.two_layer_gd_step`): the
+    generic step's loss, update, stopping rule and records for ``optax.sgd``, with the
+    gradient, the update and the next forward pass in one pass over W.  Its carry holds
+    f(W, X) and the ridge term from one step to the next."""
+
+    net: Any  # a TwoLayerReLU whose fuses_gd is true
+    cfg: TrainConfig
+    name: str = "fused"
+
+    @property
+    def apply_fn(self) -> Callable:
+        return self.net.apply
+
+    def init(self, state: TrainState, x, constants, centre) -> _Fused:
+        w = state.params["W"]
+        dev = w if centre is None else w - centre["W"]
+        f = self.net.apply({"params": state.params, "constants": constants}, x)
+        return _Fused(state, f, jnp.sum(dev * dev))
+
+    def update(self, carry: _Fused, x, y, constants, centre) -> _Fused:
+        cfg, state = self.cfg, carry.state
+        loss = 0.5 * jnp.sum((y - carry.f) ** 2) + 0.5 * cfg.lam * carry.sq
+        alive = (state.diverged_step < 0) & (state.t < cfg.steps)
+        out = self.net.gd_step(
+            {"params": state.params, "constants": constants},
+            x,
+            carry.f - y,
+            None if centre is None else centre["W"],
+            cfg.learning_rate,
+            cfg.lam,
+            alive & jnp.isfinite(loss),
+        )
+        finite = jnp.isfinite(loss) & out.finite
+        keep = alive & finite
+        params = {**state.params, "W": out.w}
+        state = _advance(state, params, state.opt_state, loss, alive, finite)
+        return _Fused(state, jnp.where(keep, out.f, carry.f), jnp.where(keep, out.sq, carry.sq))
+
+    def state(self, carry: _Fused) -> TrainState:
+        return carry.state
 
 
-def _fused_one_step(net, cfg: TrainConfig, x, y, constants, centre, carry: _Fused) -> _Fused:
-    # The step of _one_step for plain GD (optax.sgd): the same loss, update, stopping rule
-    # and records, with the gradient, update and next forward pass in one pass over W.
-    state = carry.state
-    loss = 0.5 * jnp.sum((y - carry.f) ** 2) + 0.5 * cfg.lam * carry.sq
-    alive = (state.diverged_step < 0) & (state.t < cfg.steps)
-    out = net.gd_step(
-        {"params": state.params, "constants": constants},
-        x,
-        carry.f - y,
-        None if centre is None else centre["W"],
-        cfg.learning_rate,
-        cfg.lam,
-        alive & jnp.isfinite(loss),
-    )
-    finite = jnp.isfinite(loss) & out.finite
-    keep = alive & finite
-    params = {**state.params, "W": out.w}
-    state = _advance(state, params, state.opt_state, loss, alive, finite)
-    return _Fused(state, jnp.where(keep, out.f, carry.f), jnp.where(keep, out.sq, carry.sq))
+#: A training step, chosen once per fit (:func:`gd_step`): ``init(state, x, constants,
+#: centre) -> carry``, ``update(carry, x, y, constants, centre) -> carry`` (one step),
+#: ``state(carry) -> TrainState``, its ``apply_fn``, ``cfg`` and ``name`` (the rows'
+#: ``train_step``).
+Step = GenericStep | FusedStep
 
 
-def _fused_segment(net, cfg: TrainConfig, length: int, x, y, constants, centre, carry):
+def _segment(step: Step, length: int, x, y, constants, centre, carry):
     def body(c, _):
-        return _fused_one_step(net, cfg, x, y, constants, centre, c), None
+        return step.update(c, x, y, constants, centre), None
 
     return jax.lax.scan(body, carry, None, length=length)[0]
 
 
-_fused_segment_vmapped = jax.jit(
-    jax.vmap(_fused_segment, in_axes=(None, None, None, None, None, 0, 0, 0)),
-    static_argnums=(0, 1, 2),
+_segment_vmapped = jax.jit(
+    jax.vmap(_segment, in_axes=(None, None, None, None, 0, 0, 0)), static_argnums=(0, 1)
 )
-_fused_segment_one = jax.jit(_fused_segment, static_argnums=(0, 1, 2))
-_fused_start_vmapped = jax.jit(
-    jax.vmap(_fused_start, in_axes=(None, None, 0, 0, 0)), static_argnums=0
-)
-_fused_start_one = jax.jit(_fused_start, static_argnums=0)
+_segment_one = jax.jit(_segment, static_argnums=(0, 1))
+
+
+def _start(step: Step, x, constants, centre, state: TrainState):
+    return step.init(state, x, constants, centre)
+
+
+_start_vmapped = jax.jit(jax.vmap(_start, in_axes=(None, None, 0, 0, 0)), static_argnums=0)
+_start_one = jax.jit(_start, static_argnums=0)
 
 
 #: The fewest weights (m d) for which :func:`fit` takes the fused GD step unasked.  Below,
@@ -296,33 +329,37 @@ _fused_start_one = jax.jit(_fused_start, static_argnums=0)
 FUSED_GD_MIN_WEIGHTS = 2**20
 
 
-def fused_gd_step(net, cfg: TrainConfig, dim: int, fused: bool | None = None):
-    """The network whose fused GD step (:meth:`~nnkrr.models.TwoLayerReLU.gd_step`) the
-    code that builds ``net`` passes to :func:`fit` (``fit(net.apply, ..., gd_step=...)``),
-    or ``None`` for the generic step (``jax.value_and_grad`` of :func:`objective`, then
-    the optax update).
+def gd_step(model, cfg: TrainConfig, dim: int, fused: bool | None = None) -> Step:
+    """The training step of ``model`` (a Flax module, or an ``apply`` function such as a
+    linearisation's) under ``cfg``, chosen once: :class:`FusedStep` or :class:`GenericStep`.
 
-    The fused step applies when ``net`` is a :class:`nnkrr.models.TwoLayerReLU` whose kernel
-    is ``"fused"`` with the readout fixed, and the optimizer is plain GD (``optimizer="sgd"``
-    without arguments).  ``fused``: ``None`` takes it where it applies and W (``net.width``
-    x ``dim``) has at least :data:`FUSED_GD_MIN_WEIGHTS` entries, ``False`` never, ``True``
-    wherever it applies (``ValueError`` where it does not).
+    The fused step applies when ``model`` is a :class:`nnkrr.models.TwoLayerReLU` whose
+    kernel is ``"fused"`` with the readout fixed, and the optimizer is plain GD
+    (``optimizer="sgd"`` without arguments).  ``fused``: ``None`` takes it where it applies
+    and W (``model.width`` x ``dim``) has at least :data:`FUSED_GD_MIN_WEIGHTS` entries,
+    ``False`` never, ``True`` wherever it applies (``ValueError`` where it does not).
+
+    >>> cfg = TrainConfig(lam=0.1, learning_rate=0.1, steps=10)
+    >>> gd_step(models.TwoLayerReLU(width=8, kernel="fused"), cfg, 3, fused=True).name
+    'fused'
     """
     applies = (
-        isinstance(net, models.TwoLayerReLU)
-        and net.fuses_gd
+        isinstance(model, models.TwoLayerReLU)
+        and model.fuses_gd
         and cfg.optimizer == "sgd"
         and not cfg.optimizer_kwargs
     )
     if fused and not applies:
         raise ValueError(
             "fused GD needs net = TwoLayerReLU(kernel='fused', train_readout=False) and "
-            f"optimizer='sgd' without optimizer_kwargs; got net={net!r}, "
+            f"optimizer='sgd' without optimizer_kwargs; got net={model!r}, "
             f"optimizer={cfg.optimizer!r}, optimizer_kwargs={dict(cfg.optimizer_kwargs)}"
         )
     if fused is None:
-        fused = applies and net.width * dim >= FUSED_GD_MIN_WEIGHTS
-    return net if fused else None
+        fused = applies and model.width * dim >= FUSED_GD_MIN_WEIGHTS
+    if fused:
+        return FusedStep(model, cfg)
+    return GenericStep(model.apply if hasattr(model, "apply") else model, cfg)
 
 
 #: How :func:`fit` runs the seeds, per backend: ``"vmap"``, one batched program; ``"loop"``,
@@ -402,10 +439,10 @@ def fit(
     progress: Callable[[int], None] | None = None,
     shard: bool = True,
     seed_axis: str | None = None,
-    gd_step=None,
+    step: Step | None = None,
     checkpoint: Checkpointer | None = None,
 ):
-    """Train seeds for ``cfg.steps`` GD steps; returns the final :class:`TrainState`.
+    """Train seeds for ``cfg.steps`` steps; returns the final :class:`TrainState`.
 
     Args:
       apply_fn: the Flax module's ``apply`` (``(variables, x) -> (n,)``).
@@ -419,10 +456,9 @@ def fit(
       seed_axis: ``"vmap"`` (one batched program), ``"loop"`` (one program per seed) or
         ``None`` (:func:`resolve_seed_axis`).  Each seed's numbers are the same either way
         up to round-off (batched and unbatched products may round differently).
-      gd_step: ``None``, the generic step (autodiff of :func:`objective`, then the optax
-        update); or the :class:`nnkrr.models.TwoLayerReLU` whose ``apply`` is ``apply_fn``:
-        its fused GD step, one pass over the neurons (chosen by :func:`fused_gd_step`).
-        The same steps as the generic path up to round-off.
+      step: the training step (:func:`gd_step`; its ``apply_fn`` and ``cfg`` must be these);
+        ``None``: :class:`GenericStep` (autodiff of :func:`objective`, then the optax
+        update).  The fused step takes the same steps as the generic one up to round-off.
       checkpoint: a :class:`Checkpointer`: training starts from the segment its
         ``restore`` returns and ``save`` gets each segment's carry (its arrays computed).
 
@@ -433,48 +469,85 @@ def fit(
     old values and the others moved; the generic path keeps all of them.
     """
     segments = _checks.check_positive_int("segments", segments)
-    net = gd_step
-    if net is not None and (
-        fused_gd_step(net, cfg, x.shape[-1], True) is None or apply_fn != net.apply
-    ):
-        raise ValueError(f"gd_step: its apply must be apply_fn, got {net!r} and {apply_fn!r}")
-    params = variables["params"]
-    centre = params if cfg.centre == "init" else None  # None: theta_c = 0
+    step = GenericStep(apply_fn, cfg) if step is None else step
+    if step.apply_fn != apply_fn or step.cfg != cfg:
+        raise ValueError(f"step: its apply_fn and cfg must be fit's, got {step!r}")
+    centre = variables["params"] if cfg.centre == "init" else None  # None: theta_c = 0
     length = -(-cfg.steps // segments)  # equal segments: one compilation; extra steps idle
-    if resolve_seed_axis(seed_axis) == "loop":
-        return _fit_loop(
-            apply_fn,
-            net,
-            variables,
-            centre,
-            x,
-            y,
-            cfg,
-            segments,
-            length,
-            progress,
-            shard,
-            checkpoint,
-        )
+    batched = resolve_seed_axis(seed_axis) == "vmap"
+    runs, assemble = (_batched_run if batched else _runs_per_seed)(
+        step, variables, centre, x, y, cfg, shard
+    )
+
+    def carry():  # what a checkpoint holds: the batched carry, or one per seed
+        return runs[0].carry if batched else tuple(r.carry for r in runs)
+
+    first = None if checkpoint is None else _restore(checkpoint, carry())
+    if first:
+        for run, saved in zip(runs, [first.carry] if batched else first.carry, strict=True):
+            run.carry = saved
+    segment = _segment_vmapped if batched else _segment_one
+    for i in range(first.done if first else 0, segments):
+        for r in runs:
+            r.carry = segment(step, length, r.x, r.y, r.constants, r.centre, r.carry)
+        _after_segment(i, length, cfg.steps, carry(), progress, checkpoint)
+    return assemble([step.state(r.carry) for r in runs])
+
+
+@dataclasses.dataclass
+class _Run:
+    """One compiled training program's inputs and carry: all seeds (batched) or one."""
+
+    x: jax.Array
+    y: jax.Array
+    constants: dict
+    centre: dict | None
+    carry: Any
+
+
+def _batched_run(step, variables, centre, x, y, cfg, shard):
+    """All seeds in one vmapped program (sharded over the devices with ``shard``)."""
     if shard:
-        variables = shard_seeds(variables)
-        centre = shard_seeds(centre)
+        variables, centre = shard_seeds(variables), shard_seeds(centre)
     constants = variables["constants"]
     state = jax.vmap(lambda p: init_state({"params": p}, cfg))(variables["params"])
     if shard:
         state = shard_seeds(state)
-    if net is not None:
-        state = _fused_start_vmapped(net, x, constants, centre, state)
-    first = None if checkpoint is None else _restore(checkpoint, state)
-    if first:
-        state = first.carry
-    for i in range(first.done if first else 0, segments):
-        if net is None:
-            state = _segment_vmapped(apply_fn, cfg, length, x, y, constants, centre, state)
-        else:
-            state = _fused_segment_vmapped(net, cfg, length, x, y, constants, centre, state)
-        _after_segment(i, length, cfg.steps, state, progress, checkpoint)
-    return state if net is None else state.state
+    carry = _start_vmapped(step, x, constants, centre, state)
+    return [_Run(x, y, constants, centre, carry)], lambda states: states[0]
+
+
+def _runs_per_seed(step, variables, centre, x, y, cfg, shard):
+    """One unbatched program per seed; seed ``s`` runs on device ``s // (seeds / devices)``
+    (all on the default device unless ``shard`` and the seeds divide evenly); ``assemble``
+    puts the final states back together along a sharded seed axis."""
+    n_seeds = jax.tree.leaves(variables)[0].shape[0]
+    devices = list(jax.local_devices())
+    if not shard or len(devices) == 1 or n_seeds % len(devices):
+        devices = devices[:1]
+    per = n_seeds // len(devices)
+    data = {dev: jax.device_put((x, y), dev) for dev in devices}
+    runs = []
+    for s in range(n_seeds):
+        dev = devices[s // per]
+        constants, c = jax.device_put(
+            jax.tree.map(lambda a, s=s: a[s], (variables["constants"], centre)), dev
+        )
+        p = jax.device_put(jax.tree.map(lambda a, s=s: a[s], variables["params"]), dev)
+        state = _start_one(step, data[dev][0], constants, c, init_state({"params": p}, cfg))
+        runs.append(_Run(*data[dev], constants, c, state))
+
+    def assemble(states):
+        def stack(*leaves):
+            blocks = [jnp.stack(leaves[k * per : (k + 1) * per]) for k in range(len(devices))]
+            if len(devices) == 1:
+                return blocks[0]
+            shape = (n_seeds,) + blocks[0].shape[1:]
+            return jax.make_array_from_single_device_arrays(shape, _seed_sharding(devices), blocks)
+
+        return jax.tree.map(stack, *states)
+
+    return runs, assemble
 
 
 def _restore(checkpoint: Checkpointer, carry) -> Segment | None:
@@ -489,51 +562,3 @@ def _after_segment(i, length, steps, carry, progress, checkpoint) -> None:
         checkpoint.save(Segment(i + 1, step, jax.block_until_ready(carry)))
     if progress is not None:
         progress(step)
-
-
-def _fit_loop(
-    apply_fn, net, variables, centre, x, y, cfg, segments, length, progress, shard, checkpoint
-):
-    """:func:`fit` with one unbatched program per seed; seed ``s`` runs on device
-    ``s // (seeds / devices)`` (all on the default device unless ``shard`` and the seeds
-    divide evenly), and the states are put back together along a sharded seed axis."""
-    n_seeds = jax.tree.leaves(variables)[0].shape[0]
-    devices = list(jax.local_devices())
-    if not shard or len(devices) == 1 or n_seeds % len(devices):
-        devices = devices[:1]
-    per = n_seeds // len(devices)
-    data = {dev: jax.device_put((x, y), dev) for dev in devices}
-    runs = []
-    for s in range(n_seeds):
-        dev = devices[s // per]
-        constants, c = jax.device_put(
-            jax.tree.map(lambda a, s=s: a[s], (variables["constants"], centre)), dev
-        )
-        p = jax.device_put(jax.tree.map(lambda a, s=s: a[s], variables["params"]), dev)
-        state = init_state({"params": p}, cfg)
-        if net is not None:
-            state = _fused_start_one(net, data[dev][0], constants, c, state)
-        runs.append([dev, constants, c, state])
-    first = None if checkpoint is None else _restore(checkpoint, tuple(r[3] for r in runs))
-    if first:
-        for run, carry in zip(runs, first.carry, strict=True):
-            run[3] = carry
-    for i in range(first.done if first else 0, segments):
-        for run in runs:
-            dev, constants, c, state = run
-            if net is None:
-                run[3] = _segment_one(apply_fn, cfg, length, *data[dev], constants, c, state)
-            else:
-                run[3] = _fused_segment_one(net, cfg, length, *data[dev], constants, c, state)
-        carry = tuple(r[3] for r in runs)
-        _after_segment(i, length, cfg.steps, carry, progress, checkpoint)
-
-    def assemble(*leaves):
-        blocks = [jnp.stack(leaves[k * per : (k + 1) * per]) for k in range(len(devices))]
-        if len(devices) == 1:
-            return blocks[0]
-        shape = (n_seeds,) + blocks[0].shape[1:]
-        return jax.make_array_from_single_device_arrays(shape, _seed_sharding(devices), blocks)
-
-    states = [run[3] if net is None else run[3].state for run in runs]
-    return jax.tree.map(assemble, *states)

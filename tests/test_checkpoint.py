@@ -49,7 +49,7 @@ def test_an_interrupted_fit_continues_to_the_same_state(x64, kernel, seed_axis):
     net = models.TwoLayerReLU(width=40, kappa=0.8, chunk=16, kernel=kernel)
     cfg = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=50, centre="init")
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[r[4] for r in runs])
-    step = net if kernel == "fused" else None
+    step = train.gd_step(net, cfg, x.shape[1], kernel == "fused")
     fit = lambda ckpt: train.fit(  # noqa: E731
         net.apply,
         stacked,
@@ -58,7 +58,7 @@ def test_an_interrupted_fit_continues_to_the_same_state(x64, kernel, seed_axis):
         cfg,
         segments=4,
         seed_axis=seed_axis,
-        gd_step=step,
+        step=step,
         checkpoint=ckpt,
     )
     whole = fit(None)

@@ -207,7 +207,9 @@ def test_presets_share_the_ntk_krr_target():
 
 
 # The golden jobs: their rows were recorded (tests/golden/job_rows.parquet, one table, a
-# `case` column) by the job code before it became a pipeline of stages (commit 9a714c2).
+# `case` column) by the job code before it became a pipeline of stages (commit 9a714c2);
+# the `train_step` column was added later, "generic" in every case (m d < 2^20 weights in
+# each, below nnkrr.train.FUSED_GD_MIN_WEIGHTS: the fused step is not taken unasked).
 # Integer, boolean and string columns must stay exactly; floating-point ones within
 # GOLDEN_RTOL of the training dtype (BLAS kernels differ between CPUs of one machine kind in
 # the last bits: OpenBLAS drives an AMD EPYC with SkylakeX kernels, other CPUs with Haswell

@@ -143,8 +143,7 @@ def test_training_memory_is_bounded_at_width_2_20(n, d):
     def memory(kernel):
         net = models.TwoLayerReLU(width=m, kernel=kernel)
         compiled = train._segment_one.lower(
-            net.apply,
-            cfg,
+            train.GenericStep(net.apply, cfg),
             4,
             abstract((n, d), f32),
             abstract((n,), f32),
@@ -157,12 +156,9 @@ def test_training_memory_is_bounded_at_width_2_20(n, d):
     def fused_gd_memory():
         net = models.TwoLayerReLU(width=m, kernel="fused")
         x, y = abstract((n, d), f32), abstract((n,), f32)
-        carry = jax.eval_shape(
-            functools.partial(train._fused_start, net), x, constants, None, state
-        )
-        compiled = train._fused_segment_one.lower(
-            net, cfg, 4, x, y, constants, None, carry
-        ).compile()
+        step = train.FusedStep(net, cfg)
+        carry = jax.eval_shape(functools.partial(train._start, step), x, constants, None, state)
+        compiled = train._segment_one.lower(step, 4, x, y, constants, None, carry).compile()
         return compiled.memory_analysis()
 
     weights = m * d * 4
@@ -192,8 +188,9 @@ def test_fused_gd_step_equals_the_optax_step(x64, centre, linearized, seed_axis)
     net = models.TwoLayerReLU(width=40, kappa=0.8, chunk=16, kernel="fused", linearized=linearized)
     cfg = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=50, centre=centre)
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[r[4] for r in runs])
-    assert train.fused_gd_step(net, cfg, x.shape[1], True) is net
-    fused = train.fit(net.apply, stacked, x, y, cfg, segments=3, seed_axis=seed_axis, gd_step=net)
+    step = train.gd_step(net, cfg, x.shape[1], True)
+    assert step == train.FusedStep(net, cfg) and step.name == "fused"
+    fused = train.fit(net.apply, stacked, x, y, cfg, segments=3, seed_axis=seed_axis, step=step)
     plain = train.fit(net.apply, stacked, x, y, cfg, segments=3)
     moved = np.abs(np.asarray(plain.params["W"] - stacked["params"]["W"])).max()
     assert moved > 0.05  # the runs went somewhere
@@ -211,13 +208,14 @@ def test_fused_gd_is_refused_where_it_does_not_apply():
     momentum = train.TrainConfig(
         lam=0.1, learning_rate=0.1, steps=1, optimizer_kwargs=(("momentum", 0.9),)
     )
-    assert train.fused_gd_step(net, sgd, 3, True) is net
-    assert train.fused_gd_step(net, sgd, 3, False) is None
+    generic = train.GenericStep(net.apply, sgd)
+    assert train.gd_step(net, sgd, 3, True) == train.FusedStep(net, sgd)
+    assert train.gd_step(net, sgd, 3, False) == generic
     # unasked, only where W has FUSED_GD_MIN_WEIGHTS entries (below, the generic step is faster)
-    assert train.fused_gd_step(net, sgd, 3, None) is None
+    assert train.gd_step(net, sgd, 3, None) == generic
     wide = models.TwoLayerReLU(width=train.FUSED_GD_MIN_WEIGHTS // 4, kernel="fused")
-    assert train.fused_gd_step(wide, sgd, 4, None) is wide
-    assert train.fused_gd_step(wide, sgd, 2, None) is None
+    assert train.gd_step(wide, sgd, 4, None) == train.FusedStep(wide, sgd)
+    assert train.gd_step(wide, sgd, 2, None) == train.GenericStep(wide.apply, sgd)
     for model, cfg in [
         (net, adam),
         (net, momentum),
@@ -226,15 +224,17 @@ def test_fused_gd_is_refused_where_it_does_not_apply():
         (models.linearize(net.apply), sgd),
         (models.MLP(width=8), sgd),
     ]:
-        assert train.fused_gd_step(model, cfg, 2**20) is None
+        assert train.gd_step(model, cfg, 2**20).name == "generic"
         with pytest.raises(ValueError, match="fused GD needs"):
-            train.fused_gd_step(model, cfg, 3, True)
+            train.gd_step(model, cfg, 3, True)
     # the step is the one of the network trained: fit refuses another network's
     x, y = jnp.ones((2, 3)), jnp.ones(2)
     variables = {"params": {"W": jnp.ones((1, 8, 3))}, "constants": {}}
     other = models.TwoLayerReLU(width=8, kernel="fused", kappa=0.5)
-    with pytest.raises(ValueError, match="gd_step: its apply must be apply_fn"):
-        train.fit(net.apply, variables, x, y, sgd, gd_step=other)
+    with pytest.raises(ValueError, match="step: its apply_fn and cfg must be fit's"):
+        train.fit(net.apply, variables, x, y, sgd, step=train.FusedStep(other, sgd))
+    with pytest.raises(ValueError, match="step: its apply_fn and cfg must be fit's"):
+        train.fit(net.apply, variables, x, y, sgd, step=train.FusedStep(net, adam))
 
 
 def test_fused_gd_stops_a_seed_whose_update_overflows(x64):
@@ -246,8 +246,8 @@ def test_fused_gd_stops_a_seed_whose_update_overflows(x64):
     net = models.TwoLayerReLU(width=48)
     cfg = train.TrainConfig(lam=1.0, learning_rate=3e38, steps=5, centre="zero")
     for fused_gd in (True, False):
-        step = net if fused_gd else None
-        state = train.fit(net.apply, batch(variables), x, y, cfg, gd_step=step)
+        step = train.gd_step(net, cfg, x.shape[1], fused_gd)
+        state = train.fit(net.apply, batch(variables), x, y, cfg, step=step)
         assert int(state.diverged_step[0]) == 0 and int(state.step[0]) == 0
         assert np.isfinite(float(state.diverged_loss[0]))  # the loss was finite
         w = np.asarray(state.params["W"][0])
@@ -264,9 +264,12 @@ def test_divergence_is_recorded_not_raised(x64, fused_gd):
     net = models.TwoLayerReLU(width=48, kernel="fused")
     stable = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=300)
     wild = train.TrainConfig(lam=0.05, learning_rate=50.0, steps=300)
-    step = net if fused_gd else None
-    ok = train.fit(net.apply, batch(variables), x, y, stable, gd_step=step)
-    bad = train.fit(net.apply, batch(variables), x, y, wild, gd_step=step)
+    ok = train.fit(
+        net.apply, batch(variables), x, y, stable, step=train.gd_step(net, stable, 3, fused_gd)
+    )
+    bad = train.fit(
+        net.apply, batch(variables), x, y, wild, step=train.gd_step(net, wild, 3, fused_gd)
+    )
     assert int(ok.diverged_step[0]) == -1 and int(ok.step[0]) == 300
     assert 0 < int(bad.diverged_step[0]) < 300
     assert not np.isfinite(float(bad.diverged_loss[0]))
