@@ -13,7 +13,8 @@ What is generated:
   result computed from ``docs/results/<name>/`` (the gathered table and the sweep's
   ``multirun.yaml``), its time from that folder's ``run.json`` (written by ``--rerun``, which
   times the command);
-* ``docs/columns.md`` (:func:`nnkrr.row.reference`; the configuration reference is written
+* ``docs/columns.md`` (:func:`nnkrr.row.reference`, :func:`nnkrr.spectral.reference`; the
+  configuration reference is written
   from the schemas when the site is built, ``docs/hooks.py``);
 * with ``--figures`` (and after ``--rerun``): the savings law's table, fits and figure
   (:mod:`experiments.savings_law`) and every figure of :data:`FIGURES`, redrawn from the tables;
@@ -48,7 +49,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from nnkrr import config, row, scaling
+from nnkrr import config, row, scaling, spectral
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -467,7 +468,7 @@ def generated(results: Path = RESULTS) -> dict[Path, str]:
     for name, render in FINDINGS_BLOCKS.items():
         text = replace_block(text, name, render(results), findings)
     out[findings] = text
-    out[DOCS / "columns.md"] = row.reference()
+    out[DOCS / "columns.md"] = row.reference() + "\n" + spectral.reference()
     return out
 
 

@@ -21,6 +21,7 @@ Modules (each concept lives in the module named after it):
 * :mod:`nnkrr.measurements` -- the gap, its decomposition and the regime, per seed.
 * :mod:`nnkrr.row` -- the columns of a row (the one list of them) and the rows of a job.
 * :mod:`nnkrr.experiment` -- one job of the sweep as a pipeline of stages: config in, rows out.
+* :mod:`nnkrr.spectral` -- one job of the spectral experiment: config in, rows out.
 
 Those are imported on use (``from nnkrr import sampling``), so that ``import nnkrr``
 does not pull in Flax and optax.  :data:`LAYERS` orders them: a module imports only modules
@@ -41,5 +42,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("train", "row"),
     ("config",),
     ("experiment",),
+    ("spectral",),
 )
 __all__ = ["data", "kernels", "krr"]

@@ -14,7 +14,7 @@ import pytest
 from conftest import enable_x64
 from test_config import KEYS
 
-from nnkrr import config, data, experiment, features, models, problem, sampling
+from nnkrr import config, data, experiment, features, models, problem, sampling, spectral
 from nnkrr.scale import Scale
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +95,15 @@ def test_spectral_multirun_gathers_reproducible_rows(tmp_path):
         s_lam = float(sampling.statistical_dimension(k, row.lam))
     np.testing.assert_allclose(row.eps, eps, rtol=1e-9)
     np.testing.assert_allclose(row.s_lambda, s_lam, rtol=1e-9)
+
+    # The job is the library function nnkrr.spectral.run: its rows, in its documented columns.
+    assert list(frame.columns) == ["job", *spectral.COLUMNS]
+    overrides = ["data=cone", "data.n_train=40", "data.n_test=1", "data.dim=4",
+                 "widths=[32,256]", "seeds=2", "flatness_draws=4096"]  # fmt: skip
+    with enable_x64():
+        rows = spectral.run(config.compose(overrides, "spectral"))
+    cli = frame[frame.dataset == "cone"].drop(columns=["job", "wall_s"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows.drop(columns="wall_s"), cli, check_exact=True)
 
 
 REQUIRED = (

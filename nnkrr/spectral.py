@@ -1,0 +1,181 @@
+r"""One job of the spectral experiment, callable from Python: a config in, a table of rows out.
+
+For each sampler, number of features m and seed, a feature sample is drawn
+(:func:`nnkrr.sampling.sample`), its random-feature kernel :math:`K_m` formed
+(:func:`nnkrr.features.rf_kernel`) and its spectral error recorded,
+
+.. math:: \varepsilon = \|(K + \lambda I)^{-1/2} (K_m - K) (K + \lambda I)^{-1/2}\|_2
+
+(:func:`nnkrr.features.spectral_epsilon`; Lee et al. 2020, Thm 3.3; Avron et al. 2017), beside
+the leverage function's statistical dimension :math:`s_\lambda` and flatness
+(:func:`nnkrr.sampling.flatness`).  :math:`\lambda` is the ridge on K (there is no output
+scale here): ``lam``, or ``n_train * lam_per_point`` for the per-sample family.  The process's
+``jax_enable_x64`` must equal the config's ``x64`` (set once, at its start)::
+
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    from nnkrr import config, spectral
+    rows = spectral.run(config.compose(["data=cone", "widths=[64,256]"], "spectral"))
+
+:data:`COLUMNS` documents the columns (``docs/columns.md``); ``experiments/spectral.py`` is
+the Hydra entry point that writes them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import pandas as pd
+
+from nnkrr import experiment
+from nnkrr.config import check
+from nnkrr.scale import per_point
+
+__all__ = ["COLUMNS", "FLATNESS_SEED_OFFSET", "reference", "run"]
+
+#: Every column of a spectral row, in order, with what it holds.
+COLUMNS: dict[str, str] = {
+    "dataset": "the data set's name",
+    "n": "training points n (the rows of K)",
+    "dim": "input dimension d",
+    "kernel": "the kernel approximated: relu_ntk | arccos1 | rff_gaussian (nnkrr.features.KERNELS)",
+    "lam": "the ridge lambda on K (lam, or n * lam_per_point)",
+    "lam_per_point": "the per-sample ridge lambda / n of the per-sample family (NaN: lam fixed)",
+    "sampler": "gaussian | leverage",
+    "method": "iid (Gaussian) | rejection | sir (leverage)",
+    "m": "number of features m",
+    "seed": "the feature sample's index (key fold_in(key(seed), index))",
+    "eps": "spectral error ||(K + lam I)^-1/2 (K_m - K) (K + lam I)^-1/2||_2",
+    "s_lambda": "statistical dimension s_lambda of K at lambda",
+    "flatness": "sup score / s_lambda of the leverage function (a lower estimate)",
+    "bound_over_s_lambda": "the provable sup score bound over s_lambda",
+    "zero_fraction": "P_p(score = 0): the Gaussian mass where the leverage function vanishes",
+    "delta": "failure probability of the theory curves' log(s_lambda / delta)",
+    "acceptance_rate": "rejection sampler's acceptance rate (NaN otherwise)",
+    "ess_fraction": "SIR's effective sample size over the pool (NaN otherwise)",
+    "wall_s": "seconds for the sample, its K_m and its share of the eps computation",
+}
+#: The flatness estimate's key is ``key(FLATNESS_SEED_OFFSET + seed)``: apart from the draws'.
+FLATNESS_SEED_OFFSET = 10**6
+
+
+def run(
+    cfg: Any,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+    checked: bool = False,
+) -> pd.DataFrame:
+    """Run one job of the spectral experiment and return its rows, one per (sampler, m, seed).
+
+    Args:
+      cfg: a spectral config (:func:`nnkrr.config.compose` with ``"spectral"``, a
+        ``DictConfig`` or a :class:`nnkrr.config.Spectral`).
+      progress: optional ``progress("draws", done, total)`` between (sampler, m) cells.
+      checked: ``cfg`` is the plain dict :func:`nnkrr.config.check` returned.
+
+    Returns:
+      A DataFrame with the columns of :data:`COLUMNS`.  A sampler whose median eps over
+      seeds falls below ``stop_below`` draws none of its larger widths.
+
+    Raises:
+      ConfigError: an invalid config value, or a data file that cannot be read.
+      RuntimeError: ``jax_enable_x64`` differs from the config's ``x64``.
+    """
+    from nnkrr import features, sampling
+
+    cfg = cfg if checked else check(cfg, "spectral")
+    if bool(jax.config.jax_enable_x64) != cfg["x64"]:
+        raise RuntimeError(
+            f"nnkrr.spectral.run with x64={cfg['x64']}: call jax.config.update("
+            f"'jax_enable_x64', {cfg['x64']}) once at the start of the process"
+        )
+    ds = experiment.load_data(cfg)
+    x = jnp.asarray(ds.x_train)
+    fixed = cfg["lam_per_point"] is None
+    lam = cfg["lam"] if fixed else per_point(ds.n_train, cfg["lam_per_point"])
+    spec = features.get_kernel(cfg["kernel"])
+    k = spec.exact(x)
+    lev = sampling.leverage(x, lam, k=k, kernel=spec)
+    key = jax.random.key(FLATNESS_SEED_OFFSET + cfg["seed"])
+    flat = sampling.flatness(key, lev, num=cfg["flatness_draws"])
+    base = {
+        "dataset": ds.name,
+        "n": ds.n_train,
+        "dim": ds.dim,
+        "kernel": spec.name,
+        "lam": float(lam),
+        "lam_per_point": cfg["lam_per_point"],
+    }
+    grid = [(sampler, m) for sampler in cfg["samplers"] for m in cfg["widths"]]
+    rows, done_below = [], set()  # samplers whose median eps fell below stop_below
+    for done, (sampler, m) in enumerate(grid):
+        if progress is not None:
+            progress("draws", done, len(grid))
+        if sampler in done_below:
+            continue
+        k_ms, stats, walls = [], [], []
+        for seed in range(cfg["seeds"]):
+            start = time.perf_counter()
+            sample = sampling.sample(
+                jax.random.fold_in(jax.random.key(cfg["seed"]), seed),
+                x,
+                m,
+                sampler=sampler,
+                lam=lam,
+                kernel=spec,
+                method=cfg["method"],
+                pool_size=cfg["pool_size"],
+                lev=lev,
+            )
+            k_ms.append(features.rf_kernel(x, None, sample, spec))
+            stats.append({name: float(v) for name, v in sample.stats.items()})
+            walls.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        eps = features.spectral_epsilon(k, jnp.stack(k_ms), lam)  # one eigh of K
+        eps_wall = (time.perf_counter() - start) / cfg["seeds"]
+        if cfg["stop_below"] is not None and float(jnp.median(eps)) < cfg["stop_below"]:
+            done_below.add(sampler)  # the larger widths of this sampler are not drawn
+        for seed in range(cfg["seeds"]):
+            rows.append(
+                {
+                    **base,
+                    "sampler": sampler,
+                    "method": cfg["method"] if sampler == "leverage" else "iid",
+                    "m": m,
+                    "seed": seed,
+                    "eps": float(eps[seed]),
+                    "s_lambda": flat["s_lambda"],
+                    "flatness": flat["flatness"],
+                    "bound_over_s_lambda": flat["bound_over_s_lambda"],
+                    "zero_fraction": flat["zero_fraction"],
+                    "delta": float(cfg["delta"]),
+                    "acceptance_rate": stats[seed].get("acceptance_rate", float("nan")),
+                    "ess_fraction": stats[seed].get("ess_fraction", float("nan")),
+                    "wall_s": walls[seed] + eps_wall,
+                }
+            )
+    if progress is not None:
+        progress("draws", len(grid), len(grid))
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    return frame
+
+
+def reference() -> str:
+    """The table of a spectral row's columns in Markdown, from :data:`COLUMNS` (a section
+    of ``docs/columns.md``)."""
+    lines = [
+        "## A row of the spectral experiment",
+        "",
+        "Generated from `nnkrr.spectral.COLUMNS`. One row per (sampler, m, seed) in a job's "
+        "`spectral.parquet` / `.csv` (`experiments/spectral.py`, `nnkrr.spectral.run`), in this "
+        "order; a sweep's gathered table adds `job` in front.",
+        "",
+        "| column | what it holds |",
+        "|---|---|",
+    ]
+    lines += [f"| `{name}` | {doc.replace('|', chr(92) + '|')} |" for name, doc in COLUMNS.items()]
+    return "\n".join(lines) + "\n"
