@@ -17,7 +17,8 @@ What is generated:
   configuration reference is written
   from the schemas when the site is built, ``docs/hooks.py``);
 * with ``--figures`` (and after ``--rerun``): the savings law's table, fits and figure
-  (:mod:`experiments.savings_law`) and every figure of :data:`FIGURES`, redrawn from the tables;
+  (:mod:`experiments.savings_law`) and every figure of :data:`FINDINGS`, redrawn from the
+  tables by the function each preset's sweep draws with (:func:`figures`);
 * with ``--notebooks``: ``docs/notebooks/*.ipynb``, the notebooks executed on their small
   default settings, with their outputs, for the site (:func:`notebooks`;
   ``tests/test_notebooks.py`` checks they are the notebooks' current outputs).
@@ -289,39 +290,21 @@ FINDINGS = (
             (("data=cone", "sampler=gaussian", "model.width=32768,65536"),)),
 )  # fmt: skip
 SAVINGS_LAW = "savings_law"
-#: Figures redrawn from committed tables: (results folder, table, plot function, {drawn: published}).
-FIGURES = (
-    ("main", "results.parquet", "experiments.plots:gap_figures",
-     {"gap_vs_width.png": "gap_vs_width_synthetic_lazy.png",
-      "gap_decomposition.png": "gap_decomposition_synthetic_lazy.png"}),
-    ("cone", "results.parquet", "experiments.plots:gap_figures",
-     {"gap_vs_width.png": "gap_vs_width_cone_lazy.png"}),
-    ("regime_paper", "results.parquet", "experiments.plots:gap_figures",
-     {"gap_vs_width.png": "gap_vs_width_synthetic_paper.png"}),
-    ("paper_wide", "results.parquet", "experiments.plots:gap_figures",
-     {"gap_vs_width.png": "gap_vs_width_synthetic_paper_wide.png"}),
-    ("width_savings", "results.parquet", "experiments.plots:width_savings_figures",
-     {"width_savings.png": "width_savings.png"}),
-    ("spectral_scaling", "spectral.parquet", "experiments.scaling:spectral_scaling_figures",
-     {"spectral_scaling.png": "spectral_scaling.png"}),
-    ("equivalence_scaling", "results.parquet", "experiments.scaling:equivalence_scaling_figures",
-     {"equivalence_scaling.png": "equivalence_scaling.png"}),
-)  # fmt: skip
-
-
 def figures(results: Path = RESULTS, out: Path = DOCS / "figures", only=None) -> list[Path]:
-    """Redraw :data:`FIGURES` (those of the folders in ``only``, default all) into ``out``."""
-    import importlib
+    """Redraw the figures of :data:`FINDINGS` (those named in ``only``, default all) into
+    ``out`` from the committed tables: each with the function its preset's sweep draws with
+    (``hydra.callbacks.gather.plot`` of the composed preset: named once, in the YAML), copied
+    under the names of ``Finding.figures``."""
+    from experiments import results as sweep_results
 
     written = []
-    for folder, table, spec, names in FIGURES:
-        if only is not None and folder not in only:
+    for finding in FINDINGS:
+        if only is not None and finding.name not in only:
             continue
-        module, function = spec.split(":")
-        draw = getattr(importlib.import_module(module), function)
+        draw = sweep_results.function_of(_composed(finding).hydra.callbacks.gather.plot)
         with tempfile.TemporaryDirectory() as tmp:
-            draw(pd.read_parquet(results / folder / table), tmp)
-            for drawn, published in names.items():
+            draw(pd.read_parquet(results / finding.name / finding.table), tmp)
+            for drawn, published in finding.figures:
                 shutil.copy2(Path(tmp) / drawn, out / published)
                 written.append(out / published)
     return written

@@ -280,7 +280,7 @@ class GatherResults(Callback):
         self.jobs = None if combos is None else [str(j.hydra.sweep.subdir) for _, j in jobs]
         if not self.validate:
             return
-        check = _function(self.validate)
+        check = function_of(self.validate)
         bad, checked = [], []
         for combo, job in jobs:
             try:
@@ -288,7 +288,7 @@ class GatherResults(Callback):
             except ValueError as err:
                 bad.append((combo, str(err)))
         if not bad and self.data:  # each distinct data config read once, before any job
-            load, seen = _function(self.data), {}
+            load, seen = function_of(self.data), {}
             for combo, job in checked:
                 key = json.dumps(job["data"], sort_keys=True, default=str)
                 if key not in seen:
@@ -317,7 +317,7 @@ class GatherResults(Callback):
                 csv,
             )
             if self.plot:
-                for path in _function(self.plot)(frame, sweep_dir):
+                for path in function_of(self.plot)(frame, sweep_dir):
                     log.info("figure written to %s", path)
         failed = failures(sweep_dir, self.table, self.jobs)
         total = (
@@ -348,6 +348,7 @@ def _refusal(bad: list[tuple[list[str], str]], total: int) -> str:
     return f"Error in config: {len(bad)} of {total} jobs are invalid; nothing was launched\n{lines}"
 
 
-def _function(spec: str):
+def function_of(spec: str):
+    """The function a config names as ``"module:function"`` (``plot``, ``validate``, ``data``)."""
     module, function = spec.split(":")
     return getattr(importlib.import_module(module), function)
