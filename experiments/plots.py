@@ -1,4 +1,6 @@
-"""Figures drawn from results tables (matplotlib, Agg backend)."""
+"""Figures drawn from results tables and their analyses (matplotlib, Agg backend): drawing
+only; the tables are :mod:`experiments.analysis`'s, and :mod:`experiments.findings` decides
+what a sweep writes."""
 
 from __future__ import annotations
 
@@ -12,47 +14,31 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from experiments import analysis  # noqa: E402
+
 COLORS = {"gaussian": "tab:blue", "leverage": "tab:orange"}
 
 
-def loglog_slope(x, y) -> float:
-    """Least-squares slope of log y against log x."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    keep = (x > 0) & (y > 0) & np.isfinite(y)
-    if keep.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
-
-
-def grouped_slopes(
-    frame: pd.DataFrame, keys: list[str], x: str, y: str, agg: str = "mean"
-) -> pd.DataFrame:
-    """Fitted log-log slope of ``agg(y)`` (over seeds) versus ``x``, per group of ``keys``."""
-    summary = frame.groupby(keys + [x], as_index=False)[y].agg(agg)
-    return (
-        summary.groupby(keys)
-        .apply(lambda g: loglog_slope(g[x], g[y]), include_groups=False)
-        .rename("slope")
-        .reset_index()
-    )
-
-
-def spectral_slopes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Fitted slope of median eps versus m, per (dataset, lam, kernel, sampler)."""
-    return grouped_slopes(frame, ["dataset", "lam", "kernel", "sampler"], "m", "eps", "median")
-
-
-def _loglog(ax, xlabel: str, ylabel: str, title: str) -> None:
+def loglog_axes(ax, xlabel: str, ylabel: str, title: str) -> None:
+    """Log-log axes with their labels, a grid and a legend."""
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
+
+
+def span(values, fmt: str = "{:,.0f}") -> str:
+    """``lo–hi`` of ``values`` as ``fmt`` prints them (``lo … hi`` when negative, with a true
+    minus sign), or one number when both print alike."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    a, b = (fmt.format(v).replace("-", "−") for v in (lo, hi))
+    return a if a == b else f"{a} … {b}" if lo < 0 else f"{a}–{b}"
 
 
 def _spectral_panel(ax, frame: pd.DataFrame) -> None:
     row = frame.iloc[0]
     for sampler, group in frame.groupby("sampler"):
         stats = group.groupby("m")["eps"].quantile([0.25, 0.5, 0.75]).unstack()
-        slope = loglog_slope(stats.index, stats[0.5])
+        slope = analysis.loglog_slope(stats.index, stats[0.5])
         color = COLORS.get(sampler)
         ax.plot(
             stats.index,
@@ -75,7 +61,7 @@ def _spectral_panel(ax, frame: pd.DataFrame) -> None:
             color="gray",
             label=f"{label}·log(s_λ/δ)/m), slope −1/2",
         )
-    _loglog(
+    loglog_axes(
         ax,
         "number of features m",
         "spectral error ε",
@@ -88,7 +74,7 @@ def _spectral_panel(ax, frame: pd.DataFrame) -> None:
 def spectral_figure(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     """One log-log panel of eps versus m per (dataset, lam, kernel): ``eps_vs_m.png``."""
     panels = list(frame.groupby(["dataset", "lam", "kernel"], sort=True))
-    fig, axes = _grid(len(panels))
+    fig, axes = _panel_grid(len(panels))
     for ax, (_, group) in zip(axes, panels, strict=False):
         _spectral_panel(ax, group)
     fig.tight_layout()
@@ -98,28 +84,18 @@ def spectral_figure(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     return [path]
 
 
-def gap_slopes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Fitted slope of mean gap_rms versus width, per (dataset, regime, sampler)."""
-    return grouped_slopes(frame, ["dataset", "regime", "sampler"], "width", "gap_rms")
-
-
 def _setting(group: pd.DataFrame) -> str:
     """A panel's data and regime: ``synthetic (n=128, d=8), lazy regime``."""
     row = group.iloc[0]
     return f"{row.dataset} (n={row.n_train}, d={row.dim}), {row.regime} regime"
 
 
-def _span(values, fmt: str) -> str:
-    lo, hi = fmt.format(min(values)), fmt.format(max(values))
-    return lo if lo == hi else f"{lo}–{hi}"
-
-
 def _schedule(group: pd.DataFrame) -> str:
     """The training the panel's rows had: GD steps and lam*T, as ranges where they differ."""
-    return f"{_span(group.steps, '{:,.0f}')} GD steps, λT={_span(group.lam_T, '{:.2g}')}"
+    return f"{span(group.steps, '{:,.0f}')} GD steps, λT={span(group.lam_T, '{:.2g}')}"
 
 
-def _grid(n: int, size=(5.5, 4.5)):
+def _panel_grid(n: int, size=(5.5, 4.5)):
     cols = min(3, n)
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False)
@@ -133,12 +109,12 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     directory = Path(directory)
     ok = frame[frame["status"] == "ok"]
     panels = list(ok.groupby(["dataset", "regime"], sort=True))
-    fig, axes = _grid(len(panels))
+    fig, axes = _panel_grid(len(panels))
     for ax, (_, group) in zip(axes, panels, strict=False):
         reference = None
         for sampler, sub in group.groupby("sampler"):
             stats = sub.groupby("width")["gap_rms"].agg(["mean", "std", "min", "max"])
-            slope = loglog_slope(stats.index, stats["mean"])
+            slope = analysis.loglog_slope(stats.index, stats["mean"])
             color = COLORS.get(sampler)
             fit = f"slope {slope:.2f}, " if len(stats) > 1 else ""
             seeds = sub.init_seed.nunique()
@@ -163,7 +139,7 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
                 reference = stats["mean"].iloc[0] * (stats.index / stats.index[0]) ** -0.5
                 ax.plot(stats.index, reference, ":", color="0.4", label="m^-1/2 reference")
         row = group.iloc[0]
-        _loglog(
+        loglog_axes(
             ax,
             "width m",
             "RMS over test points of f_nn(T) − f*  (f* = NTK-KRR)",
@@ -178,7 +154,7 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     parts = ["gap_kernel", "gap_init", "gap_opt", "gap_nonlin"]
     styles = dict(zip(parts, ["o--", "s:", "^--", "v-."], strict=True))
     panels = list(ok.groupby(["dataset", "regime", "sampler"], sort=True))
-    fig, axes = _grid(len(panels))
+    fig, axes = _panel_grid(len(panels))
     for ax, ((dataset, regime, sampler), group) in zip(axes, panels, strict=False):
         means = group.groupby("width")[["gap_rms", *parts]].mean()
         spread = group.groupby("width")["gap_rms"].agg(["min", "max"])
@@ -208,7 +184,7 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
         elif hidden:
             ax.plot([], [], " ", label=f"below {dtype} round-off, not drawn: {', '.join(hidden)}")
         ax.set_ylim(bottom=bottom)
-        _loglog(
+        loglog_axes(
             ax,
             "width m",
             "RMS over test points (mean over seeds)",
@@ -221,65 +197,9 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     return [path_gap, path_dec]
 
 
-def threshold_widths(
-    frame: pd.DataFrame, keys: list[str], column: str = "gap_rel", threshold: float = 0.05
-) -> pd.DataFrame:
-    """Smallest width of the grid whose mean ``column`` (over seeds) is below ``threshold``,
-    per group of ``keys``; ``reached`` False (and ``width`` the grid's largest) where no
-    width of the grid gets there."""
-    ok = frame[frame["status"] == "ok"]
-    means = ok.groupby(keys + ["width"], as_index=False)[column].mean()
-    rows = []
-    for key, group in means.groupby(keys, sort=True):
-        group = group.sort_values("width")
-        below = group[group[column] < threshold]
-        reached = not below.empty
-        rows.append(
-            {
-                **dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)),
-                "width": int(below["width"].iloc[0] if reached else group["width"].iloc[-1]),
-                "reached": reached,
-                f"{column}_there": float(
-                    below[column].iloc[0] if reached else group[column].iloc[-1]
-                ),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def regime_map_table(frame: pd.DataFrame, threshold: float = 0.05) -> str:
-    """Markdown: per dataset, centre and kappa, the smallest width with gap_rel < threshold
-    (or "not reached by 2^k"), with GD steps, lam*T and the flips there."""
-    keys = ["dataset", "centre", "kappa"]
-    table = threshold_widths(frame, keys, "gap_rel", threshold)
-    ok = frame[frame["status"] == "ok"]
-    lines = [
-        f"| data | centre | κ | smallest width with gap_rel < {threshold:.0%} | gap_rel there "
-        "| flips there (predicted) | GD steps | λT |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in table.itertuples():
-        at = ok[
-            (ok.dataset == row.dataset)
-            & (ok.centre == row.centre)
-            & (ok.kappa == row.kappa)
-            & (ok.width == row.width)
-        ]
-        width = f"2^{int(np.log2(row.width))}"
-        where = width if row.reached else f"not reached by {width}"
-        lines.append(
-            f"| {row.dataset} | {row.centre} | {row.kappa:g} | {where} | "
-            f"{row.gap_rel_there:.3f} | {at.pattern_flips.mean():.3f} "
-            f"({at.pattern_flips_pred.mean():.3f}) | {at.steps.median():.0f} | "
-            f"{at.lam_T.median():.2f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def regime_map_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
-    """``regime_map.png`` (rows: gap_rel, pattern flips with the lazy prediction dashed,
-    weight movement; columns: dataset x centre; one line per kappa) and
-    ``regime_map_table.md`` (:func:`regime_map_table`), plus the usual gap figures."""
+def regime_map_figure(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
+    """``regime_map.png``: rows gap_rel, pattern flips with the lazy prediction dashed,
+    weight movement; columns dataset x centre; one line per kappa."""
     directory = Path(directory)
     ok = frame[frame["status"] == "ok"]
     panels = list(ok.groupby(["dataset", "centre"], sort=True))
@@ -305,108 +225,25 @@ def regime_map_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]
         title = (
             f"{dataset}, centre {centre}\n{_schedule(group)}, ridge on K={group.ridge.iloc[0]:g}"
         )
-        _loglog(axes[0, col], "width m", "gap_rel = RMS |f_nn − f*| / RMS f*", title)
-        _loglog(axes[1, col], "width m", "pattern flips (fraction of (i, r))", title)
-        _loglog(axes[2, col], "width m", "weight movement |W(T) − W(0)| / |W(0)|", title)
+        loglog_axes(axes[0, col], "width m", "gap_rel = RMS |f_nn − f*| / RMS f*", title)
+        loglog_axes(axes[1, col], "width m", "pattern flips (fraction of (i, r))", title)
+        loglog_axes(axes[2, col], "width m", "weight movement |W(T) − W(0)| / |W(0)|", title)
     fig.tight_layout()
     path_map = directory / "regime_map.png"
     fig.savefig(path_map, dpi=110)
     plt.close(fig)
-    path_table = directory / "regime_map_table.md"
-    path_table.write_text(regime_map_table(frame))
-    return [path_map, path_table, *gap_figures(frame, directory)]
+    return [path_map]
 
 
-def width_savings_table(
-    frame: pd.DataFrame,
-    fractions=(0.5, 0.25),
-    column: str = "gap_rel",
-    n_boot: int = 2000,
-    *,
-    by=("dataset",),
-    levels=None,
-) -> pd.DataFrame:
-    """Per ``by`` group (a data set; or a data set and ``n_train``): m_gaussian(eps) /
-    m_leverage(eps) (:func:`nnkrr.savings.width_savings`) at gap levels eps = ``fractions``
-    x the smaller of the two samplers' mean ``column`` at the smallest width, or at the
-    absolute ``levels`` when given, with 90% bootstrap intervals over seeds; the flatness,
-    s_lambda, n and the ridge on K of the group."""
-    from nnkrr import savings
-
-    ok = frame[frame["status"] == "ok"]
-    rows = []
-    for key, group in ok.groupby(list(by), sort=True):
-        curves = {}
-        for sampler, sub in group.groupby("sampler"):
-            wide = sub.pivot_table(index="width", columns="init_seed", values=column)
-            curves[sampler] = wide.dropna(axis=1)
-        if set(curves) != {"gaussian", "leverage"}:
-            continue
-        g, lev = curves["gaussian"], curves["leverage"]  # each on its own widths
-        start = min(g.iloc[0].mean(), lev.iloc[0].mean())
-        targets = (
-            [(lv, math.nan) for lv in levels] if levels else [(start * f, f) for f in fractions]
-        )
-        for eps, fraction in targets:
-            out = savings.width_savings(
-                g.index.to_numpy(),
-                g.to_numpy(),
-                lev.to_numpy(),
-                eps,
-                n_boot=n_boot,
-                widths_leverage=lev.index.to_numpy(),
-            )
-            rows.append(
-                {
-                    **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
-                    "eps": out.eps,
-                    "fraction": fraction,
-                    "m_gaussian": out.m_gaussian,
-                    "m_leverage": out.m_leverage,
-                    "ratio": out.ratio,
-                    "low": out.low,
-                    "high": out.high,
-                    "defined": out.defined,
-                    "flatness": group["flatness"].median(),  # leverage rows (NaN: Gaussian)
-                    "s_lambda": group["s_lambda"].median(),
-                    "n": int(group["n_train"].iloc[0]),
-                    "ridge": float(group["ridge"].iloc[0]),
-                    "seeds": int(min(g.shape[1], lev.shape[1])),
-                    "steps": group["steps"].median(),
-                    "lam_T": group["lam_T"].median(),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def _markdown_savings(table: pd.DataFrame) -> str:
-    lines = [
-        "| data | flatness sup score/s_λ | gap level ε (gap_rel) | m_gauss(ε) | m_lev(ε) "
-        "| m_gauss/m_lev [90% bootstrap] | GD steps | λT |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in table.itertuples():
-        ratio = (
-            "grid does not bracket ε"
-            if np.isnan(r.ratio)
-            else (f"{r.ratio:.2f} [{r.low:.2f}, {r.high:.2f}]")
-        )
-        widths = [f"{w:.0f}" if np.isfinite(w) else "—" for w in (r.m_gaussian, r.m_leverage)]
-        lines.append(
-            f"| {r.dataset} | {r.flatness:.2f} | {r.eps:.4f} | {widths[0]} | {widths[1]} | "
-            f"{ratio} | {r.steps:.0f} | {r.lam_T:.2f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def width_savings_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
-    """``width_savings.png`` (gap_rel vs width per dataset, both samplers, the two gap
-    levels dotted) and ``width_savings_table.md`` (:func:`width_savings_table`)."""
+def width_savings_figure(
+    frame: pd.DataFrame, table: pd.DataFrame, directory: str | Path
+) -> list[Path]:
+    """``width_savings.png``: gap_rel vs width per dataset, both samplers, the gap levels of
+    ``table`` (:func:`experiments.analysis.width_savings_table`) dotted with their ratios."""
     directory = Path(directory)
-    table = width_savings_table(frame)
     ok = frame[frame["status"] == "ok"]
     panels = list(ok.groupby("dataset", sort=True))
-    fig, axes = _grid(len(panels))
+    fig, axes = _panel_grid(len(panels))
     for ax, (dataset, group) in zip(axes, panels, strict=False):
         for sampler, sub in group.groupby("sampler"):
             stats = sub.groupby("width")["gap_rel"].agg(["mean", "min", "max"])
@@ -416,7 +253,7 @@ def width_savings_figures(frame: pd.DataFrame, directory: str | Path) -> list[Pa
         for r in table[table.dataset == dataset].itertuples():
             label = f"ε={r.eps:.3g}: ratio {r.ratio:.2f} [{r.low:.2f}, {r.high:.2f}]"
             ax.axhline(r.eps, color="0.4", ls=":", lw=0.8, label=label)
-        _loglog(
+        loglog_axes(
             ax,
             "width m",
             "gap_rel = RMS |f_nn − f*| / RMS f*",
@@ -427,6 +264,169 @@ def width_savings_figures(frame: pd.DataFrame, directory: str | Path) -> list[Pa
     path_fig = directory / "width_savings.png"
     fig.savefig(path_fig, dpi=120)
     plt.close(fig)
-    path_table = directory / "width_savings_table.md"
-    path_table.write_text(_markdown_savings(table))
-    return [path_fig, path_table]
+    return [path_fig]
+
+
+def spectral_scaling_figure(
+    table: pd.DataFrame, fits: pd.DataFrame, directory: str | Path
+) -> list[Path]:
+    """``spectral_scaling.png``: every run a point, m*(eps) eps^2 against the theory's x for
+    each sampler and predictor (:data:`experiments.analysis.analysis.PREDICTORS`), with the provable
+    bound y = (8/3) x and each data set's fitted y = C x (``fits``,
+    :func:`experiments.analysis.spectral_scaling_fits`)."""
+    directory = Path(directory)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
+    markers = {name: mk for name, mk in zip(sorted(set(table.dataset)), "osD^v", strict=False)}
+    colors = {0.5: "tab:green", 0.25: "tab:purple"}
+    for ax, (sampler, column, label) in zip(axes, analysis.PREDICTORS, strict=True):
+        sub = table[(table.sampler == sampler) & np.isfinite(table.m_star)]
+        for r in sub.itertuples():
+            filled = r.family == "fixed"
+            err = [[r.y - r.m_low * r.eps**2], [r.m_high * r.eps**2 - r.y]]
+            ax.errorbar(
+                getattr(r, column),
+                r.y,
+                yerr=np.maximum(err, 0),
+                fmt=markers[r.dataset],
+                color=colors.get(r.eps, "k"),
+                mfc=colors.get(r.eps, "k") if filled else "w",
+                ms=6,
+                lw=0.8,
+                capsize=2,
+            )
+        xs = np.geomspace(max(table[column].min(), 1e-3) / 2, table[column].max() * 2, 10)
+        ax.plot(xs, analysis.AVRON_C * xs, "k--", lw=1, label="y = (8/3) x (the provable bound)")
+        for dataset in markers:
+            fit = fits[(fits.data == dataset) & (fits.predictor == label) & (fits.eps == "all")]
+            constant = float(fit.C.iloc[0])
+            ax.plot(
+                xs,
+                constant * xs,
+                ":",
+                color="0.4",
+                lw=1,
+                label=f"{dataset}: fit y = {constant:.3g} x",
+            )
+        for name, mk in markers.items():
+            ax.plot([], [], mk, color="0.3", label=name)
+        for eps, color in colors.items():
+            ax.plot([], [], "s", color=color, label=f"ε = {eps}")
+        ax.plot([], [], "o", color="0.3", label="filled: λ fixed")
+        ax.plot([], [], "o", color="0.3", mfc="w", label="open: λ = n λ₀")
+        seeds = int(sub.seeds.min()) if len(sub) else 0
+        delta = float(table.delta.iloc[0]) if len(table) else math.nan
+        loglog_axes(
+            ax,
+            label,
+            "m*(ε) ε²  (median over seeds; bar: 90% bootstrap)",
+            f"{sampler}: m*(ε) ε² vs {label}\n{seeds} seeds a width, δ = {delta:g}, "
+            f"{len(sub)} points",
+        )
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = directory / "spectral_scaling.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
+
+
+def equivalence_scaling_figure(
+    frame: pd.DataFrame, table: pd.DataFrame, fits: pd.DataFrame, directory: str | Path
+) -> list[Path]:
+    """``equivalence_scaling.png``: m*(n) per data set, both samplers and gap levels
+    (``table``, :func:`experiments.analysis.equivalence_scaling_table`), with the fitted
+    exponents (``fits``)."""
+    directory = Path(directory)
+    datasets = sorted(set(table.dataset))
+    fig, axes = plt.subplots(
+        1, max(len(datasets), 1), figsize=(6 * max(len(datasets), 1), 4.8), squeeze=False
+    )
+    styles = {0.05: "o-", 0.025: "s--"}
+    for ax, dataset in zip(axes[0], datasets, strict=False):
+        for (sampler, level), sub in table[table.dataset == dataset].groupby(
+            ["sampler", "gap_level"]
+        ):
+            sub = sub[np.isfinite(sub.m_star)]
+            if sub.empty:
+                continue
+            a = fits[
+                (fits.dataset == dataset)
+                & (fits.what == f"m* ({sampler})")
+                & (fits.gap_level == level)
+            ].exponent
+            err = np.maximum([sub.m_star - sub.m_low, sub.m_high - sub.m_star], 0)
+            ax.errorbar(
+                sub.n,
+                sub.m_star,
+                yerr=err,
+                fmt=styles.get(level, "o-"),
+                color=COLORS.get(sampler),
+                capsize=2,
+                label=f"{sampler}, gap_rel {level:g}: m* ∝ n^{float(a.iloc[0]):.2f}",
+            )
+        ok = frame[(frame.dataset == dataset) & (frame.status == "ok")]
+        loglog_axes(
+            ax,
+            "training points n",
+            "m*: width where mean gap_rel reaches the level",
+            f"{dataset} (d={ok.dim.iloc[0]}), {ok.regime.iloc[0]} regime, λ = n λ₀, "
+            f"{ok.init_seed.nunique()} seeds\nbars: 90% bootstrap over seeds; "
+            f"GD steps {ok.steps.min():.0f}–{ok.steps.max():.0f}",
+        )
+    fig.tight_layout()
+    path = directory / "equivalence_scaling.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
+
+
+def savings_law_figure(table: pd.DataFrame, fits: pd.DataFrame, predictors, path: Path) -> Path:
+    """The savings law (``experiments/savings_law.py``): R against each of ``predictors``
+    ((column, label) pairs), every measurement a point with its interval; y = x and the
+    pooled fit (``fits``) drawn."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    kinds = sorted(set(table.kind))
+    markers = dict(zip(sorted(set(table.dataset)), "osD^vP", strict=False))
+    colours = dict(zip(kinds, ["C0", "C1", "C2", "C3"], strict=False))
+    defined = table[np.isfinite(table.ratio)]
+    for ax, (column, label) in zip(axes, predictors, strict=True):
+        for (kind, dataset), sub in defined.groupby(["kind", "dataset"]):
+            err = np.vstack([sub.ratio - sub.low, sub.high - sub.ratio]).clip(min=0)
+            ax.errorbar(
+                sub[column],
+                sub.ratio,
+                yerr=err,
+                fmt=markers[dataset],
+                color=colours[kind],
+                ms=5,
+                capsize=2,
+                alpha=0.8,
+                label=f"{kind}: {dataset}",
+            )
+        xs = np.geomspace(max(defined[column].min() / 1.5, 0.5), defined[column].max() * 1.5, 50)
+        ax.plot(xs, xs, "k:", lw=1, label="R = x")
+        fit = fits[(fits.kind == "all") & (fits.predictor == label)].iloc[0]
+        ax.plot(
+            xs,
+            fit.C * xs**fit.slope,
+            "k-",
+            lw=1,
+            label=f"pooled fit R = {fit.C:.2f} x^{fit.slope:.2f} (rms ln resid {fit.rms_ln_residual:.2f})",
+        )
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set(xscale="log", yscale="log", xlabel=label)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("R = m_gauss / m_lev at equal error\n(bars: 90% bootstrap over seeds)")
+    axes[0].legend(fontsize=7, loc="upper left")
+    handles, labels = axes[1].get_legend_handles_labels()
+    lines = [i for i, text in enumerate(labels) if text.startswith(("R = x", "pooled"))]
+    axes[1].legend(
+        [handles[i] for i in lines], [labels[i] for i in lines], fontsize=7, loc="upper left"
+    )
+    fig.suptitle(
+        "The width leverage sampling saves, pooled over the spectral and network measurements"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -33,24 +33,22 @@ one check of the published record (``tests/test_docs.py::test_the_published_reco
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import json
-import math
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from nnkrr import config, row, scaling, spectral
+from experiments import findings
+from experiments.findings import FINDINGS, SAVINGS_LAW, Finding
+from nnkrr import config, row, spectral
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -59,251 +57,16 @@ NOTEBOOKS = ("leverage_tutorial", "analysis")  # notebooks/<name>.ipynb, shown o
 BEGIN, END = "<!-- nnkrr:{} -->", "<!-- /nnkrr:{} -->"
 
 
-@dataclasses.dataclass(frozen=True)
-class Finding:
-    """A published finding: the preset command behind it and how its row is rendered."""
-
-    name: str  # its folder under docs/results/
-    what: str
-    entry: str  # experiments/<entry>.py
-    overrides: tuple[str, ...]
-    table: str  # the gathered table's file name
-    render: Callable[[pd.DataFrame, Path], tuple[str, str]]  # -> (regime, result)
-    figures: tuple[tuple[str, str], ...] = ()  # (file in the sweep dir, name in docs/figures)
-    extensions: tuple[tuple[str, ...], ...] = ()  # more sweeps into the same sweep directory
-
-    @property
-    def command(self) -> str:
-        return " && ".join(
-            " ".join(["uv run python", f"experiments/{self.entry}.py", "-m", *self.overrides, *ext])
-            for ext in ((), *self.extensions)
-        )
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.2g}%" if x < 0.1 else f"{100 * x:.0f}%"
-
-
-def _num(x: float, fmt: str = "{:.2f}") -> str:
-    return fmt.format(x).replace("-", "−")
-
-
-def _span(values, fmt="{:,.0f}") -> str:
-    """``lo–hi`` (``lo … hi`` when negative), or one number when they print alike."""
-    lo, hi = float(np.min(values)), float(np.max(values))
-    a, b = _num(lo, fmt), _num(hi, fmt)
-    return a if a == b else f"{a} … {b}" if lo < 0 else f"{a}–{b}"
-
-
-def _slope(frame: pd.DataFrame, column: str) -> float:
-    curve = frame.groupby("width")[column].mean()
-    return scaling.power_law(curve.index, curve.to_numpy(), n_boot=1).slope
-
-
-def _widths(frame: pd.DataFrame) -> str:
-    lo, hi = int(frame.width.min()), int(frame.width.max())
-    return f"2^{int(math.log2(lo))} … 2^{int(math.log2(hi))}"
-
-
-def _main(frame, _):
-    ok = frame[frame.status == "ok"]
-    by = {s: g for s, g in ok.groupby("sampler")}
-    first = ok[ok.width == ok.width.min()].groupby("sampler").pattern_flips.mean()
-    last = ok[ok.width == ok.width.max()].groupby("sampler").pattern_flips.mean()
-    regime = (
-        f"synthetic (sphere) n = {ok.n_train.iloc[0]}, lazy, {_span(ok.steps)} GD steps, "
-        f"λT = {_span(ok.lam_T, '{:.1f}')}, flips {_span(first * 100, '{:.2g}')}% → "
-        f"{_span(last * 100, '{:.2g}')}%"
-    )
-    result = (
-        f"falls like m^{_num(_slope(by['gaussian'], 'gap_rms'))} (Gaussian), "
-        f"m^{_num(_slope(by['leverage'], 'gap_rms'))} (leverage), {_widths(ok)}"
-    )
-    return regime, result
-
-
-def _cone(frame, _):
-    ok = frame[frame.status == "ok"]
-    by = {s: g for s, g in ok.groupby("sampler")}
-    at = ok[ok.width == 1024].groupby("sampler").gap_rms.mean()
-    first = ok[ok.width == ok.width.min()].groupby("sampler").pattern_flips.mean()
-    last = ok[ok.width == ok.width.max()].groupby("sampler").pattern_flips.mean()
-    regime = (
-        f"cone n = {ok.n_train.iloc[0]}, lazy, {_span(ok.steps)} steps, λT = "
-        f"{_span(ok.lam_T, '{:.1f}')}, flips {_pct(first.gaussian)} → {_pct(last.gaussian)} "
-        f"(Gaussian), {_pct(first.leverage)} → {_pct(last.leverage)} (leverage)"
-    )
-    result = (
-        f"falls like m^{_num(_slope(by['gaussian'], 'gap_rms'))} (Gaussian), "
-        f"m^{_num(_slope(by['leverage'], 'gap_rms'))} (leverage); at 2^10 {at.leverage:.3f} "
-        f"against {at.gaussian:.3f}"
-    )
-    return regime, result
-
-
-def _regime_paper(frame, _):
-    ok = frame[frame.status == "ok"]
-    g = ok[ok.sampler == "gaussian"].groupby("width")
-    gap, flips = g.gap_rel.mean(), g.pattern_flips.mean()
-    regime = (
-        f"centre 0, κ = {ok.kappa.iloc[0]:g}, {_span(ok.steps)} steps, λT = "
-        f"{_span(ok.lam_T, '{:.1f}')}, flips {_pct(flips.iloc[0])} → {_pct(flips.iloc[-1])}"
-    )
-    result = (
-        f"gap_rel {_pct(gap.iloc[0])} → {_pct(gap.iloc[-1])} (Gaussian) over {_widths(ok)}: "
-        "still far from lazy"
-    )
-    return regime, result
-
-
-def _paper_wide(frame, _):
-    ok = frame[frame.status == "ok"]
-    g = ok[ok.sampler == "gaussian"].groupby("width")
-    gap, flips = g.gap_rel.mean(), g.pattern_flips.mean()
-    top = gap.index[-4:]  # the local slope over the last three doublings
-    local = math.log(gap[top[-1]] / gap[top[0]]) / math.log(top[-1] / top[0])
-    regime = (
-        f"centre 0, κ = {ok.kappa.iloc[0]:g}, {_span(ok.steps)} steps, λT = {_span(ok.lam_T, '{:.1f}')}, "
-        f"flips {_pct(flips.iloc[0])} → {_pct(flips.iloc[-1])}"
-    )
-    result = (
-        f"gap_rel {_pct(gap.iloc[0])} → {_pct(gap.iloc[-1])} (Gaussian), local slope {_num(local)} "
-        f"from 2^{int(math.log2(top[0]))} to 2^{int(math.log2(top[-1]))}"
-    )
-    return regime, result
-
-
-def _width_savings(frame, _):
-    from experiments import plots
-
-    table = plots.width_savings_table(frame)
-    ok = frame[frame.status == "ok"]
-    parts = []
-    for dataset, sub in table.groupby("dataset", sort=False):
-        parts.append(f"{dataset} {_span(sub.ratio, '{:.2f}')}×")
-    regime = (
-        f"lazy, n = {ok.n_train.iloc[0]}, {_span(ok.steps)} steps, λT = {_span(ok.lam_T, '{:.1f}')}"
-    )
-    return regime, "m_gauss/m_lev at half and a quarter of the starting gap: " + ", ".join(parts)
-
-
-@functools.cache
-def _spectral_fits(folder: Path) -> pd.DataFrame:
-    """The spectral preset's fits, computed once per regeneration (row and findings block)."""
-    from experiments import scaling as tables
-
-    frame = pd.read_parquet(folder / "spectral.parquet")
-    return tables.spectral_scaling_fits(tables.spectral_scaling_table(frame))
-
-
-@functools.cache
-def _equivalence(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The equivalence preset's table and fits, computed once per regeneration."""
-    from experiments import scaling as tables
-
-    table = tables.equivalence_scaling_table(pd.read_parquet(folder / "results.parquet"))
-    return table, tables.equivalence_scaling_fits(table)
-
-
-def _spectral_scaling(frame, folder):
-    fits = _spectral_fits(folder)
-    per = fits[(fits.data != "all") & (fits.eps == "all")]
-    theory = per[per.predictor != "(n/λ) ln(16 s_λ/δ)"]
-    paper = per[per.predictor == "(n/λ) ln(16 s_λ/δ)"]
-    ns = sorted(set(frame.n))
-    regime = f"no training; n = {ns[0]} … {ns[-1]}, λ fixed or n·λ₀"
-    result = (
-        f"leverage ∝ s_λ, Gaussian ∝ sup score (slopes {_span(theory.slope, '{:.2f}')}), "
-        f"{_span(1 / theory.C_over_8_3, '{:.0f}')}× below 8/3; n/λ slopes "
-        f"{_span(paper.slope, '{:.2f}')}"
-    )
-    return regime, result
-
-
-def _equivalence_scaling(frame, folder):
-    from experiments import scaling as tables
-
-    table, fits = _equivalence(folder)
-    at = table[table.gap_level == min(tables.GAP_LEVELS)]
-    exps = fits[(fits.gap_level == min(tables.GAP_LEVELS)) & fits.what.str.startswith("m* (")]
-    exps = exps[np.isfinite(exps.exponent)]
-    ok = frame[frame.status == "ok"]
-    ns = sorted(set(ok.n_train))
-    regime = (
-        f"lazy, λ = n·λ₀, n = {ns[0]} … {ns[-1]}, {_span(at.steps.dropna())} steps at m*, "
-        f"λT {_span(at.lam_T.dropna(), '{:.1f}')}"
-    )
-    level = _pct(min(tables.GAP_LEVELS))
-    parts = [f"m*({level}) ∝ n^a, a = {_span(exps.exponent, '{:.2f}')}"]
-    wide = at.pivot_table(index=["dataset", "n"], columns="sampler", values="m_star")
-    saved = (wide.gaussian / wide.leverage).groupby(level="dataset")
-    parts.append(
-        "m*_gauss/m*_lev "
-        + ", ".join(f"{_span(r.dropna(), '{:.1f}')}× ({d})" for d, r in saved if r.notna().any())
-    )
-    for (dataset, sampler), sub in at.groupby(["dataset", "sampler"]):
-        missing = int(sub.m_star.isna().sum())
-        if missing:
-            parts.append(
-                f"{dataset} {sampler} > 2^{int(math.log2(ok.width.max()))} at {missing} of {len(sub)} n"
-            )
-    return regime, "; ".join(parts)
-
-
-def _savings_law(_, folder):
-    fits = pd.read_csv(folder / "savings_law_fits.csv")
-    law = fits[fits.predictor == "sup score / s_λ"].set_index("kind")
-    paper = fits[fits.predictor == "(n/λ) / s_λ"].set_index("kind")
-    table = pd.read_csv(folder / "savings_law_table.csv")
-    regime = f"{int(np.isfinite(table.ratio).sum())} spectral and network ratios"
-    result = (
-        f"R = m_gauss/m_lev ≈ {law.C['spectral']:.2f} flatness^{law.slope['spectral']:.2f} "
-        f"(spectral, ±{_pct(law.rms_ln_residual['spectral'])}), "
-        f"{law.C['network']:.2f} flatness^{law.slope['network']:.2f} (network, "
-        f"±{_pct(law.rms_ln_residual['network'])}); (n/λ)/s_λ overstates it "
-        f"{_span(1 / paper.C[['spectral', 'network']], '{:.0f}')}×"
-    )
-    return regime, result
-
-
-FINDINGS = (
-    Finding("main", "network vs NTK-KRR gap", "sweep", (), "results.parquet", _main,
-            (("gap_vs_width.png", "gap_vs_width_synthetic_lazy.png"),
-             ("gap_decomposition.png", "gap_decomposition_synthetic_lazy.png"))),
-    Finding("cone", "the gap on anisotropic data", "sweep", ("data=cone",), "results.parquet",
-            _cone, (("gap_vs_width.png", "gap_vs_width_cone_lazy.png"),)),
-    Finding("regime_paper", "the paper's regime", "sweep", ("regime=paper",), "results.parquet",
-            _regime_paper, (("gap_vs_width.png", "gap_vs_width_synthetic_paper.png"),)),
-    Finding("paper_wide", "the paper's regime at scale", "sweep", ("+experiment=paper_wide",),
-            "results.parquet", _paper_wide,
-            (("gap_vs_width.png", "gap_vs_width_synthetic_paper_wide.png"),)),
-    Finding("width_savings", "width leverage saves at equal gap", "sweep",
-            ("+experiment=width_savings",), "results.parquet", _width_savings,
-            (("width_savings.png", "width_savings.png"),)),
-    Finding("spectral_scaling", "width the kernel approximation needs (Thm 3.3)", "spectral",
-            ("+experiment=spectral_scaling",), "spectral.parquet", _spectral_scaling,
-            (("spectral_scaling.png", "spectral_scaling.png"),)),
-    Finding("equivalence_scaling", "width the network needs against n", "sweep",
-            ("+experiment=equivalence_scaling",), "results.parquet", _equivalence_scaling,
-            (("equivalence_scaling.png", "equivalence_scaling.png"),),
-            # the cone's Gaussian networks need more than 2^14 to reach 2.5%
-            (("data=cone", "sampler=gaussian", "model.width=32768,65536"),)),
-)  # fmt: skip
-SAVINGS_LAW = "savings_law"
 def figures(results: Path = RESULTS, out: Path = DOCS / "figures", only=None) -> list[Path]:
-    """Redraw the figures of :data:`FINDINGS` (those named in ``only``, default all) into
-    ``out`` from the committed tables: each with the function its preset's sweep draws with
-    (``hydra.callbacks.gather.plot`` of the composed preset: named once, in the YAML), copied
-    under the names of ``Finding.figures``."""
-    from experiments import results as sweep_results
-
+    """Redraw the figures of :data:`~experiments.findings.FINDINGS` (those named in ``only``,
+    default all) into ``out`` from the committed tables: each finding's analysis writes
+    into a scratch folder, and its figures are copied under their published names."""
     written = []
     for finding in FINDINGS:
         if only is not None and finding.name not in only:
             continue
-        draw = sweep_results.function_of(_composed(finding).hydra.callbacks.gather.plot)
         with tempfile.TemporaryDirectory() as tmp:
-            draw(pd.read_parquet(results / finding.name / finding.table), tmp)
+            finding.analysis(pd.read_parquet(results / finding.name / finding.table), tmp)
             for drawn, published in finding.figures:
                 shutil.copy2(Path(tmp) / drawn, out / published)
                 written.append(out / published)
@@ -317,19 +80,25 @@ def _duration(seconds: float) -> str:
     return f"{minutes:.0f} min" if minutes >= 10 else f"{int(minutes)} min {seconds % 60:.0f} s"
 
 
+@functools.cache
+def _tables(finding: Finding, results: Path) -> tuple[pd.DataFrame, dict]:
+    """A finding's committed table and its analysis tables, computed once per regeneration."""
+    frame = pd.read_parquet(results / finding.name / finding.table)
+    return frame, finding.analysis.tables(frame)
+
+
 def findings_table(results: Path = RESULTS) -> str:
-    """The findings table in Markdown, one row per :data:`FINDINGS` entry and the savings law."""
+    """The findings table in Markdown, one row per finding of
+    :data:`~experiments.findings.FINDINGS` and the savings law."""
     lines = ["| what | regime | result | command (time) |", "|---|---|---|---|"]
     for f in FINDINGS:
-        folder = results / f.name
-        regime, result = f.render(pd.read_parquet(folder / f.table), folder)
-        meta = json.loads((folder / "run.json").read_text())
+        regime, result = f.render(*_tables(f, results))
+        meta = json.loads((results / f.name / "run.json").read_text())
         short = " ".join([f"{f.entry}.py -m", *f.overrides])
         lines.append(
             f"| {f.what} | {regime} | {result} | `{short}` ({_duration(meta['wall_s'])}) |"
         )
-    folder = results / SAVINGS_LAW
-    regime, result = _savings_law(None, folder)
+    regime, result = findings.savings_law_row(results / SAVINGS_LAW)
     lines.append(
         f"| one law for what leverage saves | {regime} | {result} | `savings_law.py` (from the "
         "tables above) |"
@@ -337,98 +106,15 @@ def findings_table(results: Path = RESULTS) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _fmt(x: float, digits: int = 2) -> str:
-    return "—" if not np.isfinite(x) else _num(x, f"{{:.{digits}g}}" if abs(x) < 1 else "{:.0f}")
-
-
-def width_savings_block(results: Path = RESULTS) -> str:
-    """The width_savings preset's table (:func:`experiments.plots.width_savings_table`)."""
-    from experiments import plots
-
-    frame = pd.read_parquet(results / "width_savings" / "results.parquet")
-    return plots._markdown_savings(plots.width_savings_table(frame))
-
-
-def spectral_fits_block(results: Path = RESULTS) -> str:
-    """Per data set and predictor: C of m* eps^2 = C D ln(16 s/delta), C / (8/3), the free
-    slope, the residual (both eps and both ridge families pooled)."""
-
-    fits = _spectral_fits(results / "spectral_scaling")
-    fits = fits[(fits.data != "all") & (fits.eps == "all")]
-    lines = [
-        "| sampler, D | data | C [90%] | C / (8/3) | free log-log slope [90%] | rms ln residual |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in fits.sort_values(
-        ["sampler", "predictor", "data"], ascending=[False, False, False]
-    ).itertuples():
-        d = r.predictor.split(" ln")[0]
-        lines.append(
-            f"| {r.sampler}, {d} | {'sphere' if r.data == 'synthetic' else r.data} | "
-            f"{r.C:.2g} [{r.C_low:.2g}, {r.C_high:.2g}] | 1/{1 / r.C_over_8_3:.0f} | "
-            f"{r.slope:.2f} [{r.slope_low:.2f}, {r.slope_high:.2f}] | {r.rms_log_residual:.2f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def equivalence_block(results: Path = RESULTS) -> str:
-    """Per data set and sampler: m*(n) at both gap levels, the exponent at the smaller level
-    with its interval, the flips at m*."""
-    from experiments import scaling as tables
-
-    table, fits = _equivalence(results / "equivalence_scaling")
-    fits = fits.set_index(["dataset", "what", "gap_level"])
-    hi, lo = max(tables.GAP_LEVELS), min(tables.GAP_LEVELS)
-    ns = sorted(set(table.n))
-    lines = [
-        f"| data | sampler | m*({_pct(hi)}) at n = {ns[0]} … {ns[-1]} | m*({_pct(lo)}) at n = "
-        f"{ns[0]} … {ns[-1]} | a of m*({_pct(lo)}) ∝ n^a [90%] | pattern flips at m* |",
-        "|---|---|---|---|---|---|",
-    ]
-    for (dataset, sampler), sub in table.groupby(["dataset", "sampler"]):
-        cells = [
-            ", ".join(_fmt(v) for v in sub[sub.gap_level == level].sort_values("n").m_star)
-            for level in (hi, lo)
-        ]
-        fit = fits.loc[(dataset, f"m* ({sampler})", lo)]
-        flips = sub.pattern_flips.dropna()
-        lines.append(
-            f"| {'sphere' if dataset == 'synthetic' else dataset} | {sampler} | {cells[0]} | "
-            f"{cells[1]} | {_num(fit.exponent)} [{_num(fit.low)}, {_num(fit.high)}] | "
-            f"{_span(flips * 100, '{:.2g}')}% |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def savings_law_block(results: Path = RESULTS) -> str:
-    """The savings law's fits per kind and predictor (:mod:`experiments.savings_law`)."""
-    fits = pd.read_csv(results / SAVINGS_LAW / "savings_law_fits.csv")
-    lines = [
-        "| measurements | predictor | slope a [90%] | C [90%] | rms ln residual |",
-        "|---|---|---|---|---|",
-    ]
-    for r in fits.itertuples():
-        if r.predictor.startswith("none") and r.kind != "all":
-            continue
-        slope = (
-            "—"
-            if r.predictor.startswith("none")
-            else (f"{r.slope:.2f} [{r.slope_low:.2f}, {r.slope_high:.2f}]")
-        )
-        lines.append(
-            f"| {r.kind} ({r.points}) | {r.predictor} | {slope} | "
-            f"{r.C:.2g} [{r.C_low:.2g}, {r.C_high:.2g}] | {r.rms_ln_residual:.2f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-#: Generated blocks of docs/findings.md: marker name -> renderer of the committed tables.
-FINDINGS_BLOCKS = {
-    "width-savings": width_savings_block,
-    "spectral-fits": spectral_fits_block,
-    "equivalence": equivalence_block,
-    "savings-law": savings_law_block,
-}
+def findings_blocks(results: Path = RESULTS) -> dict[str, str]:
+    """The generated blocks of docs/findings.md: marker name -> its Markdown (each finding's
+    blocks, from its analysis tables, and the savings law's)."""
+    out = {}
+    for f in FINDINGS:
+        for name, block in f.blocks:
+            out[name] = block(_tables(f, results)[1])
+    out["savings-law"] = findings.savings_law_block(results / SAVINGS_LAW)
+    return out
 
 
 def replace_block(text: str, name: str, body: str, path: Path) -> str:
@@ -446,11 +132,11 @@ def generated(results: Path = RESULTS) -> dict[Path, str]:
     out = {}
     for path in (ROOT / "README.md", DOCS / "index.md"):
         out[path] = replace_block(path.read_text(), "findings", table, path)
-    findings = DOCS / "findings.md"
-    text = replace_block(findings.read_text(), "findings", table, findings)
-    for name, render in FINDINGS_BLOCKS.items():
-        text = replace_block(text, name, render(results), findings)
-    out[findings] = text
+    page = DOCS / "findings.md"
+    text = replace_block(page.read_text(), "findings", table, page)
+    for name, body in findings_blocks(results).items():
+        text = replace_block(text, name, body, page)
+    out[page] = text
     out[DOCS / "columns.md"] = row.reference() + "\n" + spectral.reference()
     return out
 

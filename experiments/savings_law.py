@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from experiments import plots
-from experiments.scaling import GAP_LEVELS, _markdown, family
+from experiments.analysis import GAP_LEVELS, family, markdown_table, width_savings_table
 from nnkrr import savings, scaling
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,9 +76,9 @@ def network_savings(frame: pd.DataFrame, source: str, n_boot: int = 2000) -> pd.
     """R from a sweep's gathered rows: ``width_savings`` (per data set, half and a quarter
     of the starting gap) or ``equivalence_scaling`` (per data set and n, gap_rel 5%, 2.5%)."""
     if source == "width_savings":
-        table = plots.width_savings_table(frame, n_boot=n_boot)
+        table = width_savings_table(frame, n_boot=n_boot)
     else:
-        table = plots.width_savings_table(
+        table = width_savings_table(
             frame, n_boot=n_boot, by=("dataset", "n_train"), levels=GAP_LEVELS
         )
     rows = []
@@ -141,57 +141,6 @@ def law_fits(table: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def figure(table: pd.DataFrame, fits: pd.DataFrame, path: Path) -> Path:
-    """R against each predictor, every measurement a point with its interval; y = x and the
-    pooled fit drawn."""
-    fig, axes = plots.plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
-    kinds = sorted(set(table.kind))
-    markers = dict(zip(sorted(set(table.dataset)), "osD^vP", strict=False))
-    colours = dict(zip(kinds, ["C0", "C1", "C2", "C3"], strict=False))
-    defined = table[np.isfinite(table.ratio)]
-    for ax, (column, label) in zip(axes, PREDICTORS, strict=True):
-        for (kind, dataset), sub in defined.groupby(["kind", "dataset"]):
-            err = np.vstack([sub.ratio - sub.low, sub.high - sub.ratio]).clip(min=0)
-            ax.errorbar(
-                sub[column],
-                sub.ratio,
-                yerr=err,
-                fmt=markers[dataset],
-                color=colours[kind],
-                ms=5,
-                capsize=2,
-                alpha=0.8,
-                label=f"{kind}: {dataset}",
-            )
-        xs = np.geomspace(max(defined[column].min() / 1.5, 0.5), defined[column].max() * 1.5, 50)
-        ax.plot(xs, xs, "k:", lw=1, label="R = x")
-        fit = fits[(fits.kind == "all") & (fits.predictor == label)].iloc[0]
-        ax.plot(
-            xs,
-            fit.C * xs**fit.slope,
-            "k-",
-            lw=1,
-            label=f"pooled fit R = {fit.C:.2f} x^{fit.slope:.2f} (rms ln resid {fit.rms_ln_residual:.2f})",
-        )
-        ax.axhline(1.0, color="grey", lw=0.8)
-        ax.set(xscale="log", yscale="log", xlabel=label)
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("R = m_gauss / m_lev at equal error\n(bars: 90% bootstrap over seeds)")
-    axes[0].legend(fontsize=7, loc="upper left")
-    handles, labels = axes[1].get_legend_handles_labels()
-    lines = [i for i, text in enumerate(labels) if text.startswith(("R = x", "pooled"))]
-    axes[1].legend(
-        [handles[i] for i in lines], [labels[i] for i in lines], fontsize=7, loc="upper left"
-    )
-    fig.suptitle(
-        "The width leverage sampling saves, pooled over the spectral and network measurements"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plots.plt.close(fig)
-    return path
-
-
 def savings_law(results: Path, figures: Path, n_boot: int = 2000) -> list[Path]:
     """Read the three gathered tables under ``results``, write the law's table, fits and figure."""
     parts = [
@@ -206,11 +155,11 @@ def savings_law(results: Path, figures: Path, n_boot: int = 2000) -> list[Path]:
     out = results / "savings_law"
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "savings_law_table.csv", index=False)
-    (out / "savings_law_table.md").write_text(_markdown(table.drop(columns=["family"])))
+    (out / "savings_law_table.md").write_text(markdown_table(table.drop(columns=["family"])))
     fits.to_csv(out / "savings_law_fits.csv", index=False)
-    (out / "savings_law_fits.md").write_text(_markdown(fits))
+    (out / "savings_law_fits.md").write_text(markdown_table(fits))
     figures.mkdir(parents=True, exist_ok=True)
-    fig = figure(table, fits, figures / "savings_law.png")
+    fig = plots.savings_law_figure(table, fits, PREDICTORS, figures / "savings_law.png")
     return [
         out / "savings_law_table.csv",
         out / "savings_law_table.md",

@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from experiments import cli, plots, results
+from experiments import analysis, cli, plots, results
 from nnkrr import spectral
 from nnkrr.config import ConfigError
 
@@ -59,7 +59,7 @@ def main(cfg: DictConfig) -> None:
     )
     parquet, _ = results.write_table(frame, out, "spectral")
     plots.spectral_figure(frame, out)
-    for row in plots.spectral_slopes(frame).itertuples():
+    for row in analysis.spectral_slopes(frame).itertuples():
         log.info("%s %s: eps ~ m^%.3f", row.dataset, row.sampler, row.slope)
     summary = frame.groupby(["sampler", "m"])["eps"].median().unstack(0)
     log.info("median eps by m:\n%s", summary.to_string(float_format="%.4f"))

@@ -49,7 +49,7 @@ ROOT = next(
     p for p in [Path.cwd(), *Path.cwd().parents] if (p / "experiments" / "sweep.py").exists()
 )
 sys.path.insert(0, str(ROOT))
-from experiments import plots  # noqa: E402
+from experiments import analysis, findings, plots  # noqa: E402
 
 from nnkrr import data, sampling  # noqa: E402
 
@@ -142,7 +142,7 @@ figures = Path(tempfile.mkdtemp(prefix="nnkrr-figures-"))
 gap_png, decomposition_png = plots.gap_figures(results, figures)
 toy("SWEEP")
 display(Image(filename=str(gap_png)))
-plots.gap_slopes(results)
+analysis.gap_slopes(results)
 
 # %% [markdown]
 # ## Where the gap comes from
@@ -182,7 +182,8 @@ show(fig)
 # gap_rel < 5%.
 
 # %%
-map_png, map_table, *_ = plots.regime_map_figures(regime_map, figures)
+findings.REGIME_MAP(regime_map, figures)  # the preset's figures and table
+map_png, map_table = figures / "regime_map.png", figures / "regime_map_table.md"
 toy("REGIME_MAP")
 display(Image(filename=str(map_png)))
 print(map_table.read_text())
@@ -195,7 +196,7 @@ print(map_table.read_text())
 (eps_png,) = plots.spectral_figure(spectral, figures)
 toy("SPECTRAL")
 display(Image(filename=str(eps_png)))
-plots.spectral_slopes(spectral)
+analysis.spectral_slopes(spectral)
 
 # %% [markdown]
 # ## Why leverage sampling helps on one dataset and not the other

@@ -226,3 +226,13 @@ def test_the_figures_are_redrawn_from_the_tables(tmp_path):
         "gap_vs_width_synthetic_lazy.png",
     ]
     assert all(p.stat().st_size > 20_000 for p in written)
+
+
+@pytest.mark.parametrize("finding", publish.FINDINGS, ids=lambda f: f.name)
+def test_a_findings_preset_gathers_with_its_analysis(finding):
+    """The record's analysis is the one its preset's sweep writes with (the YAML's ``plot``):
+    the published figures are the ones the preset's command draws."""
+    from experiments.results import function_of
+
+    plot = publish._composed(finding).hydra.callbacks.gather.plot
+    assert function_of(plot) is finding.analysis

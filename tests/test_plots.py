@@ -1,10 +1,11 @@
-"""Analysis tables behind the regime-map and width-savings figures, on frames with known answers."""
+"""Analysis tables behind the regime-map and width-savings figures, on frames with known
+answers, and what a sweep's gathering writes from them (experiments.findings)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import plots
+from experiments import analysis, findings
 
 WIDTHS = [256, 1024, 4096, 16384, 65536]
 
@@ -55,7 +56,7 @@ def test_threshold_widths_and_regime_map_table(tmp_path):
         ("sphere", "gaussian", "zero", 0.1): lambda m: 0.3,  # flat: never reaches 5%
         ("sphere", "gaussian", "init", 1.0): lambda m: 0.2 * (m / 256) ** -0.5,  # 0.05 at 4096
     }
-    table = plots.threshold_widths(frame(curves), ["dataset", "centre", "kappa"])
+    table = analysis.threshold_widths(frame(curves), ["dataset", "centre", "kappa"])
     got = {(r.centre, r.kappa): (r.width, r.reached) for r in table.itertuples()}
     # 0.8 / 16 = 0.05 is not < 0.05 at 65536: not reached; 0.2 / 4 = 0.05 at 4096, 0.025 next
     assert got == {
@@ -63,10 +64,11 @@ def test_threshold_widths_and_regime_map_table(tmp_path):
         ("zero", 1.0): (65536, False),
         ("init", 1.0): (16384, True),
     }
-    text = plots.regime_map_table(frame(curves))
+    text = analysis.regime_map_table(frame(curves))
     assert "not reached by 2^16" in text and "| sphere | init | 1 | 2^14 | 0.025 |" in text
-    paths = plots.regime_map_figures(frame(curves), tmp_path)
+    paths = findings.REGIME_MAP(frame(curves), tmp_path)
     assert (tmp_path / "regime_map.png").stat().st_size > 10_000 and len(paths) == 4
+    assert (tmp_path / "regime_map_table.md").read_text() == text
 
 
 @pytest.mark.parametrize("factor", [4.0, 2.0])
@@ -75,12 +77,13 @@ def test_width_savings_table_recovers_a_known_ratio(tmp_path, factor):
         ("cone", "gaussian", "init", 1.0): lambda m: 0.5 * (m / 256) ** -0.5,
         ("cone", "leverage", "init", 1.0): lambda m: 0.5 * (factor * m / 256) ** -0.5,
     }
-    table = plots.width_savings_table(frame(curves), n_boot=50)
+    table = analysis.width_savings_table(frame(curves), n_boot=50)
     assert table["fraction"].tolist() == [0.5, 0.25]
     # eps = fraction x the leverage curve's value at 256 (the smaller of the two)
     np.testing.assert_allclose(table["eps"], 0.5 / factor**0.5 * np.array([0.5, 0.25]))
     np.testing.assert_allclose(table["ratio"], factor, rtol=0.02)  # seeds' +-1% spread
     assert (table["low"] <= factor * 1.02).all() and (table["high"] >= factor * 0.98).all()
     assert table["flatness"].iloc[0] == 8.0
-    plots.width_savings_figures(frame(curves), tmp_path)
+    findings.WIDTH_SAVINGS(frame(curves), tmp_path)
+    assert (tmp_path / "width_savings.png").stat().st_size > 10_000
     assert "| cone | 8.00 |" in (tmp_path / "width_savings_table.md").read_text()

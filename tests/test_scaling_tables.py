@@ -1,4 +1,5 @@
-"""experiments/scaling.py: the spectral scaling table and fits on tables with known answers."""
+"""experiments/analysis.py: the spectral and equivalence scaling tables and fits on tables with
+known answers; what their sweeps write (experiments.findings)."""
 
 import math
 
@@ -6,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import scaling as tables
+from experiments import analysis as tables
+from experiments import findings
 
 
 def synthetic_frame(c_lev=2.0, c_gauss=5.0):
@@ -67,10 +69,15 @@ def test_fits_recover_the_constant_and_a_unit_slope():
 
 
 def test_figures_are_written(tmp_path):
-    paths = tables.spectral_scaling_figures(synthetic_frame(), tmp_path)
+    paths = findings.SPECTRAL_SCALING(synthetic_frame(), tmp_path)
     assert (tmp_path / "spectral_scaling.png").stat().st_size > 20_000
     assert "| leverage |" in (tmp_path / "spectral_scaling_fits.md").read_text()
-    assert len(paths) == 3
+    assert sorted(p.name for p in paths) == [
+        "spectral_scaling.png",
+        "spectral_scaling_fits.md",
+        "spectral_scaling_table.csv",
+        "spectral_scaling_table.md",
+    ]
 
 
 def equivalence_frame(a_gauss=0.8, a_lev=0.5):

@@ -1,31 +1,201 @@
-"""Scaling-law tables and figures from gathered tables (the imperative edge; the numerics are
-:mod:`nnkrr.scaling`).
+"""The analyses of gathered tables: slopes, needed widths, savings and scaling-law fits, as
+tables (pandas in, pandas or Markdown out; no files, no figures).  The numerics are
+:mod:`nnkrr.scaling` and :mod:`nnkrr.savings`; :mod:`experiments.findings` writes these tables
+beside a sweep's figures (:mod:`experiments.plots`) and renders the published findings from them.
 
-``spectral_scaling_figures`` is the gathering step of ``+experiment=spectral_scaling``
-(``experiments/spectral.py``): for each (data set, n, lambda, sampler) the width
-m*(eps) at which the median spectral error over seeds reaches eps, with a bootstrap interval
-over seeds, beside the quantities Thm 3.3 is written in (Lee et al. 2020; Avron et al. 2017):
+Spectral scaling (``+experiment=spectral_scaling``, ``experiments/spectral.py``): for each
+(data set, n, lambda, sampler) the width m*(eps) at which the median spectral error over seeds
+reaches eps, with a bootstrap interval over seeds, beside the quantities Thm 3.3 is written in
+(Lee et al. 2020; Avron et al. 2017):
 
     leverage:  m >= (8/3) eps^-2 s_lam ln(16 s_lam / delta)
     Gaussian:  m >= (8/3) eps^-2 sup_w score(w) ln(16 s_lam / delta),  sup score <= n / lam
 
-(unit-norm inputs for the last).  Every run is a point of ``spectral_scaling.png``:
-m*(eps) eps^2 against s_lam ln(16 s_lam / delta) (leverage), and against the estimated
-sup score and n / lam times the same logarithm (Gaussian), with the line y = (8/3) x, the
-provable bound.  ``spectral_scaling_fits.md`` has the fitted constants C of y = C x and the
-free log-log slopes, with bootstrap intervals over the points.
+(unit-norm inputs for the last), and the fitted constants C of m* eps^2 = C x with the free
+log-log slopes (:func:`spectral_scaling_fits`).  Equivalence scaling
+(``+experiment=equivalence_scaling``): the width m*(n) at which the network's mean gap_rel
+reaches a level, and its power law in n (:func:`equivalence_scaling_fits`).
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from experiments import plots
 from nnkrr import scaling
+
+
+def loglog_slope(x, y) -> float:
+    """Least-squares slope of log y against log x."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = (x > 0) & (y > 0) & np.isfinite(y)
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
+
+
+def grouped_slopes(
+    frame: pd.DataFrame, keys: list[str], x: str, y: str, agg: str = "mean"
+) -> pd.DataFrame:
+    """Fitted log-log slope of ``agg(y)`` (over seeds) versus ``x``, per group of ``keys``."""
+    summary = frame.groupby(keys + [x], as_index=False)[y].agg(agg)
+    return (
+        summary.groupby(keys)
+        .apply(lambda g: loglog_slope(g[x], g[y]), include_groups=False)
+        .rename("slope")
+        .reset_index()
+    )
+
+
+def spectral_slopes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fitted slope of median eps versus m, per (dataset, lam, kernel, sampler)."""
+    return grouped_slopes(frame, ["dataset", "lam", "kernel", "sampler"], "m", "eps", "median")
+
+
+def gap_slopes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fitted slope of mean gap_rms versus width, per (dataset, regime, sampler)."""
+    return grouped_slopes(frame, ["dataset", "regime", "sampler"], "width", "gap_rms")
+
+
+def threshold_widths(
+    frame: pd.DataFrame, keys: list[str], column: str = "gap_rel", threshold: float = 0.05
+) -> pd.DataFrame:
+    """Smallest width of the grid whose mean ``column`` (over seeds) is below ``threshold``,
+    per group of ``keys``; ``reached`` False (and ``width`` the grid's largest) where no
+    width of the grid gets there."""
+    ok = frame[frame["status"] == "ok"]
+    means = ok.groupby(keys + ["width"], as_index=False)[column].mean()
+    rows = []
+    for key, group in means.groupby(keys, sort=True):
+        group = group.sort_values("width")
+        below = group[group[column] < threshold]
+        reached = not below.empty
+        rows.append(
+            {
+                **dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)),
+                "width": int(below["width"].iloc[0] if reached else group["width"].iloc[-1]),
+                "reached": reached,
+                f"{column}_there": float(
+                    below[column].iloc[0] if reached else group[column].iloc[-1]
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def regime_map_table(frame: pd.DataFrame, threshold: float = 0.05) -> str:
+    """Markdown: per dataset, centre and kappa, the smallest width with gap_rel < threshold
+    (or "not reached by 2^k"), with GD steps, lam*T and the flips there."""
+    keys = ["dataset", "centre", "kappa"]
+    table = threshold_widths(frame, keys, "gap_rel", threshold)
+    ok = frame[frame["status"] == "ok"]
+    lines = [
+        f"| data | centre | κ | smallest width with gap_rel < {threshold:.0%} | gap_rel there "
+        "| flips there (predicted) | GD steps | λT |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in table.itertuples():
+        at = ok[
+            (ok.dataset == row.dataset)
+            & (ok.centre == row.centre)
+            & (ok.kappa == row.kappa)
+            & (ok.width == row.width)
+        ]
+        width = f"2^{int(np.log2(row.width))}"
+        where = width if row.reached else f"not reached by {width}"
+        lines.append(
+            f"| {row.dataset} | {row.centre} | {row.kappa:g} | {where} | "
+            f"{row.gap_rel_there:.3f} | {at.pattern_flips.mean():.3f} "
+            f"({at.pattern_flips_pred.mean():.3f}) | {at.steps.median():.0f} | "
+            f"{at.lam_T.median():.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def width_savings_table(
+    frame: pd.DataFrame,
+    fractions=(0.5, 0.25),
+    column: str = "gap_rel",
+    n_boot: int = 2000,
+    *,
+    by=("dataset",),
+    levels=None,
+) -> pd.DataFrame:
+    """Per ``by`` group (a data set; or a data set and ``n_train``): m_gaussian(eps) /
+    m_leverage(eps) (:func:`nnkrr.savings.width_savings`) at gap levels eps = ``fractions``
+    x the smaller of the two samplers' mean ``column`` at the smallest width, or at the
+    absolute ``levels`` when given, with 90% bootstrap intervals over seeds; the flatness,
+    s_lambda, n and the ridge on K of the group."""
+    from nnkrr import savings
+
+    ok = frame[frame["status"] == "ok"]
+    rows = []
+    for key, group in ok.groupby(list(by), sort=True):
+        curves = {}
+        for sampler, sub in group.groupby("sampler"):
+            wide = sub.pivot_table(index="width", columns="init_seed", values=column)
+            curves[sampler] = wide.dropna(axis=1)
+        if set(curves) != {"gaussian", "leverage"}:
+            continue
+        g, lev = curves["gaussian"], curves["leverage"]  # each on its own widths
+        start = min(g.iloc[0].mean(), lev.iloc[0].mean())
+        targets = (
+            [(lv, math.nan) for lv in levels] if levels else [(start * f, f) for f in fractions]
+        )
+        for eps, fraction in targets:
+            out = savings.width_savings(
+                g.index.to_numpy(),
+                g.to_numpy(),
+                lev.to_numpy(),
+                eps,
+                n_boot=n_boot,
+                widths_leverage=lev.index.to_numpy(),
+            )
+            rows.append(
+                {
+                    **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                    "eps": out.eps,
+                    "fraction": fraction,
+                    "m_gaussian": out.m_gaussian,
+                    "m_leverage": out.m_leverage,
+                    "ratio": out.ratio,
+                    "low": out.low,
+                    "high": out.high,
+                    "defined": out.defined,
+                    "flatness": group["flatness"].median(),  # leverage rows (NaN: Gaussian)
+                    "s_lambda": group["s_lambda"].median(),
+                    "n": int(group["n_train"].iloc[0]),
+                    "ridge": float(group["ridge"].iloc[0]),
+                    "seeds": int(min(g.shape[1], lev.shape[1])),
+                    "steps": group["steps"].median(),
+                    "lam_T": group["lam_T"].median(),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def width_savings_markdown(table: pd.DataFrame) -> str:
+    """:func:`width_savings_table` in Markdown (``width_savings_table.md``, the findings page)."""
+    lines = [
+        "| data | flatness sup score/s_λ | gap level ε (gap_rel) | m_gauss(ε) | m_lev(ε) "
+        "| m_gauss/m_lev [90% bootstrap] | GD steps | λT |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        ratio = (
+            "grid does not bracket ε"
+            if np.isnan(r.ratio)
+            else (f"{r.ratio:.2f} [{r.low:.2f}, {r.high:.2f}]")
+        )
+        widths = [f"{w:.0f}" if np.isfinite(w) else "—" for w in (r.m_gaussian, r.m_leverage)]
+        lines.append(
+            f"| {r.dataset} | {r.flatness:.2f} | {r.eps:.4f} | {widths[0]} | {widths[1]} | "
+            f"{ratio} | {r.steps:.0f} | {r.lam_T:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
 
 #: The spectral errors at which the width needed is read off.
 EPS_LEVELS = (0.5, 0.25)
@@ -129,7 +299,8 @@ def spectral_scaling_fits(table: pd.DataFrame, n_boot: int = 2000) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def _markdown(frame: pd.DataFrame, floats: str = "{:.3g}") -> str:
+def markdown_table(frame: pd.DataFrame, floats: str = "{:.3g}") -> str:
+    """A table in Markdown, floats as ``floats`` formats them."""
     cols = list(frame.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in frame.itertuples(index=False):
@@ -137,96 +308,6 @@ def _markdown(frame: pd.DataFrame, floats: str = "{:.3g}") -> str:
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
-
-def spectral_scaling_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
-    """``spectral_scaling.png``, ``spectral_scaling_table.csv``/``.md`` and
-    ``spectral_scaling_fits.md`` in ``directory`` (module docstring)."""
-    directory = Path(directory)
-    paths = []
-    table = spectral_scaling_table(frame)
-    fits = spectral_scaling_fits(table)
-    table.to_csv(directory / "spectral_scaling_table.csv", index=False)
-    shown = table[
-        [
-            "dataset",
-            "n",
-            "lam",
-            "family",
-            "sampler",
-            "eps",
-            "m_star",
-            "m_low",
-            "m_high",
-            "s_lambda",
-            "sup_score",
-            "bound",
-            "n_over_lam",
-        ]
-    ]
-    (directory / "spectral_scaling_table.md").write_text(_markdown(shown))
-    (directory / "spectral_scaling_fits.md").write_text(_markdown(fits))
-
-    fig, axes = plots.plt.subplots(1, 3, figsize=(15, 4.8))
-    markers = {name: mk for name, mk in zip(sorted(set(table.dataset)), "osD^v", strict=False)}
-    colors = {0.5: "tab:green", 0.25: "tab:purple"}
-    for ax, (sampler, column, label) in zip(axes, PREDICTORS, strict=True):
-        sub = table[(table.sampler == sampler) & np.isfinite(table.m_star)]
-        for r in sub.itertuples():
-            filled = r.family == "fixed"
-            err = [[r.y - r.m_low * r.eps**2], [r.m_high * r.eps**2 - r.y]]
-            ax.errorbar(
-                getattr(r, column),
-                r.y,
-                yerr=np.maximum(err, 0),
-                fmt=markers[r.dataset],
-                color=colors.get(r.eps, "k"),
-                mfc=colors.get(r.eps, "k") if filled else "w",
-                ms=6,
-                lw=0.8,
-                capsize=2,
-            )
-        xs = np.geomspace(max(table[column].min(), 1e-3) / 2, table[column].max() * 2, 10)
-        ax.plot(xs, AVRON_C * xs, "k--", lw=1, label="y = (8/3) x (the provable bound)")
-        for dataset in markers:
-            one = sub[sub.dataset == dataset].drop_duplicates(["n", "lam", "eps"])
-            fit = scaling.power_law(one[column], one.y, slope=1.0, n_boot=200)
-            ax.plot(
-                xs,
-                fit.constant * xs,
-                ":",
-                color="0.4",
-                lw=1,
-                label=f"{dataset}: fit y = {fit.constant:.3g} x",
-            )
-        for name, mk in markers.items():
-            ax.plot([], [], mk, color="0.3", label=name)
-        for eps, color in colors.items():
-            ax.plot([], [], "s", color=color, label=f"ε = {eps}")
-        ax.plot([], [], "o", color="0.3", label="filled: λ fixed")
-        ax.plot([], [], "o", color="0.3", mfc="w", label="open: λ = n λ₀")
-        seeds = int(sub.seeds.min()) if len(sub) else 0
-        delta = float(table.delta.iloc[0]) if len(table) else math.nan
-        plots._loglog(
-            ax,
-            label,
-            "m*(ε) ε²  (median over seeds; bar: 90% bootstrap)",
-            f"{sampler}: m*(ε) ε² vs {label}\n{seeds} seeds a width, δ = {delta:g}, "
-            f"{len(sub)} points",
-        )
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = directory / "spectral_scaling.png"
-    fig.savefig(path, dpi=120)
-    plots.plt.close(fig)
-    return [
-        *paths,
-        path,
-        directory / "spectral_scaling_table.md",
-        directory / "spectral_scaling_fits.md",
-    ]
-
-
-# --------------------------------------------------------------------------- equivalence
 
 #: The relative gaps at which the width the network needs is read off.
 GAP_LEVELS = (0.05, 0.025)
@@ -316,61 +397,3 @@ def equivalence_scaling_fits(table: pd.DataFrame, n_boot: int = 2000) -> pd.Data
                 }
             )
     return pd.DataFrame(rows)
-
-
-def equivalence_scaling_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
-    """``equivalence_scaling.png`` (m*(n) per data set, both samplers and gap levels, with the
-    fitted exponents), ``equivalence_scaling_table.{md,csv}``, ``equivalence_scaling_fits.md``,
-    and the sweep's usual gap figures."""
-    directory = Path(directory)
-    table = equivalence_scaling_table(frame)
-    fits = equivalence_scaling_fits(table)
-    table.to_csv(directory / "equivalence_scaling_table.csv", index=False)
-    (directory / "equivalence_scaling_table.md").write_text(_markdown(table))
-    (directory / "equivalence_scaling_fits.md").write_text(_markdown(fits))
-    datasets = sorted(set(table.dataset))
-    fig, axes = plots.plt.subplots(
-        1, max(len(datasets), 1), figsize=(6 * max(len(datasets), 1), 4.8), squeeze=False
-    )
-    styles = {0.05: "o-", 0.025: "s--"}
-    for ax, dataset in zip(axes[0], datasets, strict=False):
-        for (sampler, level), sub in table[table.dataset == dataset].groupby(
-            ["sampler", "gap_level"]
-        ):
-            sub = sub[np.isfinite(sub.m_star)]
-            if sub.empty:
-                continue
-            a = fits[
-                (fits.dataset == dataset)
-                & (fits.what == f"m* ({sampler})")
-                & (fits.gap_level == level)
-            ].exponent
-            err = np.maximum([sub.m_star - sub.m_low, sub.m_high - sub.m_star], 0)
-            ax.errorbar(
-                sub.n,
-                sub.m_star,
-                yerr=err,
-                fmt=styles.get(level, "o-"),
-                color=plots.COLORS.get(sampler),
-                capsize=2,
-                label=f"{sampler}, gap_rel {level:g}: m* ∝ n^{float(a.iloc[0]):.2f}",
-            )
-        ok = frame[(frame.dataset == dataset) & (frame.status == "ok")]
-        plots._loglog(
-            ax,
-            "training points n",
-            "m*: width where mean gap_rel reaches the level",
-            f"{dataset} (d={ok.dim.iloc[0]}), {ok.regime.iloc[0]} regime, λ = n λ₀, "
-            f"{ok.init_seed.nunique()} seeds\nbars: 90% bootstrap over seeds; "
-            f"GD steps {ok.steps.min():.0f}–{ok.steps.max():.0f}",
-        )
-    fig.tight_layout()
-    path = directory / "equivalence_scaling.png"
-    fig.savefig(path, dpi=120)
-    plots.plt.close(fig)
-    return [
-        path,
-        directory / "equivalence_scaling_table.md",
-        directory / "equivalence_scaling_fits.md",
-        *plots.gap_figures(frame, directory),
-    ]
