@@ -188,13 +188,8 @@ def run(
         horizon_c=trn["horizon_c"],
         max_steps=trn["max_steps"],
     )
-    tcfg = train.TrainConfig(
-        lam=lam,
-        learning_rate=sched.learning_rate,
-        steps=sched.steps,
-        centre=reg["centre"],
-        optimizer=trn["optimizer"],
-        optimizer_kwargs=tuple(sorted(trn["optimizer_kwargs"].items())),
+    tcfg = train.TrainConfig.of(
+        trn, lam=lam, learning_rate=sched.learning_rate, steps=sched.steps, centre=reg["centre"]
     )
     step = train.gd_step(net.module, tcfg, prob.x.shape[-1])
     trained = train_networks(net, prob, tcfg, trn["segments"], dtype, progress, checkpoints, step)

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from nnkrr.scale import Scale
 
-__all__ = ["COLUMNS", "DATA_COLUMN_DOC", "GATHERED_COLUMNS", "provenance", "reference", "rows"]
+__all__ = [
+    "COLUMNS",
+    "DATA_COLUMN_DOC",
+    "GATHERED_COLUMNS",
+    "TRAIN_COLUMN_DOC",
+    "fixed_column",
+    "provenance",
+    "reference",
+    "rows",
+]
 
 #: Every column of a row, in order, with what it holds.  ``data_<key>`` columns (one per
 #: option of the data set besides its seed and sizes, :data:`DATA_COLUMN_DOC`) follow ``target``.
@@ -35,7 +44,7 @@ COLUMNS: dict[str, str] = {
     "dtype": "training dtype",
     "kernel_path": "the network's forward and backward pass: fused | autodiff",
     "chunk": "neurons per block of the fused kernel (null for the MLP)",
-    "train_step": "the network's training step: fused (one pass over W) | generic (nnkrr.train.gd_step)",
+    "step_path": "the network's training step: fused (one pass over W) | generic (nnkrr.train.gd_step)",
     "optimizer": "optax optimizer",
     "optimizer_kwargs": "its arguments (as a string)",
     "step_factor": "step size as a fraction of the stable one",
@@ -73,6 +82,16 @@ COLUMNS: dict[str, str] = {
     "wall_s": "seconds the whole job took (its seeds train together: the same on each seed's row)",
 }
 DATA_COLUMN_DOC = "data_<key>: the data set's option <key> (e.g. data_spread for the cone)"
+TRAIN_COLUMN_DOC = (
+    "train.<key>: a train option without a column above (one added to the schema: recorded "
+    "as it ran, with no change here)"
+)
+#: The train options the columns above record: by name, or through what they set
+#: (``learning_rate``, ``time_T``); ``segments`` does not change a number.
+_NAMED_TRAIN_KEYS = (
+    "optimizer", "optimizer_kwargs", "step_factor", "horizon_c", "max_steps",
+    "learning_rate", "time", "segments",
+)  # fmt: skip
 #: Columns a sweep's gathered table adds in front of a job's rows.
 GATHERED_COLUMNS: dict[str, str] = {
     "job": "the job's directory in the sweep directory (its overrides, Hydra's override_dirname)"
@@ -81,7 +100,7 @@ _FIXED_DATA_KEYS = ("_target_", "seed", "n_train", "n_test", "dim")
 
 
 def provenance(
-    cfg: dict, scale: Scale, ds, kernel_path: str, chunk: int | None, train_step: str
+    cfg: dict, scale: Scale, ds, kernel_path: str, chunk: int | None, step_path: str
 ) -> dict:
     """The config values that change a row's numbers (besides the per-seed index); the
     scale (``kappa``, ``lam``, ``ridge``) as the job ran it (:class:`nnkrr.scale.Scale`)."""
@@ -114,14 +133,23 @@ def provenance(
         dtype=cfg["dtype"],
         kernel_path=kernel_path,
         chunk=chunk,
-        train_step=train_step,
+        step_path=step_path,
         optimizer=trn["optimizer"],
         optimizer_kwargs=str(dict(sorted(trn["optimizer_kwargs"].items()))),
         step_factor=trn["step_factor"],
         horizon_c=trn["horizon_c"],
         max_steps=trn["max_steps"],
     )
+    for key, value in sorted(trn.items()):
+        if key not in _NAMED_TRAIN_KEYS:
+            row[f"train.{key}"] = value
     return row
+
+
+def fixed_column(name: str) -> bool:
+    """Whether a row's column is one of :data:`COLUMNS` (not a ``data_<key>`` or
+    ``train.<key>`` column, which vary with the config)."""
+    return not (name.startswith("data_") and name != "data_seed") and not name.startswith("train.")
 
 
 def rows(base: dict, schedule, lam: float, measured: list[dict], wall_s: float) -> list[dict]:
@@ -140,7 +168,7 @@ def rows(base: dict, schedule, lam: float, measured: list[dict], wall_s: float) 
             **m,
             "wall_s": wall_s,
         }
-        fixed = [c for c in row if not c.startswith("data_") or c == "data_seed"]
+        fixed = [c for c in row if fixed_column(c)]
         unknown = set(fixed) - set(COLUMNS)
         if unknown or len(fixed) != len(COLUMNS):
             raise AssertionError(f"row columns disagree with COLUMNS: {sorted(unknown)}")
@@ -164,5 +192,8 @@ def reference() -> str:
         lines.append(f"| `{name}` | {doc.replace('|', chr(92) + '|')} |")
         if name == "target":
             key, _, doc_ = DATA_COLUMN_DOC.partition(": ")
+            lines.append(f"| `{key}` | {doc_} |")
+        if name == "max_steps":
+            key, _, doc_ = TRAIN_COLUMN_DOC.partition(": ")
             lines.append(f"| `{key}` | {doc_} |")
     return "\n".join(lines) + "\n"

@@ -23,19 +23,21 @@ the Hydra entry point that writes them.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pandas as pd
 
 from nnkrr import experiment
 from nnkrr.config import check
 from nnkrr.scale import per_point
 
-__all__ = ["COLUMNS", "FLATNESS_SEED_OFFSET", "reference", "run"]
+__all__ = ["COLUMNS", "FLATNESS_SEED_OFFSET", "Problem", "cell", "make_problem", "reference", "run"]
 
 #: Every column of a spectral row, in order, with what it holds.
 COLUMNS: dict[str, str] = {
@@ -63,36 +65,26 @@ COLUMNS: dict[str, str] = {
 FLATNESS_SEED_OFFSET = 10**6
 
 
-def run(
-    cfg: Any,
-    *,
-    progress: Callable[[str, int, int], None] | None = None,
-    checked: bool = False,
-) -> pd.DataFrame:
-    """Run one job of the spectral experiment and return its rows, one per (sampler, m, seed).
+@dataclasses.dataclass(frozen=True, eq=False)
+class Problem:
+    """What every draw of a spectral job shares: the inputs ``x`` (n, d), the ridge ``lam`` on
+    K, the kernel spec, K (n, n), the leverage function, its flatness statistics and the
+    rows' common columns."""
 
-    Args:
-      cfg: a spectral config (:func:`nnkrr.config.compose` with ``"spectral"``, a
-        ``DictConfig`` or a :class:`nnkrr.config.Spectral`).
-      progress: optional ``progress("draws", done, total)`` between (sampler, m) cells.
-      checked: ``cfg`` is the plain dict :func:`nnkrr.config.check` returned.
+    x: jax.Array
+    lam: float
+    spec: Any  # a nnkrr.features.FeatureKernel
+    k: jax.Array
+    lev: Any  # a nnkrr.sampling.Leverage
+    flat: dict
+    base: dict
 
-    Returns:
-      A DataFrame with the columns of :data:`COLUMNS`.  A sampler whose median eps over
-      seeds falls below ``stop_below`` draws none of its larger widths.
 
-    Raises:
-      ConfigError: an invalid config value, or a data file that cannot be read.
-      RuntimeError: ``jax_enable_x64`` differs from the config's ``x64``.
-    """
+def make_problem(cfg: dict) -> Problem:
+    """The data of a checked spectral config, its ridge (``lam`` or ``n * lam_per_point``),
+    its exact kernel, leverage function and flatness (key ``FLATNESS_SEED_OFFSET + seed``)."""
     from nnkrr import features, sampling
 
-    cfg = cfg if checked else check(cfg, "spectral")
-    if bool(jax.config.jax_enable_x64) != cfg["x64"]:
-        raise RuntimeError(
-            f"nnkrr.spectral.run with x64={cfg['x64']}: call jax.config.update("
-            f"'jax_enable_x64', {cfg['x64']}) once at the start of the process"
-        )
     ds = experiment.load_data(cfg)
     x = jnp.asarray(ds.x_train)
     fixed = cfg["lam_per_point"] is None
@@ -110,6 +102,86 @@ def run(
         "lam": float(lam),
         "lam_per_point": cfg["lam_per_point"],
     }
+    return Problem(x, float(lam), spec, k, lev, flat, base)
+
+
+def cell(cfg: dict, prob: Problem, sampler: str, m: int) -> list[dict]:
+    """The rows of one (sampler, m): ``seeds`` feature samples (keys ``fold_in(key(seed),
+    index)``), their K_m and one eps each (one eigendecomposition of K for all)."""
+    from nnkrr import features, sampling
+
+    k_ms, stats, walls = [], [], []
+    for seed in range(cfg["seeds"]):
+        start = time.perf_counter()
+        sample = sampling.sample(
+            jax.random.fold_in(jax.random.key(cfg["seed"]), seed),
+            prob.x,
+            m,
+            sampler=sampler,
+            lam=prob.lam,
+            kernel=prob.spec,
+            method=cfg["method"],
+            pool_size=cfg["pool_size"],
+            lev=prob.lev,
+        )
+        k_ms.append(features.rf_kernel(prob.x, None, sample, prob.spec))
+        stats.append({name: float(v) for name, v in sample.stats.items()})
+        walls.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    eps = features.spectral_epsilon(prob.k, jnp.stack(k_ms), prob.lam)
+    eps_wall = (time.perf_counter() - start) / cfg["seeds"]
+    flat = prob.flat
+    return [
+        {
+            **prob.base,
+            "sampler": sampler,
+            "method": cfg["method"] if sampler == "leverage" else "iid",
+            "m": m,
+            "seed": seed,
+            "eps": float(eps[seed]),
+            "s_lambda": flat["s_lambda"],
+            "flatness": flat["flatness"],
+            "bound_over_s_lambda": flat["bound_over_s_lambda"],
+            "zero_fraction": flat["zero_fraction"],
+            "delta": float(cfg["delta"]),
+            "acceptance_rate": stats[seed].get("acceptance_rate", float("nan")),
+            "ess_fraction": stats[seed].get("ess_fraction", float("nan")),
+            "wall_s": walls[seed] + eps_wall,
+        }
+        for seed in range(cfg["seeds"])
+    ]
+
+
+def run(
+    cfg: Any,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+    checked: bool = False,
+) -> pd.DataFrame:
+    """Run one job of the spectral experiment and return its rows, one per (sampler, m, seed):
+    :func:`make_problem`, then :func:`cell` for each (sampler, m).
+
+    Args:
+      cfg: a spectral config (:func:`nnkrr.config.compose` with ``"spectral"``, a
+        ``DictConfig`` or a :class:`nnkrr.config.Spectral`).
+      progress: optional ``progress("draws", done, total)`` between (sampler, m) cells.
+      checked: ``cfg`` is the plain dict :func:`nnkrr.config.check` returned.
+
+    Returns:
+      A DataFrame with the columns of :data:`COLUMNS`.  A sampler whose median eps over
+      seeds falls below ``stop_below`` draws none of its larger widths.
+
+    Raises:
+      ConfigError: an invalid config value, or a data file that cannot be read.
+      RuntimeError: ``jax_enable_x64`` differs from the config's ``x64``.
+    """
+    cfg = cfg if checked else check(cfg, "spectral")
+    if bool(jax.config.jax_enable_x64) != cfg["x64"]:
+        raise RuntimeError(
+            f"nnkrr.spectral.run with x64={cfg['x64']}: call jax.config.update("
+            f"'jax_enable_x64', {cfg['x64']}) once at the start of the process"
+        )
+    prob = make_problem(cfg)
     grid = [(sampler, m) for sampler in cfg["samplers"] for m in cfg["widths"]]
     rows, done_below = [], set()  # samplers whose median eps fell below stop_below
     for done, (sampler, m) in enumerate(grid):
@@ -117,51 +189,13 @@ def run(
             progress("draws", done, len(grid))
         if sampler in done_below:
             continue
-        k_ms, stats, walls = [], [], []
-        for seed in range(cfg["seeds"]):
-            start = time.perf_counter()
-            sample = sampling.sample(
-                jax.random.fold_in(jax.random.key(cfg["seed"]), seed),
-                x,
-                m,
-                sampler=sampler,
-                lam=lam,
-                kernel=spec,
-                method=cfg["method"],
-                pool_size=cfg["pool_size"],
-                lev=lev,
-            )
-            k_ms.append(features.rf_kernel(x, None, sample, spec))
-            stats.append({name: float(v) for name, v in sample.stats.items()})
-            walls.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        eps = features.spectral_epsilon(k, jnp.stack(k_ms), lam)  # one eigh of K
-        eps_wall = (time.perf_counter() - start) / cfg["seeds"]
-        if cfg["stop_below"] is not None and float(jnp.median(eps)) < cfg["stop_below"]:
+        rows += (new := cell(cfg, prob, sampler, m))
+        median = float(np.median([r["eps"] for r in new]))
+        if cfg["stop_below"] is not None and median < cfg["stop_below"]:
             done_below.add(sampler)  # the larger widths of this sampler are not drawn
-        for seed in range(cfg["seeds"]):
-            rows.append(
-                {
-                    **base,
-                    "sampler": sampler,
-                    "method": cfg["method"] if sampler == "leverage" else "iid",
-                    "m": m,
-                    "seed": seed,
-                    "eps": float(eps[seed]),
-                    "s_lambda": flat["s_lambda"],
-                    "flatness": flat["flatness"],
-                    "bound_over_s_lambda": flat["bound_over_s_lambda"],
-                    "zero_fraction": flat["zero_fraction"],
-                    "delta": float(cfg["delta"]),
-                    "acceptance_rate": stats[seed].get("acceptance_rate", float("nan")),
-                    "ess_fraction": stats[seed].get("ess_fraction", float("nan")),
-                    "wall_s": walls[seed] + eps_wall,
-                }
-            )
     if progress is not None:
         progress("draws", len(grid), len(grid))
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    return frame
+    return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def reference() -> str:

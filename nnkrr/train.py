@@ -81,6 +81,19 @@ class TrainConfig:
     optimizer: str = "sgd"
     optimizer_kwargs: tuple = ()
 
+    @classmethod
+    def of(cls, train: dict, **computed) -> TrainConfig:
+        """The config of a job's ``train`` node (every key that is a field here, mappings
+        as sorted tuples) with the ``computed`` fields (``lam``, ``learning_rate``, ``steps``,
+        ``centre``) set; a key of the schema that is not a field is the schedule's."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        given = {
+            k: tuple(sorted(v.items())) if isinstance(v, dict) else v
+            for k, v in train.items()
+            if k in names
+        }
+        return cls(**{**given, **computed})
+
     def __post_init__(self):
         rules.POSITIVE.require("lam", self.lam)
         rules.POSITIVE.require("learning_rate", self.learning_rate)
@@ -294,7 +307,7 @@ class FusedStep(NamedTuple):
 #: A training step, chosen once per fit (:func:`gd_step`): ``init(state, x, constants,
 #: centre) -> carry``, ``update(carry, x, y, constants, centre) -> carry`` (one step),
 #: ``state(carry) -> TrainState``, its ``apply_fn``, ``cfg`` and ``name`` (the rows'
-#: ``train_step``).
+#: ``step_path``).
 Step = GenericStep | FusedStep
 
 

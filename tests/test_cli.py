@@ -40,7 +40,7 @@ def run_app(script: str, *overrides: str, cwd: Path) -> None:
 
 def test_krr_app_writes_correct_metrics(tmp_path):
     out = tmp_path / "run"
-    run_app("krr.py", "data=wine", "lam=0.05", "seed=2", f"hydra.run.dir={out}", cwd=tmp_path)
+    run_app("krr.py", "data=wine", "ridge=0.05", "seed=2", f"hydra.run.dir={out}", cwd=tmp_path)
     metrics = json.loads((out / "metrics.json").read_text())
     assert (out / ".hydra" / "config.yaml").exists()
 
@@ -198,7 +198,11 @@ BAD_OVERRIDES = [
     (["model.width=7"], "model.width must be even with regime.symmetric=true"),
     (["dtype=float16"], "dtype must be one of float32, float64, got 'float16'"),
     (["ridge=-1"], "ridge must be a finite number > 0, got -1.0"),
-    (["lam=0.1"], "lam: derived: lam = regime.kappa^2 * ridge (nnkrr.scale.Scale); set ridge"),
+    (
+        ["lam=0.1"],
+        "lam: derived: lam = kappa^2 * ridge, the output scale's square times the "
+        "ridge on K (nnkrr.scale.Scale); set ridge",
+    ),
     (["train.step_factor=2"], "train.step_factor must be a finite number in (0, 2), got 2.0"),
     (["target=3"], "target must be in [0, 1) for data synthetic, got 3"),
     (["+model.widht=128"], f"model.widht: unknown key (model has {KEYS(config.TwoLayer)})"),

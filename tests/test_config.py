@@ -134,7 +134,8 @@ def test_lam_is_derived_not_set(entry):
     with pytest.raises(config.ConfigError) as err:
         config.compose(["lam=0.1"], entry)
     assert str(err.value) == (
-        "lam: derived: lam = regime.kappa^2 * ridge (nnkrr.scale.Scale); set ridge, the ridge on K"
+        "lam: derived: lam = kappa^2 * ridge, the output scale's square times the ridge on K "
+        "(nnkrr.scale.Scale); set ridge"
     )
 
 

@@ -342,7 +342,7 @@ ENTRY_POINTS = {"sweep": Sweep, "spectral": Spectral, "krr": KRR}
 
 #: Keys a config does not have because they are derived, and what to set instead.
 DERIVED = {
-    "lam": "derived: lam = regime.kappa^2 * ridge (nnkrr.scale.Scale); set ridge, the ridge on K",
+    "lam": "derived: lam = kappa^2 * ridge, the output scale's square times the ridge on K (nnkrr.scale.Scale); set ridge",
 }
 #: The config groups (``configs/<entry>.yaml``'s defaults list chooses one option each).
 GROUPS = ("data", "sampler", "regime", "train", "model")
