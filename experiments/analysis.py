@@ -360,6 +360,19 @@ def equivalence_scaling_table(frame: pd.DataFrame, levels=GAP_LEVELS, n_boot: in
     return pd.DataFrame(out)
 
 
+def _exponent_row(dataset: str, what: str, level: float, fit: scaling.PowerLaw) -> dict:
+    return {
+        "dataset": dataset,
+        "what": what,
+        "gap_level": level,
+        "points": fit.points,
+        "exponent": fit.slope,
+        "low": fit.slope_low,
+        "high": fit.slope_high,
+        "C": fit.constant,
+    }
+
+
 def equivalence_scaling_fits(table: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
     """The exponent a of m*(n) = C n^a per (data set, sampler, gap level), with its 90%
     bootstrap interval over the n; and per (data set, level) the width leverage saves,
@@ -367,33 +380,11 @@ def equivalence_scaling_fits(table: pd.DataFrame, n_boot: int = 2000) -> pd.Data
     rows = []
     for (dataset, sampler, level), sub in table.groupby(["dataset", "sampler", "gap_level"]):
         fit = scaling.power_law(sub.n, sub.m_star, n_boot=n_boot)
-        rows.append(
-            {
-                "dataset": dataset,
-                "what": f"m* ({sampler})",
-                "gap_level": level,
-                "points": fit.points,
-                "exponent": fit.slope,
-                "low": fit.slope_low,
-                "high": fit.slope_high,
-                "C": fit.constant,
-            }
-        )
+        rows.append(_exponent_row(dataset, f"m* ({sampler})", level, fit))
     for (dataset, level), sub in table.groupby(["dataset", "gap_level"]):
         wide = sub.pivot_table(index="n", columns="sampler", values="m_star")
         if {"gaussian", "leverage"} <= set(wide.columns):
             ratio = wide.gaussian / wide.leverage
             fit = scaling.power_law(ratio.index, ratio.to_numpy(), n_boot=n_boot)
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "what": "m*_gauss / m*_lev",
-                    "gap_level": level,
-                    "points": fit.points,
-                    "exponent": fit.slope,
-                    "low": fit.slope_low,
-                    "high": fit.slope_high,
-                    "C": fit.constant,
-                }
-            )
+            rows.append(_exponent_row(dataset, "m*_gauss / m*_lev", level, fit))
     return pd.DataFrame(rows)

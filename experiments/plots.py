@@ -26,6 +26,14 @@ def loglog_axes(ax, xlabel: str, ylabel: str, title: str) -> None:
     ax.legend(fontsize=7)
 
 
+def _save(fig, path: Path, dpi: int = 120) -> Path:
+    """Lay out ``fig``, write it to ``path`` and close it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def span(values, fmt: str = "{:,.0f}") -> str:
     """``lo–hi`` of ``values`` as ``fmt`` prints them (``lo … hi`` when negative, with a true
     minus sign), or one number when both print alike."""
@@ -77,11 +85,7 @@ def spectral_figure(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
     fig, axes = _panel_grid(len(panels))
     for ax, (_, group) in zip(axes, panels, strict=False):
         _spectral_panel(ax, group)
-    fig.tight_layout()
-    path = Path(directory) / "eps_vs_m.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [_save(fig, Path(directory) / "eps_vs_m.png")]
 
 
 def _setting(group: pd.DataFrame) -> str:
@@ -146,10 +150,7 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
             f"{_setting(group)}\n"
             f"λ={row.lam:g}, κ={row.kappa:g}, s_λ={row.s_lambda:.1f}, {_schedule(group)}",
         )
-    fig.tight_layout()
-    path_gap = directory / "gap_vs_width.png"
-    fig.savefig(path_gap, dpi=120)
-    plt.close(fig)
+    path_gap = _save(fig, directory / "gap_vs_width.png")
 
     parts = ["gap_kernel", "gap_init", "gap_opt", "gap_nonlin"]
     styles = dict(zip(parts, ["o--", "s:", "^--", "v-."], strict=True))
@@ -190,10 +191,7 @@ def gap_figures(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
             "RMS over test points (mean over seeds)",
             f"{dataset}, {regime} regime, {sampler} init, {seeds} seeds\n{_schedule(group)}",
         )
-    fig.tight_layout()
-    path_dec = directory / "gap_decomposition.png"
-    fig.savefig(path_dec, dpi=120)
-    plt.close(fig)
+    path_dec = _save(fig, directory / "gap_decomposition.png")
     return [path_gap, path_dec]
 
 
@@ -228,10 +226,7 @@ def regime_map_figure(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
         loglog_axes(axes[0, col], "width m", "gap_rel = RMS |f_nn − f*| / RMS f*", title)
         loglog_axes(axes[1, col], "width m", "pattern flips (fraction of (i, r))", title)
         loglog_axes(axes[2, col], "width m", "weight movement |W(T) − W(0)| / |W(0)|", title)
-    fig.tight_layout()
-    path_map = directory / "regime_map.png"
-    fig.savefig(path_map, dpi=110)
-    plt.close(fig)
+    path_map = _save(fig, directory / "regime_map.png", 110)
     return [path_map]
 
 
@@ -260,10 +255,7 @@ def width_savings_figure(
             f"{_setting(group)}, flatness {group.flatness.median():.2f}\n"
             f"{_schedule(group)}, {group.init_seed.nunique()} seeds",
         )
-    fig.tight_layout()
-    path_fig = directory / "width_savings.png"
-    fig.savefig(path_fig, dpi=120)
-    plt.close(fig)
+    path_fig = _save(fig, directory / "width_savings.png")
     return [path_fig]
 
 
@@ -323,10 +315,7 @@ def spectral_scaling_figure(
             f"{len(sub)} points",
         )
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = directory / "spectral_scaling.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    path = _save(fig, directory / "spectral_scaling.png")
     return [path]
 
 
@@ -373,10 +362,7 @@ def equivalence_scaling_figure(
             f"{ok.init_seed.nunique()} seeds\nbars: 90% bootstrap over seeds; "
             f"GD steps {ok.steps.min():.0f}–{ok.steps.max():.0f}",
         )
-    fig.tight_layout()
-    path = directory / "equivalence_scaling.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    path = _save(fig, directory / "equivalence_scaling.png")
     return [path]
 
 
@@ -426,7 +412,4 @@ def savings_law_figure(table: pd.DataFrame, fits: pd.DataFrame, predictors, path
     fig.suptitle(
         "The width leverage sampling saves, pooled over the spectral and network measurements"
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
