@@ -23,6 +23,7 @@ from nnkrr.config.schemas import (
     ConfigError,
 )
 from nnkrr.config.store import config_dir
+from nnkrr.sampling import METHODS
 
 
 def compose(overrides: Sequence[str] = (), config_name: str = "sweep") -> dict:
@@ -254,7 +255,7 @@ def check(cfg, entry: str = "sweep") -> dict:
 
 def _cross_check_sweep(cfg: dict) -> None:
     smp, mdl, reg = cfg["sampler"], cfg["model"], cfg["regime"]
-    methods = ("iid",) if smp["name"] == "gaussian" else ("rejection", "sir")
+    methods = ("iid",) if smp["name"] == "gaussian" else METHODS
     if smp["method"] not in methods:
         raise ConfigError(
             f"sampler.method must be one of {', '.join(methods)} with "

@@ -16,6 +16,7 @@ from omegaconf import II, MISSING
 from nnkrr import data as data_lib
 from nnkrr import rules
 from nnkrr.rules import POSITIVE, Rule, at_least, each_at_least, each_one_of, one_of
+from nnkrr.sampling import METHODS, SAMPLERS
 
 DTYPES = ("float32", "float64")
 
@@ -135,12 +136,12 @@ class Sampler:
     name: str = _f(
         "gaussian",
         "gaussian: w_r ~ N(0, I); leverage: w_r ~ q = tau_lam / s_lam",
-        one_of("gaussian", "leverage"),
+        one_of(*SAMPLERS),
     )
     method: str = _f(
         "iid",
         "gaussian: iid; leverage: rejection (exact) | sir",
-        one_of("iid", "rejection", "sir"),
+        one_of("iid", *METHODS),
     )
     pool_size: int | None = _f(None, "SIR pool (null: max(16 m, 65536))", at_least(1))
 
@@ -201,12 +202,16 @@ class Train:
     )
 
 
+#: ``model.kind``: the kinds of nnkrr.models.KINDS (each with its schema, MODEL_SCHEMAS below).
+_KIND = one_of("two_layer", "mlp")
+
+
 @dataclasses.dataclass
 class TwoLayer:
     """The paper's network f(W, x) = kappa / sqrt(m) sum_r a_r c_r relu(w_r . x)
     (:class:`nnkrr.models.TwoLayerReLU`)."""
 
-    kind: str = _f("two_layer", "the model (two_layer | mlp)", one_of("two_layer", "mlp"))
+    kind: str = _f("two_layer", "the model (two_layer | mlp)", _KIND)
     width: int = _f(
         1024, "m (with symmetric init: m / 2 sampled features, each used twice)", at_least(1)
     )
@@ -227,7 +232,7 @@ class TwoLayer:
 class MLP:
     """A depth-L ReLU MLP in NTK parameterisation, Gaussian init (:class:`nnkrr.models.MLP`)."""
 
-    kind: str = _f("mlp", "the model (two_layer | mlp)", one_of("two_layer", "mlp"))
+    kind: str = _f("mlp", "the model (two_layer | mlp)", _KIND)
     width: int = _f(256, "hidden width", at_least(1))
     depth: int = _f(2, "hidden layers L", at_least(1))
     W_std: float = _f(1.0, "std of the weights (NTK parameterisation)", POSITIVE)
@@ -292,14 +297,12 @@ class Spectral:
         one_of("relu_ntk", "arccos1", "rff_gaussian"),
     )
     samplers: list[str] = _f(
-        lambda: ["gaussian", "leverage"],
+        lambda: list(SAMPLERS),
         "the samplers compared",
-        each_one_of("gaussian", "leverage"),
+        each_one_of(*SAMPLERS),
         factory=True,
     )
-    method: str = _f(
-        "rejection", "leverage sampler: rejection (exact) | sir", one_of("rejection", "sir")
-    )
+    method: str = _f("rejection", "leverage sampler: rejection (exact) | sir", one_of(*METHODS))
     pool_size: int | None = _f(None, "SIR pool (null: max(16 m, 65536))", at_least(1))
     widths: list[int] = _f(
         lambda: [2**k for k in range(6, 15)],
