@@ -12,6 +12,7 @@ __all__ = [
     "COLUMNS",
     "DATA_COLUMN_DOC",
     "GATHERED_COLUMNS",
+    "NAMED_TRAIN_KEYS",
     "TRAIN_COLUMN_DOC",
     "fixed_column",
     "provenance",
@@ -88,7 +89,7 @@ TRAIN_COLUMN_DOC = (
 )
 #: The train options the columns above record: by name, or through what they set
 #: (``learning_rate``, ``time_T``); ``segments`` does not change a number.
-_NAMED_TRAIN_KEYS = (
+NAMED_TRAIN_KEYS = (
     "optimizer", "optimizer_kwargs", "step_factor", "horizon_c", "max_steps",
     "learning_rate", "time", "segments",
 )  # fmt: skip
@@ -141,7 +142,7 @@ def provenance(
         max_steps=trn["max_steps"],
     )
     for key, value in sorted(trn.items()):
-        if key not in _NAMED_TRAIN_KEYS:
+        if key not in NAMED_TRAIN_KEYS:
             row[f"train.{key}"] = value
     return row
 

@@ -320,11 +320,17 @@ def test_row_columns_are_the_documented_ones():
     rows = experiment.run(experiment.compose(TINY))
     fixed = [c for c in rows.columns if row.fixed_column(c)]
     assert fixed == list(row.COLUMNS)
+    # the train options without a column of their own follow as train.<key> (none today)
+    unnamed = [
+        f"train.{k}" for k in KEYS(config.Train).split(", ") if k not in row.NAMED_TRAIN_KEYS
+    ]
     assert [c for c in rows.columns if c not in fixed] == [
         "data_frequency",
         "data_noise",
         "data_terms",
+        *unnamed,
     ]
+    assert not unnamed or rows[unnamed].isna().all().all()  # at their null defaults
 
 
 def test_per_sample_ridge_rows_equal_explicit_ridge_rows():
