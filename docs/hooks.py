@@ -24,23 +24,14 @@ import textwrap
 import griffe
 from latex2mathml.converter import convert
 
+from nnkrr.config.reference import roles_to_markdown
+
 log = logging.getLogger("mkdocs.plugins.nnkrr")
 
 # --------------------------------------------------------------------------- reST -> Markdown
 
-_MATH_ROLE = re.compile(r":math:`([^`]+)`")
-_ROLE = re.compile(r":(?:py:)?[a-z]+:`([^`]+)`")
 _BORDER = re.compile(r"^(\s*)=+(?:\s+=+)+\s*$")
 _STAR = re.compile(r"(?<![\w\\*])([A-Za-z])\*(?!\*)")
-
-
-def _role(match: re.Match) -> str:
-    target = match.group(1)
-    if "<" in target and target.endswith(">"):  # `text <target>`
-        return f"`{target.split('<')[0].strip()}`"
-    if target.startswith("~"):  # ~a.b.c shows c
-        target = target[1:].rsplit(".", 1)[-1]
-    return f"`{target}`"
 
 
 def _indent(line: str) -> int:
@@ -97,8 +88,7 @@ def _table(lines: list[str], start: int) -> tuple[list[str], int] | None:
 def rest_to_markdown(text: str) -> str:
     """Docstring text with reST inline markup, directives, literal blocks and simple tables
     written as Markdown (the module docstring lists what is converted)."""
-    text = _MATH_ROLE.sub(lambda m: f"${m.group(1).strip()}$", text)
-    text = _ROLE.sub(_role, text)
+    text = roles_to_markdown(text)
     lines, out, i = text.splitlines(), [], 0
     while i < len(lines):
         line = lines[i]

@@ -27,13 +27,38 @@ def _yaml(value) -> str:
     return str(value)
 
 
+_MATH_ROLE = re.compile(r":math:`([^`]+)`")
+_ROLE = re.compile(r":(?:py:)?[a-z]+:`([^`]+)`")
+
+
+def _role(match: re.Match) -> str:
+    target = match.group(1)
+    if "<" in target and target.endswith(">"):  # `text <target>`
+        return f"`{target.split('<')[0].strip()}`"
+    if target.startswith("~"):  # ~a.b.c shows c
+        target = target[1:].rsplit(".", 1)[-1]
+    return f"`{target}`"
+
+
+def roles_to_markdown(text: str) -> str:
+    """reST roles as Markdown: ``:math:`x``` as ``$x$``, ``:func:`~a.b.c``` and the other
+    roles as a code span of the name shown (``c``; ``text <target>`` shows ``text``); the one
+    converter of the reference pages and of the API pages' docstrings (``docs/hooks.py``).
+
+    >>> roles_to_markdown(":func:`~nnkrr.train.fit` falls like :math:`m^{-1/2}`")
+    '`fit` falls like $m^{-1/2}$'
+    """
+    text = _MATH_ROLE.sub(lambda m: f"${m.group(1).strip()}$", str(text))
+    return _ROLE.sub(_role, text)
+
+
 def reference() -> str:
     """The configuration reference in Markdown: every key of every entry point and config
     group, with its type, default and doc, generated from the schemas above (the site's
     configuration page, written at each build by ``docs/hooks.py``)."""
 
     def cell(text: str) -> str:
-        text = re.sub(r":(?:func|class|mod|data|meth):`~?([^`]+)`", r"`\1`", str(text))
+        text = roles_to_markdown(text)
         return " ".join(text.replace("``", "`").split()).replace("|", "\\|")
 
     def type_name(hint) -> str:
