@@ -45,15 +45,16 @@ class Analysis:
     * ``figures``: the figure functions, each ``figure(frame, tables, directory) -> paths``.
 
     Called as ``analysis(frame, directory)`` (``experiments.results.GatherResults``'s
-    ``plot``), it writes all of them and returns their paths."""
+    ``plot``), it writes all of them and returns their paths; ``analysis(frame, tables,
+    directory)`` writes from tables already computed (``publish.py``'s, once per run)."""
 
     figures: tuple[Callable[[pd.DataFrame, Tables, Path], list[Path]], ...]
     tables: Callable[[pd.DataFrame], Tables] = _no_tables
     files: Callable[[Tables], dict[str, str]] = lambda tables: {}
 
-    def __call__(self, frame: pd.DataFrame, directory: str | Path) -> list[Path]:
+    def __call__(self, frame: pd.DataFrame, *args) -> list[Path]:
+        tables, directory = args if len(args) == 2 else (self.tables(frame), *args)
         directory = Path(directory)
-        tables = self.tables(frame)
         paths = []
         for name, text in self.files(tables).items():
             (directory / name).write_text(text)
@@ -196,11 +197,19 @@ def _widths(frame: pd.DataFrame) -> str:
     return f"2^{int(math.log2(lo))} … 2^{int(math.log2(hi))}"
 
 
+def _flips_at_ends(ok: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Mean pattern flips per sampler at the smallest and at the largest width."""
+    at = [
+        ok[ok.width == w].groupby("sampler").pattern_flips.mean()
+        for w in (ok.width.min(), ok.width.max())
+    ]
+    return at[0], at[1]
+
+
 def _main(frame, _tables):
     ok = frame[frame.status == "ok"]
     by = {s: g for s, g in ok.groupby("sampler")}
-    first = ok[ok.width == ok.width.min()].groupby("sampler").pattern_flips.mean()
-    last = ok[ok.width == ok.width.max()].groupby("sampler").pattern_flips.mean()
+    first, last = _flips_at_ends(ok)
     regime = (
         f"synthetic (sphere) n = {ok.n_train.iloc[0]}, lazy, {_span(ok.steps)} GD steps, "
         f"λT = {_span(ok.lam_T, '{:.1f}')}, flips {_span(first * 100, '{:.2g}')}% → "
@@ -217,8 +226,7 @@ def _cone(frame, _tables):
     ok = frame[frame.status == "ok"]
     by = {s: g for s, g in ok.groupby("sampler")}
     at = ok[ok.width == 1024].groupby("sampler").gap_rms.mean()
-    first = ok[ok.width == ok.width.min()].groupby("sampler").pattern_flips.mean()
-    last = ok[ok.width == ok.width.max()].groupby("sampler").pattern_flips.mean()
+    first, last = _flips_at_ends(ok)
     regime = (
         f"cone n = {ok.n_train.iloc[0]}, lazy, {_span(ok.steps)} steps, λT = "
         f"{_span(ok.lam_T, '{:.1f}')}, flips {_pct(first.gaussian)} → {_pct(last.gaussian)} "

@@ -66,7 +66,7 @@ def figures(results: Path = RESULTS, out: Path = DOCS / "figures", only=None) ->
         if only is not None and finding.name not in only:
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            finding.analysis(pd.read_parquet(results / finding.name / finding.table), tmp)
+            finding.analysis(*_tables(finding, results), tmp)
             for drawn, published in finding.figures:
                 shutil.copy2(Path(tmp) / drawn, out / published)
                 written.append(out / published)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from nnkrr.rules import POSITIVE
+
 __all__ = ["Scale", "per_point", "round_15"]
 
 
@@ -39,8 +41,6 @@ class Scale:
     ridge: float
 
     def __post_init__(self):
-        from nnkrr.rules import POSITIVE
-
         POSITIVE.require("kappa", self.kappa)
         POSITIVE.require("ridge", self.ridge)
 
