@@ -2,7 +2,7 @@
 
     uv run python benchmarks/fused_gd.py [--n 128] [--dim 8] [--seeds 2] [--widths 1024 ...]
 
-For each width, ``nnkrr.train.fit`` of ``TwoLayerReLU`` (fused kernel, plain GD) with
+For each width, ``nnkrr.train.fit`` of ``TwoLayerReLU`` (fused pass, plain GD) with
 ``step=train.FusedStep`` (``nnkrr.models.two_layer_gd_step``: one pass over W per step) and
 ``step=train.GenericStep`` (autodiff of the objective through the kernel, then ``optax.sgd``),
 timed as in ``benchmarks/train.py`` (k and 3k steps, alternated, best of 5; a step's time is
@@ -42,7 +42,7 @@ def main() -> None:
     )
     print(f"{'width':>8} {'m d':>9} {'fused GD':>9} {'optax':>9} {'optax/fused':>12}")
     for m in args.widths:
-        net = models.TwoLayerReLU(width=m, kernel="fused")
+        net = models.TwoLayerReLU(width=m, backprop="fused")
         variables = jax.tree.map(lambda a: jnp.stack([a] * args.seeds), net.init(k3, x))
         steps = max(4, min(100, 2**21 // m))
         cfgs = {

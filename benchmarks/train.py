@@ -4,8 +4,8 @@
 
 Times the training path (``nnkrr.train.fit`` of ``TwoLayerReLU``, plain GD) for ``seeds``
 seeds: the backend's default (on CPUs and large W the fused GD step, ``train.gd_step``),
-the fused kernel with the generic optax step (``train.GenericStep``: autodiff of the objective
-through the kernel, then ``optax.sgd``), the autodiff path and the fused kernel at several
+the fused pass with the generic optax step (``train.GenericStep``: autodiff of the objective
+through the fused pass, then ``optax.sgd``), the autodiff path and the fused pass at several
 neuron chunk sizes, and with ``--seeds`` > 1 the seeds batched by ``vmap`` instead of the
 backend's default, against a plain ``jit`` + ``lax.scan`` step by autodiff through the
 unfused network (one seed).  Each variant runs ``steps`` and ``3 * steps`` GD steps (one
@@ -94,7 +94,7 @@ def main() -> None:
     batched = jax.tree.map(lambda a: jnp.stack([a] * seeds), variables)
     default_net = models.TwoLayerReLU(width=m)
     fused_step = train.gd_step(default_net, cfgs[steps], d).name == "fused"
-    default = models.resolve_kernel(None)
+    default = models.resolve_backprop(None)
     if default == "fused":
         default += f"{' GD step' if fused_step else ''}, chunk {models.resolve_chunk(None, m, n)}"
     default += f", {train.resolve_seed_axis(None)}"
@@ -103,10 +103,10 @@ def main() -> None:
     if seeds > 1:
         variants.append(("nnkrr default, seeds by vmap", {}, {"seed_axis": "vmap"}))
     if fused_step:
-        variants.append(("nnkrr fused kernel + optax step", {}, {"fused": False}))
-    variants.append(("nnkrr autodiff", {"kernel": "autodiff"}, {}))
+        variants.append(("nnkrr fused pass + optax step", {}, {"fused": False}))
+    variants.append(("nnkrr autodiff", {"backprop": "autodiff"}, {}))
     variants += [
-        (f"nnkrr fused, chunk {c}", {"kernel": "fused", "chunk": c}, {}) for c in args.chunks
+        (f"nnkrr fused, chunk {c}", {"backprop": "fused", "chunk": c}, {}) for c in args.chunks
     ]
     memory = {}
     for name, kwargs, fit_kwargs in variants:

@@ -50,8 +50,11 @@ def grouped_slopes(
 
 
 def spectral_slopes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Fitted slope of median eps versus m, per (dataset, lam, kernel, sampler)."""
-    return grouped_slopes(frame, ["dataset", "lam", "kernel", "sampler"], "m", "eps", "median")
+    """Fitted slope of median spectral_eps versus width m, per (dataset, ridge, kernel, sampler)
+    of a spectral table (:data:`nnkrr.spectral.COLUMNS`)."""
+    return grouped_slopes(
+        frame, ["dataset", "ridge", "kernel", "sampler"], "width", "spectral_eps", "median"
+    )
 
 
 def gap_slopes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -207,14 +210,17 @@ PREDICTORS = (
     ("gaussian", "x_sup_score", "sup score ln(16 s_λ/δ)"),
     ("gaussian", "x_n_over_lam", "(n/λ) ln(16 s_λ/δ)"),
 )
-KEYS = ["dataset", "n", "lam", "family", "sampler"]
+#: A spectral table's groups (its columns: :data:`nnkrr.spectral.COLUMNS`); the tables below
+#: name them n, lam (the ridge on K: no output scale), family and sampler.
+KEYS = ["dataset", "n_train", "ridge", "family", "sampler"]
 
 
 def family(frame: pd.DataFrame) -> pd.Series:
-    """The ridge family of each row: ``per_point`` (lam = n lam_per_point) or ``fixed``."""
-    if "lam_per_point" not in frame:
+    """The ridge family of each spectral row: ``per_point`` (ridge = n ridge_per_point) or
+    ``fixed``."""
+    if "ridge_per_point" not in frame:
         return pd.Series("fixed", index=frame.index)
-    return frame.lam_per_point.isna().map({True: "fixed", False: "per_point"})
+    return frame.ridge_per_point.isna().map({True: "fixed", False: "per_point"})
 
 
 def spectral_scaling_table(frame: pd.DataFrame, eps_levels=EPS_LEVELS, n_boot: int = 2000):
@@ -223,7 +229,9 @@ def spectral_scaling_table(frame: pd.DataFrame, eps_levels=EPS_LEVELS, n_boot: i
     out = []
     frame = frame.assign(family=family(frame))
     for (dataset, n, lam, fam, sampler), group in frame.groupby(KEYS, sort=True):
-        pivot = group.pivot_table(index="m", columns="seed", values="eps").sort_index()
+        pivot = group.pivot_table(
+            index="width", columns="init_seed", values="spectral_eps"
+        ).sort_index()
         pivot = pivot.dropna(axis=1)
         first = group.iloc[0]
         s_lam, delta = float(first.s_lambda), float(first.delta)

@@ -289,7 +289,7 @@ def _spectral_scaling(frame, tables):
     per = fits[(fits.data != "all") & (fits.eps == "all")]
     theory = per[per.predictor != "(n/λ) ln(16 s_λ/δ)"]
     paper = per[per.predictor == "(n/λ) ln(16 s_λ/δ)"]
-    ns = sorted(set(frame.n))
+    ns = sorted(set(frame.n_train))
     regime = f"no training; n = {ns[0]} … {ns[-1]}, λ fixed or n·λ₀"
     result = (
         f"leverage ∝ s_λ, Gaussian ∝ sup score (slopes {_span(theory.slope, '{:.2f}')}), "

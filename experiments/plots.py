@@ -45,7 +45,7 @@ def span(values, fmt: str = "{:,.0f}") -> str:
 def _spectral_panel(ax, frame: pd.DataFrame) -> None:
     row = frame.iloc[0]
     for sampler, group in frame.groupby("sampler"):
-        stats = group.groupby("m")["eps"].quantile([0.25, 0.5, 0.75]).unstack()
+        stats = group.groupby("width")["spectral_eps"].quantile([0.25, 0.5, 0.75]).unstack()
         slope = analysis.loglog_slope(stats.index, stats[0.5])
         color = COLORS.get(sampler)
         ax.plot(
@@ -56,10 +56,10 @@ def _spectral_panel(ax, frame: pd.DataFrame) -> None:
             label=f"{sampler} (median, slope {slope:.2f})",
         )
         ax.fill_between(stats.index, stats[0.25], stats[0.75], color=color, alpha=0.2)
-    m = np.array(sorted(frame["m"].unique()), float)
+    m = np.array(sorted(frame["width"].unique()), float)
     log_term = np.log(row["s_lambda"] / row["delta"])
     for label, q, style in [
-        ("theory, Gaussian: √((n/λ)", row["n"] / row["lam"], "--"),
+        ("theory, Gaussian: √((n/λ)", row["n_train"] / row["ridge"], "--"),
         ("theory, leverage: √(s_λ", row["s_lambda"], ":"),
     ]:
         ax.plot(
@@ -73,15 +73,16 @@ def _spectral_panel(ax, frame: pd.DataFrame) -> None:
         ax,
         "number of features m",
         "spectral error ε",
-        f"{row['dataset']} (n={row['n']}, d={row['dim']}), {row['kernel']}, "
-        f"λ={row['lam']:g}\ns_λ={row['s_lambda']:.1f}, "
+        f"{row['dataset']} (n={row['n_train']}, d={row['dim']}), {row['kernel']}, "
+        f"λ={row['ridge']:g}\ns_λ={row['s_lambda']:.1f}, "
         f"flatness sup score/s_λ≈{row['flatness']:.2f}",
     )
 
 
 def spectral_figure(frame: pd.DataFrame, directory: str | Path) -> list[Path]:
-    """One log-log panel of eps versus m per (dataset, lam, kernel): ``eps_vs_m.png``."""
-    panels = list(frame.groupby(["dataset", "lam", "kernel"], sort=True))
+    """One log-log panel of spectral_eps versus width m per (dataset, ridge, kernel):
+    ``eps_vs_m.png``."""
+    panels = list(frame.groupby(["dataset", "ridge", "kernel"], sort=True))
     fig, axes = _panel_grid(len(panels))
     for ax, (_, group) in zip(axes, panels, strict=False):
         _spectral_panel(ax, group)

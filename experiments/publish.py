@@ -47,6 +47,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from experiments import findings
+from experiments import results as results_io
 from experiments.findings import FINDINGS, SAVINGS_LAW, Finding
 from nnkrr import config, row, spectral
 
@@ -83,7 +84,7 @@ def _duration(seconds: float) -> str:
 @functools.cache
 def _tables(finding: Finding, results: Path) -> tuple[pd.DataFrame, dict]:
     """A finding's committed table and its analysis tables, computed once per regeneration."""
-    frame = pd.read_parquet(results / finding.name / finding.table)
+    frame = results_io.read(results / finding.name / finding.table)
     return frame, finding.analysis.tables(frame)
 
 
@@ -164,15 +165,22 @@ def differences(recorded, now, entry: str) -> list[str]:
       (:func:`nnkrr.config.default`): the recorded run behaved as the default does, or the
       golden rows, which compare the code with recorded numbers, would have failed;
     * a key the schema no longer has: nothing reads it.
+
+    A key renamed since the recording (:data:`nnkrr.config.schemas.RENAMED`) is compared
+    under its new name, in the grid too.
     """
     from experiments.checkpoint import UNFINGERPRINTED
+    from nnkrr.config.schemas import RENAMED
 
+    renamed = RENAMED.get(entry, {})
     old, new = (OmegaConf.to_container(c, resolve=False) for c in (recorded, now))
     changed = []
     grids = [OmegaConf.to_container(c.hydra.sweeper.params or {}) for c in (recorded, now)]
+    grids[0] = {renamed.get(k, k): v for k, v in grids[0].items()}
     if json.dumps(grids[0], sort_keys=True) != json.dumps(grids[1], sort_keys=True):
         changed.append("hydra.sweeper.params")
     flat_old, flat_new = (_flat({k: v for k, v in c.items() if k != "hydra"}) for c in (old, new))
+    flat_old = {renamed.get(k, k): v for k, v in flat_old.items()}
     plain_now = config.plain(OmegaConf.masked_copy(now, [k for k in now if k != "hydra"]))
     for key in sorted(flat_new):  # a key only in flat_old: the schema no longer has it
         if key.split(".")[0] in UNFINGERPRINTED:

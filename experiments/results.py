@@ -115,8 +115,37 @@ def write_run_metadata(directory: str | Path, started: datetime, wall_s: float) 
     return path
 
 
+#: Columns renamed since tables were first written, per table name (old -> new): a table
+#: read by :func:`read` (and so by :func:`gather`, ``publish.py`` and ``savings_law.py``)
+#: carries today's names (:data:`nnkrr.row.COLUMNS`, :data:`nnkrr.spectral.COLUMNS`) even
+#: when its sweep ran before the renames.  The spectral rows took the sweep's names.
+LEGACY_COLUMNS = {
+    "results": {"kernel_path": "backprop"},
+    "spectral": {
+        "n": "n_train",
+        "m": "width",
+        "seed": "init_seed",
+        "eps": "spectral_eps",
+        "lam": "ridge",
+        "lam_per_point": "ridge_per_point",
+    },
+}
+
+
+def read(path: str | Path) -> pd.DataFrame:
+    """A job's or sweep's ``<name>.parquet`` under today's column names
+    (:data:`LEGACY_COLUMNS` of ``name``, the file's stem)."""
+    frame = pd.read_parquet(path)
+    old = LEGACY_COLUMNS.get(Path(path).stem, {})
+    if not any(c in frame.columns for c in old):
+        return frame
+    if Path(path).stem == "spectral" and "eps" not in frame.columns:
+        return frame  # a spectral table's "n" / "seed" are old only beside its "eps"
+    return frame.rename(columns=old)
+
+
 #: Numeric keys gathered rows are sorted by (those present), then the job directory.
-SORT_KEYS = ("dataset", "regime", "kappa", "lam", "sampler", "width", "m", "init_seed", "seed")
+SORT_KEYS = ("dataset", "regime", "kappa", "lam", "ridge", "sampler", "width", "init_seed")
 
 
 def job_tables(sweep_dir: str | Path, name: str) -> list[Path]:
@@ -137,7 +166,7 @@ def gather(sweep_dir: str | Path, name: str) -> pd.DataFrame:
     (numbers as numbers)."""
     frames = []
     for path in job_tables(sweep_dir, name):
-        frame = pd.read_parquet(path)
+        frame = read(path)
         frame.insert(0, "job", _job(Path(sweep_dir), path.parent))
         frames.append(frame)
     if not frames:

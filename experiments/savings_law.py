@@ -33,6 +33,7 @@ import pandas as pd
 
 from experiments import plots
 from experiments.analysis import GAP_LEVELS, family, markdown_table, width_savings_table
+from experiments.results import read
 from nnkrr import savings, scaling
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,9 +47,11 @@ def spectral_savings(frame: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
     smallest n the two ridge families are one run, counted once."""
     frame = frame.assign(family=family(frame))
     rows = []
-    for (dataset, n, lam), group in frame.groupby(["dataset", "n", "lam"], sort=True):
+    for (dataset, n, lam), group in frame.groupby(["dataset", "n_train", "ridge"], sort=True):
         curves = {
-            s: sub.pivot_table(index="m", columns="seed", values="eps").dropna(axis=1)
+            s: sub.pivot_table(index="width", columns="init_seed", values="spectral_eps").dropna(
+                axis=1
+            )
             for s, sub in group.groupby("sampler")
         }
         if set(curves) != {"gaussian", "leverage"}:
@@ -143,13 +146,9 @@ def law_fits(table: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
 
 def savings_law(results: Path, figures: Path, n_boot: int = 2000) -> list[Path]:
     """Read the three gathered tables under ``results``, write the law's table, fits and figure."""
-    parts = [
-        spectral_savings(pd.read_parquet(results / "spectral_scaling" / "spectral.parquet"), n_boot)
-    ]
+    parts = [spectral_savings(read(results / "spectral_scaling" / "spectral.parquet"), n_boot)]
     for source in ("width_savings", "equivalence_scaling"):
-        parts.append(
-            network_savings(pd.read_parquet(results / source / "results.parquet"), source, n_boot)
-        )
+        parts.append(network_savings(read(results / source / "results.parquet"), source, n_boot))
     table = pd.concat(parts, ignore_index=True)
     fits = law_fits(table, n_boot)
     out = results / "savings_law"

@@ -45,13 +45,13 @@ def main(cfg: DictConfig) -> None:
         progress.close()
     first = frame.iloc[0]
     log.info(
-        "%s: n=%d, d=%d, kernel=%s, lam=%g: s_lambda=%.2f, sup score/s_lambda >= %.2f "
+        "%s: n=%d, d=%d, kernel=%s, ridge=%g: s_lambda=%.2f, sup score/s_lambda >= %.2f "
         "(provable bound %.1f), P_p(score=0)=%.3f",
         first.dataset,
-        first.n,
+        first.n_train,
         first.dim,
         first.kernel,
-        first.lam,
+        first.ridge,
         first.s_lambda,
         first.flatness,
         first.bound_over_s_lambda,
@@ -61,8 +61,8 @@ def main(cfg: DictConfig) -> None:
     plots.spectral_figure(frame, out)
     for row in analysis.spectral_slopes(frame).itertuples():
         log.info("%s %s: eps ~ m^%.3f", row.dataset, row.sampler, row.slope)
-    summary = frame.groupby(["sampler", "m"])["eps"].median().unstack(0)
-    log.info("median eps by m:\n%s", summary.to_string(float_format="%.4f"))
+    summary = frame.groupby(["sampler", "width"])["spectral_eps"].median().unstack(0)
+    log.info("median spectral_eps by width m:\n%s", summary.to_string(float_format="%.4f"))
     log.info("table: %s; figure: %s", parquet, out / "eps_vs_m.png")
 
 

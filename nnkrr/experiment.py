@@ -206,5 +206,5 @@ def run(
         flatness=flatness,
         flips_key=jax.random.fold_in(jax.random.key(cfg["seed"]), 2**30),
     )
-    base = row.provenance(cfg, scale, ds, net.kernel_path, net.chunk, step.name)
+    base = row.provenance(cfg, scale, ds, net.backprop, net.chunk, step.name)
     return pd.DataFrame(row.rows(base, sched, lam, measured, time.perf_counter() - start))

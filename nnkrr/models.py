@@ -1,4 +1,4 @@
-r"""The paper's two-layer ReLU network in Flax, its linearisation, and the fused kernel under both.
+r"""The paper's two-layer ReLU network in Flax, its linearisation, and the fused pass under both.
 
 Lee et al. (2020, eq. (1)) with the importance weights of leverage sampling and a scale
 :math:`\kappa`:
@@ -56,7 +56,7 @@ __all__ = [
     "init_variables",
     "linearize",
     "resolve_chunk",
-    "resolve_kernel",
+    "resolve_backprop",
     "symmetric_pairs",
     "two_layer",
     "two_layer_autodiff",
@@ -73,14 +73,14 @@ __all__ = [
 #: at 512, 35.3 at 1024 and 35.1 at 4096).
 BLOCK_ELEMENTS = 2**21
 
-#: The training path per backend, each measured by ``benchmarks/train.py`` (outputs with their
-#: commands in ``benchmarks/results/``): on 2 CPU cores the fused kernel beats autodiff
+#: How the network's passes are computed, per backend, each measured by ``benchmarks/train.py`` (outputs with their
+#: commands in ``benchmarks/results/``): on 2 CPU cores the fused pass beats autodiff
 #: (``cpu_train.txt``, jax 0.10.2: 36.1 vs 61.7 ms per step at n = 1024, d = 64, m = 16384); on
-#: an H200 plain autodiff beats the fused kernel at every chunk (``h200_train.txt``, jax 0.11.2:
+#: an H200 plain autodiff beats the fused pass at every chunk (``h200_train.txt``, jax 0.11.2:
 #: 0.20 vs 0.37 ms at m = 16384, 0.70 vs 0.78 ms at m = 65536).  Backends not measured (TPU)
 #: use autodiff, XLA's own path.
-DEFAULT_KERNEL = {"cpu": "fused", "gpu": "autodiff"}
-KERNELS = ("fused", "autodiff")
+DEFAULT_BACKPROP = {"cpu": "fused", "gpu": "autodiff"}
+BACKPROPS = ("fused", "autodiff")
 
 
 def _padded(arr: jax.Array, chunk: int) -> jax.Array:
@@ -279,13 +279,14 @@ def two_layer_autodiff(
     return mm(jnp.where(patterns, z, 0), v)
 
 
-def resolve_kernel(kernel: str | None) -> str:
-    """Training path: ``kernel`` if given, else :data:`DEFAULT_KERNEL` for this backend."""
-    if kernel is None:
-        return DEFAULT_KERNEL.get(jax.default_backend(), "autodiff")
-    if kernel not in KERNELS:
-        raise ValueError(f"kernel must be one of {KERNELS} or None, got {kernel!r}")
-    return kernel
+def resolve_backprop(backprop: str | None) -> str:
+    """How the network's forward and backward passes are computed: ``backprop`` if given,
+    else :data:`DEFAULT_BACKPROP` for this backend."""
+    if backprop is None:
+        return DEFAULT_BACKPROP.get(jax.default_backend(), "autodiff")
+    if backprop not in BACKPROPS:
+        raise ValueError(f"backprop must be one of {BACKPROPS} or None, got {backprop!r}")
+    return backprop
 
 
 def resolve_chunk(chunk: int | None, width: int, n: int) -> int:
@@ -317,8 +318,8 @@ class TwoLayerReLU(nn.Module):
       linearized: freeze the activation patterns at ``W0`` (the linearised model).
       train_readout: train the signs' magnitudes ``a`` too (both layers trained).
       chunk: neurons per step of :func:`two_layer`; ``None``: :func:`resolve_chunk`.
-      kernel: ``"fused"`` (:func:`two_layer`) or ``"autodiff"`` (:func:`two_layer_autodiff`);
-        ``None``: the measured default of the backend (:func:`resolve_kernel`).
+      backprop: ``"fused"`` (:func:`two_layer`) or ``"autodiff"`` (:func:`two_layer_autodiff`);
+        ``None``: the measured default of the backend (:func:`resolve_backprop`).
     """
 
     width: int
@@ -326,7 +327,7 @@ class TwoLayerReLU(nn.Module):
     linearized: bool = False
     train_readout: bool = False
     chunk: int | None = None
-    kernel: str | None = None
+    backprop: str | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -344,14 +345,14 @@ class TwoLayerReLU(nn.Module):
         c = self.variable("constants", "c", lambda: jnp.ones((m,), x.dtype)).value
         w0 = self.variable("constants", "W0", lambda: w).value
         v = _readout(self.kappa, a, c)
-        if resolve_kernel(self.kernel) == "autodiff":
+        if resolve_backprop(self.backprop) == "autodiff":
             return two_layer_autodiff(w, v, x, w0, self.linearized)
         return two_layer(w, v, x, w0, resolve_chunk(self.chunk, m, x.shape[0]), self.linearized)
 
     @property
     def fuses_gd(self) -> bool:
-        """Whether :meth:`gd_step` applies: the fused kernel trains W alone."""
-        return resolve_kernel(self.kernel) == "fused" and not self.train_readout
+        """Whether :meth:`gd_step` applies: the fused pass trains W alone."""
+        return resolve_backprop(self.backprop) == "fused" and not self.train_readout
 
     def gd_step(self, variables: dict, x, g, w_c, lr: float, lam: float, take) -> GDStep:
         """One plain GD step of ``params/W`` on the ridge loss, fused
@@ -365,8 +366,8 @@ class TwoLayerReLU(nn.Module):
         """
         if not self.fuses_gd:
             raise ValueError(
-                "gd_step needs kernel='fused' and train_readout=False, got "
-                f"kernel={resolve_kernel(self.kernel)!r}, train_readout={self.train_readout}"
+                "gd_step needs backprop='fused' and train_readout=False, got "
+                f"backprop={resolve_backprop(self.backprop)!r}, train_readout={self.train_readout}"
             )
         w, const = variables["params"]["W"], variables["constants"]
         v = _readout(self.kappa, const["a"], const["c"])
@@ -507,7 +508,7 @@ class Network:
     km_test: jax.Array
     first_layer: object  # params of one seed -> first-layer weights (m, d)
     abs_variables: dict  # ``variables`` with the readout by magnitude (the output sum's mass)
-    kernel_path: str  # the training path (provenance)
+    backprop: str  # how its passes are computed: fused | autodiff (provenance)
     chunk: int | None
 
 
@@ -532,7 +533,7 @@ def two_layer_network(
     kappa: float,
     symmetric: bool,
     train_readout: bool,
-    kernel: str | None,
+    backprop: str | None,
     chunk: int | None,
     dtype,
 ) -> Network:
@@ -557,7 +558,7 @@ def two_layer_network(
     variables = jax.vmap(
         lambda w, c, a: init_variables(sampling.FeatureSample(w, c), a, train_readout=train_readout)
     )(w.astype(dtype), c.astype(dtype), a.astype(dtype))
-    path = resolve_kernel(kernel)
+    path = resolve_backprop(backprop)
     # One chunk for training and test inputs (resolved by the training set's size).
     chunk = resolve_chunk(chunk, width, x.shape[0]) if path == "fused" else width
 
@@ -568,7 +569,7 @@ def two_layer_network(
             linearized=linearized,
             train_readout=train_readout,
             chunk=chunk,
-            kernel=path,
+            backprop=path,
         )
 
     return Network(
@@ -692,7 +693,7 @@ def _two_layer(cfg: dict, scale, x, x_test, dtype) -> tuple[Network, float]:
         kappa=scale.kappa,
         symmetric=reg["symmetric"],
         train_readout=mdl["train_readout"],
-        kernel=mdl.get("kernel"),
+        backprop=mdl.get("backprop"),
         chunk=mdl.get("chunk"),
         dtype=dtype,
     )

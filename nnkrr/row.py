@@ -43,8 +43,8 @@ COLUMNS: dict[str, str] = {
     "train_readout": "the readout was trained too",
     "width": "width m",
     "dtype": "training dtype",
-    "kernel_path": "the network's forward and backward pass: fused | autodiff",
-    "chunk": "neurons per block of the fused kernel (null for the MLP)",
+    "backprop": "the network's forward and backward pass: fused | autodiff",
+    "chunk": "neurons per block of the fused pass (null for the MLP)",
     "step_path": "the network's training step: fused (one pass over W) | generic (nnkrr.train.gd_step)",
     "optimizer": "optax optimizer",
     "optimizer_kwargs": "its arguments (as a string)",
@@ -101,7 +101,7 @@ _FIXED_DATA_KEYS = ("_target_", "seed", "n_train", "n_test", "dim")
 
 
 def provenance(
-    cfg: dict, scale: Scale, ds, kernel_path: str, chunk: int | None, step_path: str
+    cfg: dict, scale: Scale, ds, backprop: str, chunk: int | None, step_path: str
 ) -> dict:
     """The config values that change a row's numbers (besides the per-seed index); the
     scale (``kappa``, ``lam``, ``ridge``) as the job ran it (:class:`nnkrr.scale.Scale`)."""
@@ -132,7 +132,7 @@ def provenance(
         train_readout=mdl["train_readout"],
         width=mdl["width"],
         dtype=cfg["dtype"],
-        kernel_path=kernel_path,
+        backprop=backprop,
         chunk=chunk,
         step_path=step_path,
         optimizer=trn["optimizer"],

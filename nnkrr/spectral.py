@@ -9,7 +9,10 @@ For each sampler, number of features m and seed, a feature sample is drawn
 (:func:`nnkrr.features.spectral_epsilon`; Lee et al. 2020, Thm 3.3; Avron et al. 2017), beside
 the leverage function's statistical dimension :math:`s_\lambda` and flatness
 (:func:`nnkrr.sampling.flatness`).  :math:`\lambda` is the ridge on K (there is no output
-scale here): ``lam``, or ``n_train * lam_per_point`` for the per-sample family.  The process's
+scale here, so :math:`\lambda` is the config's ``ridge``, as ``lam = kappa^2 * ridge`` with
+:math:`\kappa = 1`): ``ridge``, or ``n_train * ridge_per_point`` for the per-sample family.
+The columns carry the sweep's names for the same quantities (``n_train``, ``width``,
+``data_seed``, ``init_seed``, ``spectral_eps``, ``ridge``: :data:`nnkrr.row.COLUMNS`).  The process's
 ``jax_enable_x64`` must equal the config's ``x64`` (set once, at its start)::
 
     import jax
@@ -42,16 +45,17 @@ __all__ = ["COLUMNS", "FLATNESS_SEED_OFFSET", "Problem", "cell", "make_problem",
 #: Every column of a spectral row, in order, with what it holds.
 COLUMNS: dict[str, str] = {
     "dataset": "the data set's name",
-    "n": "training points n (the rows of K)",
+    "data_seed": "the data seed (split, inputs, teacher; feature keys derive from it)",
+    "n_train": "training points n (the rows of K)",
     "dim": "input dimension d",
     "kernel": "the kernel approximated: relu_ntk | arccos1 | rff_gaussian (nnkrr.features.KERNELS)",
-    "lam": "the ridge lambda on K (lam, or n * lam_per_point)",
-    "lam_per_point": "the per-sample ridge lambda / n of the per-sample family (NaN: lam fixed)",
+    "ridge": "the ridge lambda on K (ridge, or n * ridge_per_point)",
+    "ridge_per_point": "the per-sample ridge lambda / n of the per-sample family (NaN: ridge fixed)",
     "sampler": "gaussian | leverage",
     "method": "iid (Gaussian) | rejection | sir (leverage)",
-    "m": "number of features m",
-    "seed": "the feature sample's index (key fold_in(key(seed), index))",
-    "eps": "spectral error ||(K + lam I)^-1/2 (K_m - K) (K + lam I)^-1/2||_2",
+    "width": "number of features m",
+    "init_seed": "the feature sample's index s (key fold_in(key(data_seed), s))",
+    "spectral_eps": "spectral error ||(K + lam I)^-1/2 (K_m - K) (K + lam I)^-1/2||_2",
     "s_lambda": "statistical dimension s_lambda of K at lambda",
     "flatness": "sup score / s_lambda of the leverage function (a lower estimate)",
     "bound_over_s_lambda": "the provable sup score bound over s_lambda",
@@ -68,7 +72,7 @@ FLATNESS_SEED_OFFSET = 10**6
 @dataclasses.dataclass(frozen=True, eq=False)
 class Problem:
     """What every draw of a spectral job shares: the inputs ``x`` (n, d), the ridge ``lam`` on
-    K, the kernel spec, K (n, n), the leverage function, its flatness statistics and the
+    K (the config's ``ridge``: there is no output scale), the kernel spec, K (n, n), the leverage function, its flatness statistics and the
     rows' common columns."""
 
     x: jax.Array
@@ -81,14 +85,14 @@ class Problem:
 
 
 def make_problem(cfg: dict) -> Problem:
-    """The data of a checked spectral config, its ridge (``lam`` or ``n * lam_per_point``),
+    """The data of a checked spectral config, its ridge (``ridge`` or ``n * ridge_per_point``),
     its exact kernel, leverage function and flatness (key ``FLATNESS_SEED_OFFSET + seed``)."""
     from nnkrr import features, sampling
 
     ds = experiment.load_data(cfg)
     x = jnp.asarray(ds.x_train)
-    fixed = cfg["lam_per_point"] is None
-    lam = cfg["lam"] if fixed else per_point(ds.n_train, cfg["lam_per_point"])
+    fixed = cfg["ridge_per_point"] is None
+    lam = cfg["ridge"] if fixed else per_point(ds.n_train, cfg["ridge_per_point"])
     spec = features.get_kernel(cfg["kernel"])
     k = spec.exact(x)
     lev = sampling.leverage(x, lam, k=k, kernel=spec)
@@ -96,11 +100,12 @@ def make_problem(cfg: dict) -> Problem:
     flat = sampling.flatness(key, lev, num=cfg["flatness_draws"])
     base = {
         "dataset": ds.name,
-        "n": ds.n_train,
+        "data_seed": cfg["seed"],
+        "n_train": ds.n_train,
         "dim": ds.dim,
         "kernel": spec.name,
-        "lam": float(lam),
-        "lam_per_point": cfg["lam_per_point"],
+        "ridge": float(lam),
+        "ridge_per_point": cfg["ridge_per_point"],
     }
     return Problem(x, float(lam), spec, k, lev, flat, base)
 
@@ -136,9 +141,9 @@ def cell(cfg: dict, prob: Problem, sampler: str, m: int) -> list[dict]:
             **prob.base,
             "sampler": sampler,
             "method": cfg["method"] if sampler == "leverage" else "iid",
-            "m": m,
-            "seed": seed,
-            "eps": float(eps[seed]),
+            "width": m,
+            "init_seed": seed,
+            "spectral_eps": float(eps[seed]),
             "s_lambda": flat["s_lambda"],
             "flatness": flat["flatness"],
             "bound_over_s_lambda": flat["bound_over_s_lambda"],
@@ -190,7 +195,7 @@ def run(
         if sampler in done_below:
             continue
         rows += (new := cell(cfg, prob, sampler, m))
-        median = float(np.median([r["eps"] for r in new]))
+        median = float(np.median([r["spectral_eps"] for r in new]))
         if cfg["stop_below"] is not None and median < cfg["stop_below"]:
             done_below.add(sampler)  # the larger widths of this sampler are not drawn
     if progress is not None:
@@ -204,7 +209,7 @@ def reference() -> str:
     lines = [
         "## A row of the spectral experiment",
         "",
-        "Generated from `nnkrr.spectral.COLUMNS`. One row per (sampler, m, seed) in a job's "
+        "Generated from `nnkrr.spectral.COLUMNS`. One row per (sampler, width, init_seed) in a job's "
         "`spectral.parquet` / `.csv` (`experiments/spectral.py`, `nnkrr.spectral.run`), in this "
         "order; a sweep's gathered table adds `job` in front.",
         "",

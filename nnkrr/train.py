@@ -20,7 +20,7 @@ update stops that seed (its parameters are kept at the last finite values) and
 records the step and the loss.  The step is a value chosen once per fit (:func:`gd_step`, in
 the manner of an optax transformation: ``init`` a carry, ``update`` it): :class:`GenericStep`,
 ``jax.value_and_grad`` of :func:`objective` and the optax update, or, for plain GD of
-:class:`nnkrr.models.TwoLayerReLU` with its fused kernel and a large W
+:class:`nnkrr.models.TwoLayerReLU` with its fused pass and a large W
 (:data:`FUSED_GD_MIN_WEIGHTS`), :class:`FusedStep` (:func:`nnkrr.models.two_layer_gd_step`),
 which carries f(W, X) and the ridge term from one step to the next: the same steps to
 round-off, in one pass over W each (``benchmarks/train.py``).  One segment loop runs either
@@ -353,7 +353,7 @@ def gd_step(model, cfg: TrainConfig, dim: int, fused: bool | None = None) -> Ste
     ``False`` never, ``True`` wherever it applies (``ValueError`` where it does not).
 
     >>> cfg = TrainConfig(lam=0.1, learning_rate=0.1, steps=10)
-    >>> gd_step(models.TwoLayerReLU(width=8, kernel="fused"), cfg, 3, fused=True).name
+    >>> gd_step(models.TwoLayerReLU(width=8, backprop="fused"), cfg, 3, fused=True).name
     'fused'
     """
     applies = (
@@ -364,7 +364,7 @@ def gd_step(model, cfg: TrainConfig, dim: int, fused: bool | None = None) -> Ste
     )
     if fused and not applies:
         raise ValueError(
-            "fused GD needs net = TwoLayerReLU(kernel='fused', train_readout=False) and "
+            "fused GD needs net = TwoLayerReLU(backprop='fused', train_readout=False) and "
             f"optimizer='sgd' without optimizer_kwargs; got net={model!r}, "
             f"optimizer={cfg.optimizer!r}, optimizer_kwargs={dict(cfg.optimizer_kwargs)}"
         )

@@ -227,7 +227,7 @@ show(fig)
 # `configs/sweep.yaml`; `experiment.compose([...])` takes the same overrides as the command line.
 # Every row carries the values that change its numbers (`data_seed`, `dtype`, data sizes, `kappa`,
 # `lam`, `centre`, sampler `method` and `pool_size`, `optimizer`, `step_factor`, `horizon_c`,
-# `kernel_path`, `chunk`, ...), so tables of different sweeps merge into one frame and are
+# `backprop`, `chunk`, ...), so tables of different sweeps merge into one frame and are
 # selected by those columns.
 
 # %%

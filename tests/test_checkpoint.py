@@ -42,14 +42,14 @@ class Memory:
 
 
 @pytest.mark.parametrize("seed_axis", ["loop", "vmap"])
-@pytest.mark.parametrize("kernel", ["fused", "autodiff"])
-def test_an_interrupted_fit_continues_to_the_same_state(x64, kernel, seed_axis):
+@pytest.mark.parametrize("backprop", ["fused", "autodiff"])
+def test_an_interrupted_fit_continues_to_the_same_state(x64, backprop, seed_axis):
     runs = [setup(seed=s, m=40, sampler="leverage") for s in (3, 4)]
     x, y = runs[0][0], runs[0][2]
-    net = models.TwoLayerReLU(width=40, kappa=0.8, chunk=16, kernel=kernel)
+    net = models.TwoLayerReLU(width=40, kappa=0.8, chunk=16, backprop=backprop)
     cfg = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=50, centre="init")
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[r[4] for r in runs])
-    step = train.gd_step(net, cfg, x.shape[1], kernel == "fused")
+    step = train.gd_step(net, cfg, x.shape[1], backprop == "fused")
     fit = lambda ckpt: train.fit(  # noqa: E731
         net.apply,
         stacked,

@@ -89,11 +89,11 @@ def test_spectral_multirun_gathers_reproducible_rows(tmp_path):
     with enable_x64():
         x = data.cone(0, n_train=40, n_test=1, dim=4).x_train
         k = features.RELU_NTK.exact(x)
-        key = jax.random.fold_in(jax.random.key(0), int(row.seed))
-        s = sampling.sample(key, x, int(row.m), sampler="leverage", lam=float(row.lam))
-        eps = float(features.spectral_epsilon(k, features.rf_kernel(x, None, s), row.lam))
-        s_lam = float(sampling.statistical_dimension(k, row.lam))
-    np.testing.assert_allclose(row.eps, eps, rtol=1e-9)
+        key = jax.random.fold_in(jax.random.key(int(row.data_seed)), int(row.init_seed))
+        s = sampling.sample(key, x, int(row.width), sampler="leverage", lam=float(row.ridge))
+        eps = float(features.spectral_epsilon(k, features.rf_kernel(x, None, s), row.ridge))
+        s_lam = float(sampling.statistical_dimension(k, row.ridge))
+    np.testing.assert_allclose(row.spectral_eps, eps, rtol=1e-9)
     np.testing.assert_allclose(row.s_lambda, s_lam, rtol=1e-9)
 
     # The job is the library function nnkrr.spectral.run: its rows, in its documented columns.
@@ -108,7 +108,7 @@ def test_spectral_multirun_gathers_reproducible_rows(tmp_path):
 
 REQUIRED = (
     "dataset data_seed n_train n_test dim target sampler method pool_size regime centre symmetric "
-    "kappa lam model width dtype kernel_path chunk optimizer step_factor horizon_c max_steps "
+    "kappa lam model width dtype backprop chunk optimizer step_factor horizon_c max_steps "
     "init_seed learning_rate steps time_T lam_T gap_max gap_rms gap_rel f_star_rms abs_sum_rms roundoff "
     "gap_kernel gap_init gap_opt gap_nonlin spectral_eps s_lambda weight_move pattern_flips "
     "nn_test_mse krr_test_mse status wall_s"
@@ -432,7 +432,7 @@ def test_own_data_file_in_every_entry_point(tmp_path):
         cwd=tmp_path,
     )
     frame = pd.read_parquet(tmp_path / "spectral" / "spectral.parquet")
-    assert set(frame.dataset) == {"mine"} and len(frame) == 2 and (frame.n == 30).all()
+    assert set(frame.dataset) == {"mine"} and len(frame) == 2 and (frame.n_train == 30).all()
     with enable_x64():
         rows = experiment.run(
             experiment.compose([*spec, "model.width=16", "seeds=1", "train.max_steps=20"])
@@ -441,7 +441,7 @@ def test_own_data_file_in_every_entry_point(tmp_path):
 
 
 def test_spectral_per_sample_ridge_equals_the_explicit_ridge(tmp_path):
-    """lam_per_point=l0 at n = 40 is lam = 40 l0: the same spectral rows as lam given."""
+    """ridge_per_point=l0 at n = 40 is ridge = 40 l0: the same spectral rows as ridge given."""
     common = [
         "data.n_train=40",
         "data.n_test=1",
@@ -454,16 +454,16 @@ def test_spectral_per_sample_ridge_equals_the_explicit_ridge(tmp_path):
     run_app(
         "spectral.py",
         *common,
-        "lam_per_point=0.001",
+        "ridge_per_point=0.001",
         f"hydra.run.dir={tmp_path / 'a'}",
         cwd=tmp_path,
     )
-    run_app("spectral.py", *common, "lam=0.04", f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)
+    run_app("spectral.py", *common, "ridge=0.04", f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)
     a = pd.read_parquet(tmp_path / "a" / "spectral.parquet").drop(
-        columns=["wall_s", "lam_per_point"]
+        columns=["wall_s", "ridge_per_point"]
     )
     b = pd.read_parquet(tmp_path / "b" / "spectral.parquet").drop(
-        columns=["wall_s", "lam_per_point"]
+        columns=["wall_s", "ridge_per_point"]
     )
     pd.testing.assert_frame_equal(a, b, check_exact=True)
-    assert (a.lam == 0.04).all()
+    assert (a.ridge == 0.04).all()

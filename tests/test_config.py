@@ -139,6 +139,20 @@ def test_lam_is_derived_not_set(entry):
     )
 
 
+@pytest.mark.parametrize(
+    ("entry", "override", "message"),
+    [
+        ("spectral", "lam_per_point=0.001", "lam_per_point: renamed ridge_per_point"),
+        ("spectral", "lam=0.1", "lam: renamed ridge"),
+        ("sweep", "model.kernel=fused", "model.kernel: renamed model.backprop"),
+    ],
+)
+def test_a_renamed_key_is_refused_naming_its_new_name(entry, override, message):
+    with pytest.raises(config.ConfigError) as err:
+        config.compose([override], entry)
+    assert str(err.value) == message
+
+
 def test_the_per_sample_ridge_family_reproduces_an_explicit_ridge():
     """ridge = n * ridge0 through the resolver: the same config (and so the same f* and rows,
     tests/test_experiment.py) as the explicit ridge, at every n."""
@@ -150,6 +164,6 @@ def test_the_per_sample_ridge_family_reproduces_an_explicit_ridge():
         assert family == explicit
     assert config.per_point(2048, 0.1 / 128) == 1.6 and config.per_point(128, 0.1 / 128) == 0.1
     spectral = config.compose(
-        ["data.n_train=512", "lam='${nnkrr.per_point:${data.n_train},0.002}'"], "spectral"
+        ["data.n_train=512", "ridge='${nnkrr.per_point:${data.n_train},0.002}'"], "spectral"
     )
-    assert spectral["lam"] == 1.024
+    assert spectral["ridge"] == 1.024

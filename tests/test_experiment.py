@@ -72,7 +72,7 @@ BAD = [
     ("data.colour", 1, f"data.colour: unknown key (data has {KEYS(config.Synthetic)})"),
     ("model.widht", 128, f"model.widht: unknown key (model has {KEYS(config.TwoLayer)})"),
     ("colour", 1, "colour: unknown key"),
-    ("model.kernel", "cuda", "model.kernel must be one of fused, autodiff or null, got 'cuda'"),
+    ("model.backprop", "cuda", "model.backprop must be one of fused, autodiff or null, got 'cuda'"),
     ("sampler.method", "rejection", "sampler.method must be one of iid with sampler.name=gaussian"),
 ]
 
@@ -144,7 +144,7 @@ def test_provenance_tells_two_settings_apart():
         0.1,
         "init",
     )
-    assert (first.method, first.optimizer, first.horizon_c, first.kernel_path, first.chunk) == (
+    assert (first.method, first.optimizer, first.horizon_c, first.backprop, first.chunk) == (
         "iid",
         "sgd",
         5.0,

@@ -1,4 +1,4 @@
-"""The Flax network: its NTK at initialisation, symmetric init, the fused kernel."""
+"""The Flax network: its NTK at initialisation, symmetric init, the fused pass."""
 
 import jax
 import jax.numpy as jnp
@@ -172,20 +172,22 @@ def test_resolve_chunk(n, width, expected):
         models.resolve_chunk(0, width, n)
 
 
-def test_resolve_kernel():
-    expected = models.DEFAULT_KERNEL.get(jax.default_backend(), "autodiff")
-    assert models.resolve_kernel(None) == expected
-    assert models.resolve_kernel("autodiff") == "autodiff"
-    with pytest.raises(ValueError, match="kernel must be one of"):
-        models.resolve_kernel("cuda")
+def test_resolve_backprop():
+    expected = models.DEFAULT_BACKPROP.get(jax.default_backend(), "autodiff")
+    assert models.resolve_backprop(None) == expected
+    assert models.resolve_backprop("autodiff") == "autodiff"
+    with pytest.raises(ValueError, match="backprop must be one of"):
+        models.resolve_backprop("cuda")
 
 
 @pytest.mark.parametrize("linearized", [False, True])
 def test_autodiff_path_equals_fused_path(x64, linearized):
-    """TwoLayerReLU(kernel='autodiff') and kernel='fused': same outputs and gradients."""
+    """TwoLayerReLU(backprop='autodiff') and backprop='fused': same outputs and gradients."""
     x = problem()
-    fused = models.TwoLayerReLU(width=50, kappa=0.7, linearized=linearized, kernel="fused", chunk=8)
-    plain = fused.clone(kernel="autodiff")
+    fused = models.TwoLayerReLU(
+        width=50, kappa=0.7, linearized=linearized, backprop="fused", chunk=8
+    )
+    plain = fused.clone(backprop="autodiff")
     variables = fused.init(jax.random.key(3), x)
     moved = {**variables, "params": {"W": variables["params"]["W"] + 0.2}}
 
@@ -256,12 +258,12 @@ def test_gd_step_keeps_entries_whose_update_overflows():
 def test_gd_step_needs_the_fused_kernel_and_a_fixed_readout():
     x = problem()
     for net in (
-        models.TwoLayerReLU(width=8, kernel="autodiff"),
-        models.TwoLayerReLU(width=8, kernel="fused", train_readout=True),
+        models.TwoLayerReLU(width=8, backprop="autodiff"),
+        models.TwoLayerReLU(width=8, backprop="fused", train_readout=True),
     ):
         assert not net.fuses_gd
         variables = net.init(jax.random.key(0), x)
-        with pytest.raises(ValueError, match="gd_step needs kernel='fused'"):
+        with pytest.raises(ValueError, match="gd_step needs backprop='fused'"):
             net.gd_step(variables, x, x[:, 0], None, 0.1, 0.1, True)
 
 

@@ -21,9 +21,9 @@ def spectral_frame():
                 for seed, wobble in enumerate((0.97, 1.0, 1.03)):
                     for m in WIDTHS:
                         rows.append(
-                            dict(dataset=dataset, n=n, lam=0.1, lam_per_point=np.nan,
-                                 sampler=sampler, m=m, seed=seed, flatness=flat,
-                                 s_lambda=s_lam, eps=wobble * np.sqrt(factor * s_lam / m))
+                            dict(dataset=dataset, n_train=n, ridge=0.1, ridge_per_point=np.nan,
+                                 sampler=sampler, width=m, init_seed=seed, flatness=flat,
+                                 s_lambda=s_lam, spectral_eps=wobble * np.sqrt(factor * s_lam / m))
                         )  # fmt: skip
     return pd.DataFrame(rows)
 

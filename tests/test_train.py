@@ -107,11 +107,11 @@ def test_lazy_wide_network_matches_ntk_krr(x64):
 
 
 @pytest.mark.parametrize("seed_axis", ["vmap", "loop"])
-@pytest.mark.parametrize("kernel", ["fused", "autodiff"])
-def test_seeds_together_equal_separate_runs(x64, seed_axis, kernel):
+@pytest.mark.parametrize("backprop", ["fused", "autodiff"])
+def test_seeds_together_equal_separate_runs(x64, seed_axis, backprop):
     runs = [setup(seed=s, m=32, sampler="leverage") for s in (3, 4)]
     x, y = runs[0][0], runs[0][2]
-    net = models.TwoLayerReLU(width=32, chunk=8, kernel=kernel)
+    net = models.TwoLayerReLU(width=32, chunk=8, backprop=backprop)
     cfg = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=60, centre="zero")
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[r[4] for r in runs])
     together = train.fit(net.apply, stacked, x, y, cfg, segments=4, seed_axis=seed_axis)
@@ -128,7 +128,7 @@ def test_seeds_together_equal_separate_runs(x64, seed_axis, kernel):
 @pytest.mark.parametrize(("n", "d"), [(128, 8), (1024, 8), (1024, 64)])
 def test_training_memory_is_bounded_at_width_2_20(n, d):
     """XLA's memory analysis of one seed's compiled GD segment at m = 2^20, float32 (shapes
-    only: nothing is allocated).  The fused kernel keeps O(m d) state and one (chunk, n)
+    only: nothing is allocated).  The fused pass keeps O(m d) state and one (chunk, n)
     block, so it fits 4 GiB and its temporaries do not grow with n (the fused GD step
     holds no W-sized temporary at all); the autodiff path
     holds the (n, m) pre-activations (its temporaries exceed n m floats), which is what
@@ -140,8 +140,8 @@ def test_training_memory_is_bounded_at_width_2_20(n, d):
     constants = {"a": abstract((m,), f32), "c": abstract((m,), f32), "W0": abstract((m, d), f32)}
     state = jax.eval_shape(lambda p: train.init_state({"params": p}, cfg), params)
 
-    def memory(kernel):
-        net = models.TwoLayerReLU(width=m, kernel=kernel)
+    def memory(backprop):
+        net = models.TwoLayerReLU(width=m, backprop=backprop)
         compiled = train._segment_one.lower(
             train.GenericStep(net.apply, cfg),
             4,
@@ -154,7 +154,7 @@ def test_training_memory_is_bounded_at_width_2_20(n, d):
         return compiled.memory_analysis()
 
     def fused_gd_memory():
-        net = models.TwoLayerReLU(width=m, kernel="fused")
+        net = models.TwoLayerReLU(width=m, backprop="fused")
         x, y = abstract((n, d), f32), abstract((n,), f32)
         step = train.FusedStep(net, cfg)
         carry = jax.eval_shape(functools.partial(train._start, step), x, constants, None, state)
@@ -185,7 +185,9 @@ def test_fused_gd_step_equals_the_optax_step(x64, centre, linearized, seed_axis)
     objective, optax.sgd): the same training to round-off, over segments, with a tail chunk."""
     runs = [setup(seed=s, m=40, sampler="leverage") for s in (3, 4)]
     x, y = runs[0][0], runs[0][2]
-    net = models.TwoLayerReLU(width=40, kappa=0.8, chunk=16, kernel="fused", linearized=linearized)
+    net = models.TwoLayerReLU(
+        width=40, kappa=0.8, chunk=16, backprop="fused", linearized=linearized
+    )
     cfg = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=50, centre=centre)
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[r[4] for r in runs])
     step = train.gd_step(net, cfg, x.shape[1], True)
@@ -202,7 +204,7 @@ def test_fused_gd_step_equals_the_optax_step(x64, centre, linearized, seed_axis)
 
 
 def test_fused_gd_is_refused_where_it_does_not_apply():
-    net = models.TwoLayerReLU(width=8, kernel="fused")
+    net = models.TwoLayerReLU(width=8, backprop="fused")
     sgd = train.TrainConfig(lam=0.1, learning_rate=0.1, steps=1)
     adam = train.TrainConfig(lam=0.1, learning_rate=0.1, steps=1, optimizer="adam")
     momentum = train.TrainConfig(
@@ -213,13 +215,13 @@ def test_fused_gd_is_refused_where_it_does_not_apply():
     assert train.gd_step(net, sgd, 3, False) == generic
     # unasked, only where W has FUSED_GD_MIN_WEIGHTS entries (below, the generic step is faster)
     assert train.gd_step(net, sgd, 3, None) == generic
-    wide = models.TwoLayerReLU(width=train.FUSED_GD_MIN_WEIGHTS // 4, kernel="fused")
+    wide = models.TwoLayerReLU(width=train.FUSED_GD_MIN_WEIGHTS // 4, backprop="fused")
     assert train.gd_step(wide, sgd, 4, None) == train.FusedStep(wide, sgd)
     assert train.gd_step(wide, sgd, 2, None) == train.GenericStep(wide.apply, sgd)
     for model, cfg in [
         (net, adam),
         (net, momentum),
-        (models.TwoLayerReLU(width=8, kernel="autodiff"), sgd),
+        (models.TwoLayerReLU(width=8, backprop="autodiff"), sgd),
         (models.TwoLayerReLU(width=8, train_readout=True), sgd),
         (models.linearize(net.apply), sgd),
         (models.MLP(width=8), sgd),
@@ -230,7 +232,7 @@ def test_fused_gd_is_refused_where_it_does_not_apply():
     # the step is the one of the network trained: fit refuses another network's
     x, y = jnp.ones((2, 3)), jnp.ones(2)
     variables = {"params": {"W": jnp.ones((1, 8, 3))}, "constants": {}}
-    other = models.TwoLayerReLU(width=8, kernel="fused", kappa=0.5)
+    other = models.TwoLayerReLU(width=8, backprop="fused", kappa=0.5)
     with pytest.raises(ValueError, match="step: its apply_fn and cfg must be fit's"):
         train.fit(net.apply, variables, x, y, sgd, step=train.FusedStep(other, sgd))
     with pytest.raises(ValueError, match="step: its apply_fn and cfg must be fit's"):
@@ -261,7 +263,7 @@ def test_divergence_is_recorded_not_raised(x64, fused_gd):
     x, _, y, _, variables = setup()
     variables = jax.tree.map(lambda a: a.astype(jnp.float32), variables)
     x, y = x.astype(jnp.float32), y.astype(jnp.float32)
-    net = models.TwoLayerReLU(width=48, kernel="fused")
+    net = models.TwoLayerReLU(width=48, backprop="fused")
     stable = train.TrainConfig(lam=0.05, learning_rate=0.05, steps=300)
     wild = train.TrainConfig(lam=0.05, learning_rate=50.0, steps=300)
     ok = train.fit(

@@ -20,6 +20,7 @@ from nnkrr.config.schemas import (
     DERIVED,
     ENTRY_POINTS,
     MODEL_SCHEMAS,
+    RENAMED,
     ConfigError,
 )
 from nnkrr.config.store import config_dir
@@ -155,8 +156,12 @@ def _schema_of(entry: type, key: str, node: Mapping) -> type | None:
 
 
 def _unknown_key(key: str, schema: type) -> str:
-    """``model.widht: unknown key (model has chunk, kernel, ...)``: the refusal of a key
+    """``model.widht: unknown key (model has backprop, chunk, ...)``: the refusal of a key
     ``schema`` does not have, listing the keys it has (a top-level key: none listed)."""
+    entries = [name for name, entry in ENTRY_POINTS.items() if entry is schema] or RENAMED
+    for entry in entries:
+        if key in RENAMED.get(entry, {}):
+            return f"{key}: renamed {RENAMED[entry][key]}"
     parent = key.rpartition(".")[0]
     if not parent:
         return f"{key}: {DERIVED[key]}" if key in DERIVED else f"{key}: unknown key"

@@ -216,14 +216,15 @@ class TwoLayer:
         1024, "m (with symmetric init: m / 2 sampled features, each used twice)", at_least(1)
     )
     train_readout: bool = _f(False, "also train a_r: the target kernel adds kappa^2 arccos1")
-    kernel: str | None = _f(
+    backprop: str | None = _f(
         None,
-        "training path: fused | autodiff; null: nnkrr.models.resolve_kernel",
+        "the forward and backward passes: fused (one pass over W's blocks) | autodiff "
+        "(jax.grad); null: nnkrr.models.resolve_backprop",
         one_of("fused", "autodiff"),
     )
     chunk: int | None = _f(
         None,
-        "neurons per block of the fused kernel; null: nnkrr.models.resolve_chunk",
+        "neurons per block of the fused pass; null: nnkrr.models.resolve_chunk",
         at_least(1),
     )
 
@@ -284,11 +285,15 @@ class Spectral:
 
     data: Any = _f(Synthetic, "the data set (data=...)", factory=True)
     seed: int = _f(0, "data seed (split and teacher)", at_least(0))
-    lam: float = _f(0.01, "ridge of the leverage function and of eps", POSITIVE)
-    lam_per_point: float | None = _f(
+    ridge: float = _f(
+        0.01,
+        "ridge lambda on K of the leverage function and of eps (no output scale here)",
+        POSITIVE,
+    )
+    ridge_per_point: float | None = _f(
         None,
-        "the per-sample ridge family: lam = n_train * lam_per_point (then lam is not "
-        "used); null: lam as given",
+        "the per-sample ridge family: lambda = n_train * ridge_per_point (then ridge is not "
+        "used); null: ridge as given",
         POSITIVE,
     )
     kernel: str = _f(
@@ -346,6 +351,15 @@ ENTRY_POINTS = {"sweep": Sweep, "spectral": Spectral, "krr": KRR}
 #: Keys a config does not have because they are derived, and what to set instead.
 DERIVED = {
     "lam": "derived: lam = kappa^2 * ridge, the output scale's square times the ridge on K (nnkrr.scale.Scale); set ridge",
+}
+#: Keys renamed, per entry point, old -> new (one meaning per name): a config with the old
+#: name is refused naming the new one, and a recorded run's config is read under the new
+#: names (``experiments/publish.py``'s staleness check).
+RENAMED = {
+    # the spectral job's ridge on K, as the sweep names it (lam is kappa^2 * ridge there)
+    "spectral": {"lam": "ridge", "lam_per_point": "ridge_per_point"},
+    # "kernel" is the kernel function (nnkrr.kernels); this is how the passes are computed
+    "sweep": {"model.kernel": "model.backprop"},
 }
 #: The config groups (``configs/<entry>.yaml``'s defaults list chooses one option each).
 GROUPS = ("data", "sampler", "regime", "train", "model")
