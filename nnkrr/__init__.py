@@ -3,7 +3,8 @@
 Modules (each concept lives in the module named after it):
 
 * :mod:`nnkrr.kernels` -- exact NTKs (neural-tangents and closed form).
-* :mod:`nnkrr.krr` -- kernel ridge regression with an exact ridge, by Cholesky.
+* :mod:`nnkrr.krr` -- kernel ridge regression with an exact ridge, by Cholesky or matrix-free
+  (preconditioned conjugate gradients on closed-form kernel matvecs).
 * :mod:`nnkrr.data` -- datasets as arrays with seeded train/test splits.
 * :mod:`nnkrr.features` -- random-feature kernels, ``rf_kernel``, ``spectral_epsilon``.
 * :mod:`nnkrr.sampling` -- Gaussian and ridge-leverage-score sampling of features.
@@ -35,7 +36,8 @@ __version__ = "0.1.0"
 #: The modules of nnkrr from the bottom up; a module imports only from layers below its own.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("_checks", "_linalg", "_nt", "rules"),
-    ("scale", "kernels", "krr", "data", "laziness", "scaling"),
+    ("scale", "kernels", "data", "laziness", "scaling"),
+    ("krr",),
     ("features", "gap", "problem", "savings"),
     ("sampling",),
     ("models", "measurements"),

@@ -1,4 +1,5 @@
-"""Kernel ridge regression with an exact ridge ``lam``, solved by Cholesky.
+"""Kernel ridge regression with an exact ridge ``lam``: by Cholesky of a stored K, or
+matrix-free by preconditioned conjugate gradients on kernel matvecs (:func:`solve_cg`).
 
 Given a training kernel K (n x n), targets Y (n,) or (n, k) and lam > 0,
 
@@ -17,16 +18,31 @@ ill-conditioned kernels.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
+from jax.sharding import Mesh, PartitionSpec
 
 from nnkrr import _checks
 from nnkrr._linalg import mm
+from nnkrr.kernels import _relu_ntk_formula
 
-__all__ = ["Factor", "factor", "fit_predict", "predict", "solve"]
+__all__ = [
+    "CGInfo",
+    "Factor",
+    "Nystrom",
+    "factor",
+    "fit_predict",
+    "kernel_matvec",
+    "nystrom",
+    "predict",
+    "solve",
+    "solve_cg",
+]
 
 
 def _as_targets(name: str, y, n: int, dtype) -> jax.Array:
@@ -106,7 +122,7 @@ def solve(k_train, y, lam=None) -> jax.Array:
 
     Example:
       >>> import jax.numpy as jnp
-      >>> solve(jnp.eye(2), jnp.array([1.0, 2.0]), 1.0)
+      >>> solve(jnp.eye(2), jnp.array([1.0, 2.0]), 1.0).round(6)
       Array([0.5, 1. ], dtype=float32)
     """
     if isinstance(k_train, Factor):
@@ -145,3 +161,237 @@ def predict(k_test_train, alpha) -> jax.Array:
 def fit_predict(k_train, y, k_test_train, lam) -> jax.Array:
     """``predict(k_test_train, solve(k_train, y, lam))``."""
     return predict(k_test_train, solve(k_train, y, lam))
+
+
+# --------------------------------------------------------------------------- matrix-free
+
+#: Rows of K per block of :func:`kernel_matvec`: a (block, n) float64 block is 8 * block * n
+#: bytes (2 GiB at n = 2^20), the only n-sized temporary of a matvec.
+MATVEC_BLOCK = 256
+#: ``shard_map`` moved from ``jax.experimental`` to ``jax`` (the oldest supported stack,
+#: jax 0.5.3, has only the former).
+_shard_map = getattr(jax, "shard_map", None)
+
+
+def _relu_ntk_diagonal(x: jax.Array) -> jax.Array:
+    """K(x_i, x_i) = |x_i|^2 / 2 of the ReLU NTK, exactly (arccos is ill-conditioned at u = 1)."""
+    return jnp.sum(x * x, axis=1) / 2
+
+
+@functools.partial(jax.jit, static_argnames=("kernel", "diagonal", "block", "mesh"))
+def _matvec(x, v, kernel, diagonal, block, mesh):
+    n = x.shape[0]
+    devices = 1 if mesh is None else mesh.size
+    per_device = -(-n // (block * devices))
+    starts = jnp.arange(devices * per_device) * block
+    xp = jnp.pad(x, [(0, devices * per_device * block - n), (0, 0)])
+    exact = None if diagonal is None else jnp.pad(diagonal(x), (0, xp.shape[0] - n))
+
+    def rows(start):
+        xb = jax.lax.dynamic_slice_in_dim(xp, start, block)
+        kb = kernel(xb, x)
+        if exact is not None:  # the block's own diagonal entries, exactly
+            i = jnp.arange(block, dtype=start.dtype)
+            col = jnp.minimum(start + i, n - 1)
+            own = (start + i < n)[:, None] & (
+                jnp.arange(n, dtype=start.dtype)[None, :] == col[:, None]
+            )
+            kb = jnp.where(own, jax.lax.dynamic_slice_in_dim(exact, start, block)[:, None], kb)
+        return mm(kb, v)
+
+    def local(s):
+        out = jax.lax.map(rows, s)  # (blocks, block, k)
+        return out.reshape(-1, *out.shape[2:])
+
+    if mesh is None:
+        out = local(starts)
+    else:
+        spec = PartitionSpec(mesh.axis_names[0])
+        sm = _shard_map or __import__("jax.experimental.shard_map", fromlist=["x"]).shard_map
+        out = sm(local, mesh=mesh, in_specs=spec, out_specs=spec)(starts)
+    return out[:n]
+
+
+def kernel_matvec(
+    x,
+    v,
+    *,
+    kernel: Callable = _relu_ntk_formula,
+    diagonal: Callable | None = _relu_ntk_diagonal,
+    block: int = MATVEC_BLOCK,
+    mesh: Mesh | None = None,
+) -> jax.Array:
+    r""":math:`K v` for :math:`K_{ij} = k(x_i, x_j)` without storing K: row blocks
+    :math:`K(x_{I}, X)\,v` of ``block`` rows each, computed from the kernel's closed form and
+    discarded (memory O(block · n)); with a ``mesh``, the blocks are split over its devices
+    (``shard_map`` over the mesh's first axis; x and v replicated).
+
+    Args:
+      x: inputs, shape ``(n, d)``.
+      v: vectors, shape ``(n,)`` or ``(n, k)``, in x's dtype.
+      kernel: ``kernel(x1, x2) -> (n1, n2)``, jit-able (default: the two-layer ReLU NTK,
+        :func:`nnkrr.kernels.relu_ntk_closed_form`).
+      diagonal: ``diagonal(x) -> (n,)``, the exact K(x_i, x_i) set in place of the formula's
+        (default: the ReLU NTK's |x|^2 / 2); ``None``: the formula's.
+      block: rows per block.
+      mesh: a :class:`jax.sharding.Mesh`; ``None``: one device.
+
+    Returns:
+      ``K v``, shape of ``v``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> kernel_matvec(jnp.array([[3.0, 4.0]]), jnp.array([2.0]))  # |x|^2 / 2 * 2
+      Array([25.], dtype=float32)
+    """
+    x = _checks.as_matrix("x", x, dtype=_checks.float_dtype_of(x))
+    v = _as_targets("v", v, x.shape[0], x.dtype)
+    block = _checks.check_positive_int("block", block)
+    return _matvec(x, v, kernel, diagonal, min(block, x.shape[0]), mesh)
+
+
+class Nystrom(NamedTuple):
+    r"""A Nyström preconditioner of :math:`K + \lambda I` (FALKON's, Rudi et al. 2017):
+    :math:`P = U U^\top + \lambda I` with :math:`U = K_{nr} L^{-\top}`,
+    :math:`L L^\top = K_{rr}` on r landmarks; :math:`P^{-1} v = (v - U C^{-1} U^\top v)/\lambda`,
+    :math:`C = \lambda I_r + U^\top U` (Woodbury), applied in O(n r)."""
+
+    u: jax.Array  # (n, r)
+    chol_c: jax.Array  # (r, r) lower Cholesky factor of C
+    lam: jax.Array
+
+    def apply(self, v: jax.Array) -> jax.Array:
+        """:math:`P^{-1} v` for ``v`` (n,) or (n, k)."""
+        w = jsl.cho_solve((self.chol_c, True), mm(self.u.T, v))
+        return (v - mm(self.u, w)) / self.lam
+
+
+def nystrom(key, x, lam, rank: int, *, kernel: Callable = _relu_ntk_formula) -> Nystrom:
+    r"""The :class:`Nystrom` preconditioner of :math:`K + \lambda I` on ``rank`` landmarks drawn
+    uniformly without replacement (``key``); its cost O(n r d + n r^2), memory O(n r).
+
+    A jitter of ``1e-10 * trace(K_rr) / r`` keeps :math:`K_{rr}`'s factor defined when
+    landmarks coincide; P stays positive definite whatever it approximates (only CG's
+    iteration count depends on how well)."""
+    x = _checks.as_matrix("x", x, dtype=_checks.float_dtype_of(x))
+    _checks.check_positive("lam", lam)
+    rank = min(_checks.check_positive_int("rank", rank), x.shape[0])
+    return _nystrom(key, x, jnp.asarray(lam, x.dtype), rank, kernel)
+
+
+@functools.partial(jax.jit, static_argnames=("rank", "kernel"))
+def _nystrom(key, x, lam, rank, kernel):
+    idx = jax.random.choice(key, x.shape[0], (rank,), replace=False)
+    xr = x[idx]
+    k_rr = kernel(xr, None)
+    jitter = 1e-10 * jnp.trace(k_rr) / rank
+    chol = jnp.linalg.cholesky(k_rr + jitter * jnp.eye(rank, dtype=x.dtype))
+    u = jsl.solve_triangular(chol, kernel(xr, x), lower=True).T  # K_nr L^{-T}
+    c = lam * jnp.eye(rank, dtype=x.dtype) + mm(u.T, u)
+    return Nystrom(u, jnp.linalg.cholesky(c), lam)
+
+
+class CGInfo(NamedTuple):
+    r"""How a :func:`solve_cg` ended: ``iterations`` run and the final ``residual``
+    :math:`\max_j \|y_j - (K + \lambda I)\alpha_j\| / \|y_j\|` (recomputed from α, not the
+    recursion's estimate)."""
+
+    iterations: jax.Array
+    residual: jax.Array
+    converged: jax.Array  # residual <= CONVERGED_SLACK * tol
+
+
+#: solve_cg's defaults: the relative residual (float64; in a lower precision, 100 of its
+#: machine epsilons when that is larger: 1.2e-5 in float32) and the cap on iterations.
+CG_TOL = 1e-8
+CG_MAXITER = 1000
+#: The recomputed residual may exceed the recursion's by round-off: within this factor of
+#: ``tol`` a solve counts as converged.
+CONVERGED_SLACK = 10.0
+
+
+def solve_cg(
+    x,
+    y,
+    lam,
+    *,
+    kernel: Callable = _relu_ntk_formula,
+    diagonal: Callable | None = _relu_ntk_diagonal,
+    preconditioner: Nystrom | None = None,
+    tol: float | None = None,
+    maxiter: int = CG_MAXITER,
+    block: int = MATVEC_BLOCK,
+    mesh: Mesh | None = None,
+) -> tuple[jax.Array, CGInfo]:
+    r"""Ridge coefficients :math:`\alpha = (K + \lambda I)^{-1} Y` without forming K:
+    preconditioned conjugate gradients (Hestenes & Stiefel 1952) on
+    :math:`A = K + \lambda I`, whose matvecs are :func:`kernel_matvec`'s (memory
+    O(block · n), time O(n^2 d) each), preconditioned by ``preconditioner``
+    (:func:`nystrom`; ``None``: none).  ``tol``: the relative residual to reach (``None``:
+    :data:`CG_TOL`, or 100 machine epsilons of x's dtype when larger).  Each column of ``y`` runs its own recursion; all
+    stop once every column's relative residual is below ``tol`` (or after ``maxiter``).
+
+    Precision: the recursion runs in x's dtype (float64 under ``jax_enable_x64``) and every
+    product at ``Precision.HIGHEST`` (no TF32 on accelerators).
+
+    Returns:
+      ``(alpha, info)``: alpha with the shape of ``y``; :class:`CGInfo`.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> x = jnp.array([[1.0, 0.0], [0.0, 2.0]])
+      >>> alpha, info = solve_cg(x, jnp.array([1.0, 1.0]), 0.5)
+      >>> alpha.round(6)  # K = diag(0.5, 2): alpha = 1 / (K_ii + 0.5)
+      Array([1. , 0.4], dtype=float32)
+      >>> bool(info.converged), bool(info.residual < 1e-5)
+      (True, True)
+    """
+    x = _checks.as_matrix("x", x, dtype=_checks.float_dtype_of(x))
+    y = _as_targets("y", y, x.shape[0], x.dtype)
+    _checks.check_positive("lam", lam)
+    if tol is None:
+        tol = max(CG_TOL, 100 * float(jnp.finfo(x.dtype).eps))
+    _checks.check_positive("tol", tol)
+    maxiter = _checks.check_positive_int("maxiter", maxiter)
+    block = min(_checks.check_positive_int("block", block), x.shape[0])
+    vector = y.ndim == 1
+    y2 = y[:, None] if vector else y
+    lam = jnp.asarray(lam, x.dtype)
+    alpha, info = _cg(x, y2, lam, preconditioner, jnp.asarray(tol, x.dtype), maxiter,
+                      kernel, diagonal, block, mesh)  # fmt: skip
+    return (alpha[:, 0] if vector else alpha), info
+
+
+@functools.partial(jax.jit, static_argnames=("maxiter", "kernel", "diagonal", "block", "mesh"))
+def _cg(x, y, lam, precond, tol, maxiter, kernel, diagonal, block, mesh):
+    def a(v):
+        return _matvec(x, v, kernel, diagonal, block, mesh) + lam * v
+
+    def m(r):
+        return r if precond is None else precond.apply(r)
+
+    norm_y = jnp.linalg.norm(y, axis=0)
+    scale = jnp.where(norm_y > 0, norm_y, 1)
+    x0 = jnp.zeros_like(y)
+    r0 = y
+    z0 = m(r0)
+    rz0 = jnp.sum(r0 * z0, axis=0)
+
+    def cond(state):
+        i, _, r, _, _, _ = state
+        return (i < maxiter) & jnp.any(jnp.linalg.norm(r, axis=0) / scale > tol)
+
+    def body(state):
+        i, xk, r, z, p, rz = state
+        ap = a(p)
+        step = rz / jnp.where(rz != 0, jnp.sum(p * ap, axis=0), 1)
+        xk = xk + step[None, :] * p
+        r = r - step[None, :] * ap
+        z = m(r)
+        rz_new = jnp.sum(r * z, axis=0)
+        p = z + (rz_new / jnp.where(rz != 0, rz, 1))[None, :] * p
+        return i + 1, xk, r, z, p, rz_new
+
+    i, alpha, *_ = jax.lax.while_loop(cond, body, (0, x0, r0, z0, z0, rz0))
+    residual = jnp.max(jnp.linalg.norm(y - a(alpha), axis=0) / scale)
+    return alpha, CGInfo(i, residual, residual <= CONVERGED_SLACK * tol)

@@ -1,5 +1,5 @@
 """The examples in the docstrings are run: each states a number or a message that could be
-wrong (a rule's words, a derived ridge, a job directory's name, a chosen training step)."""
+wrong (a rule's words, a derived ridge, a job directory's name, a chosen training step, a matrix-free solve)."""
 
 import doctest
 import importlib
@@ -13,6 +13,7 @@ MODULES = [
     "nnkrr.config.store",
     "nnkrr.config.checks",
     "nnkrr.train",
+    "nnkrr.krr",
 ]
 
 

@@ -1,4 +1,10 @@
-"""Kernel ridge regression against direct NumPy solves."""
+"""Kernel ridge regression against direct NumPy solves; the matrix-free solver against the
+stored kernel's."""
+
+import os
+import subprocess
+import sys
+import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -94,3 +100,113 @@ def test_factorisation_failure_suggests_float64():
 def test_bad_inputs_name_the_argument(name, call):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+# --------------------------------------------------------------------------- matrix-free
+
+
+@pytest.mark.parametrize("block", [1, 64, 97, 1000])
+@pytest.mark.parametrize("outputs", [None, 3])
+def test_kernel_matvec_equals_the_stored_kernels_product(x64, block, outputs):
+    """Row blocks of any size (n = 300 is no multiple of 64 or 97: padded rows drop out)."""
+    x, _, v = problem(1, n=300, outputs=outputs)
+    k = np.asarray(kernels.relu_ntk_closed_form(x))
+    got = np.asarray(krr.kernel_matvec(x, v, block=block))
+    assert got.shape == v.shape
+    np.testing.assert_allclose(got, k @ v, rtol=1e-12, atol=1e-12 * np.abs(k @ v).max())
+
+
+def test_kernel_matvec_sets_the_diagonal_exactly(x64):
+    """K(x, x) = |x|^2 / 2 exactly on every block's own rows (arccos at u = 1 - ulp is off by
+    ~1e-8 relative), for a point whose row lands in the last, padded block."""
+    x, _, _ = problem(2, n=70)
+    for i in (0, 63, 64, 69):
+        e = np.zeros(70)
+        e[i] = 1.0
+        got = float(krr.kernel_matvec(x, e, block=64)[i])
+        assert got == pytest.approx(float(np.sum(x[i] ** 2) / 2), rel=4e-16)  # summation order
+
+
+@pytest.mark.parametrize("outputs", [None, 2])
+@pytest.mark.parametrize("lam", [1e-2, 1.0])
+def test_solve_cg_equals_cholesky_and_reports_its_residual(x64, outputs, lam):
+    x, _, y = problem(3, n=400, outputs=outputs)
+    k = np.asarray(kernels.relu_ntk_closed_form(x))
+    exact = np.linalg.solve(k + lam * np.eye(400), y)
+    alpha, info = krr.solve_cg(x, y, lam, tol=1e-10)
+    assert alpha.shape == y.shape and bool(info.converged)
+    a = k + lam * np.eye(400)
+    res = np.linalg.norm((y - a @ np.asarray(alpha)).reshape(400, -1), axis=0)
+    want = np.max(res / np.linalg.norm(y.reshape(400, -1), axis=0))
+    np.testing.assert_allclose(float(info.residual), want, rtol=1e-3)
+    assert float(info.residual) < 1e-10
+    cond = np.linalg.cond(a)
+    np.testing.assert_allclose(alpha, exact, atol=10 * cond * 1e-10 * np.abs(exact).max())
+
+
+def test_the_nystrom_preconditioner_is_its_woodbury_inverse_and_cuts_iterations(x64):
+    """P^-1 v equals the dense inverse of U U^T + lam I; with 60 landmarks of 500 points CG
+    needs under half the iterations (the same tolerance, the same answer)."""
+    x, _, y = problem(4, n=500)
+    lam = 0.01
+    pre = krr.nystrom(jax.random.key(0), x, lam, 60)
+    u = np.asarray(pre.u)
+    assert u.shape == (500, 60)
+    dense = np.linalg.solve(u @ u.T + lam * np.eye(500), y)
+    np.testing.assert_allclose(pre.apply(jnp.asarray(y)), dense, rtol=1e-9, atol=1e-9)
+    plain_alpha, plain = krr.solve_cg(x, y, lam)
+    pre_alpha, info = krr.solve_cg(x, y, lam, preconditioner=pre)
+    assert bool(plain.converged) and bool(info.converged)
+    assert int(info.iterations) < int(plain.iterations) / 2
+    np.testing.assert_allclose(pre_alpha, plain_alpha, rtol=1e-5, atol=1e-6)
+
+
+def test_solve_cg_stops_at_maxiter_and_says_so(x64):
+    x, _, y = problem(5, n=200)
+    _, info = krr.solve_cg(x, y, 1e-4, maxiter=3)
+    assert int(info.iterations) == 3 and not bool(info.converged) and float(info.residual) > 1e-3
+
+
+def test_matvec_and_cg_sharded_over_four_devices_equal_one_device():
+    """The row blocks split over 4 host devices (shard_map): the same numbers."""
+    script = textwrap.dedent("""
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        import numpy as np
+        from jax.sharding import Mesh
+        from nnkrr import krr
+        assert len(jax.devices()) == 4
+        mesh = Mesh(np.array(jax.devices()), ("rows",))
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((301, 6)), rng.standard_normal(301)
+        one = np.asarray(krr.kernel_matvec(x, y, block=32))
+        four = np.asarray(krr.kernel_matvec(x, y, block=32, mesh=mesh))
+        assert np.abs(one - four).max() <= 1e-12 * np.abs(one).max(), np.abs(one - four).max()
+        a1, i1 = krr.solve_cg(x, y, 0.1, block=32)
+        a4, i4 = krr.solve_cg(x, y, 0.1, block=32, mesh=mesh)
+        # products summed in another order can move the last step across the tolerance
+        assert abs(int(i1.iterations) - int(i4.iterations)) <= 1, (i1, i4)
+        assert bool(i4.converged) and float(i4.residual) <= 1e-8
+        assert np.abs(np.asarray(a1) - np.asarray(a4)).max() <= 1e-7 * np.abs(a1).max()
+        print("ok")
+    """)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda x, y: krr.solve_cg(x, y, 0.0), "lam"),
+        (lambda x, y: krr.solve_cg(x, y, 0.1, tol=0), "tol"),
+        (lambda x, y: krr.solve_cg(x, y, 0.1, maxiter=0), "maxiter"),
+        (lambda x, y: krr.solve_cg(x, y[:-1], 0.1), "y"),
+        (lambda x, y: krr.kernel_matvec(x, y, block=0), "block"),
+        (lambda x, y: krr.nystrom(jax.random.key(0), x, 0.1, 0), "rank"),
+    ],
+)
+def test_matrix_free_bad_inputs_name_the_argument(call, message):
+    x, _, y = problem(6, n=20)
+    with pytest.raises(ValueError, match=f"^{message}"):
+        call(x, y)
