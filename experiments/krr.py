@@ -1,9 +1,12 @@
 """Exact NTK kernel ridge regression on one dataset (Hydra entry point).
 
     uv run python experiments/krr.py [data=digits] [ridge=0.01] [x64=false]
+    uv run python experiments/krr.py data.n_train=65536 solver=cg    # matrix-free
     nnkrr-krr data=digits                          # from an installed wheel
 
-Fits f*(x) = kappa^2 K(x, X) (kappa^2 K + lam I)^{-1} Y with the exact two-layer ReLU NTK K
+Fits f*(x) = kappa^2 K(x, X) (kappa^2 K + lam I)^{-1} Y with the exact two-layer ReLU NTK K,
+by Cholesky of the stored K or matrix-free by CG (``solver``; :func:`nnkrr.krr.choose_solver`
+by memory; CG's iterations and residual go into the metrics)
 (:func:`nnkrr.problem.make_problem`, the sweep's target: with no overrides both entry points
 use the same data, ridge and kappa and give the same f*), logs train/test error (and accuracy
 for classification data), and writes ``metrics.json`` and ``predictions.npz`` (``train``,
@@ -46,11 +49,31 @@ def main(cfg: DictConfig) -> float:
     start = time.perf_counter()
     scale = Scale(kappa=float(cfg.kappa), ridge=float(cfg.ridge))
     kappa2, lam = scale.kappa**2, scale.lam
-    k_train = kappa2 * kernels.relu_ntk(ds.x_train, batch_size=cfg.batch_size)
-    k_test = kappa2 * kernels.relu_ntk(ds.x_test, ds.x_train, batch_size=cfg.batch_size)
-    alpha = krr.solve(k_train, ds.y_train, lam)  # the sweep's f* (nnkrr.problem), all outputs
-    pred_test = np.asarray(krr.predict(k_test, alpha))
-    pred_train = np.asarray(krr.predict(k_train, alpha))
+    dtype = np.float64 if cfg.x64 else np.float32
+    solver = krr.choose_solver(ds.n_train, ds.dim, dtype, cfg.solver)
+    cg = {}
+    if solver == "cholesky":
+        k_train = kappa2 * kernels.relu_ntk(ds.x_train, batch_size=cfg.batch_size)
+        k_test = kappa2 * kernels.relu_ntk(ds.x_test, ds.x_train, batch_size=cfg.batch_size)
+        alpha = krr.solve(k_train, ds.y_train, lam)  # the sweep's f* (nnkrr.problem)
+        pred_test = np.asarray(krr.predict(k_test, alpha))
+        pred_train = np.asarray(krr.predict(k_train, alpha))
+    else:  # f* = kappa^2 K(x, X) (kappa^2 K + lam I)^-1 Y = K(x, X) (K + ridge I)^-1 Y
+        x, xt = (np.asarray(a, dtype) for a in (ds.x_train, ds.x_test))
+        pre = krr.nystrom(jax.random.key(cfg.seed), x, scale.ridge, min(cfg.rank, ds.n_train))
+        alpha, info = krr.solve_cg(
+            x, np.asarray(ds.y_train, dtype), scale.ridge, preconditioner=pre
+        )
+        pred_train = np.asarray(krr.kernel_matvec(x, alpha))
+        pred_test = np.asarray(krr.kernel_matvec(x, alpha, rows=xt))
+        cg = {
+            "cg_iterations": int(info.iterations),
+            "cg_residual": float(info.residual),
+            "cg_converged": bool(info.converged),
+            "cg_rank": min(cfg.rank, ds.n_train),
+        }
+        if not cg["cg_converged"]:
+            log.warning("CG stopped at %d iterations, residual %.2g", *list(cg.values())[:2])
     wall = time.perf_counter() - start
 
     metrics = {
@@ -62,7 +85,9 @@ def main(cfg: DictConfig) -> float:
         "lam": lam,
         "ridge": scale.ridge,
         "kappa": scale.kappa,
-        "dtype": str(k_train.dtype),
+        "dtype": np.dtype(dtype).name,
+        "solver": solver,
+        **cg,
         "train_mse": float(np.mean((pred_train - ds.y_train) ** 2)),
         "test_mse": float(np.mean((pred_test - ds.y_test) ** 2)),
         "test_mse_of_zero": float(np.mean(ds.y_test**2)),

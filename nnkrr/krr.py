@@ -32,10 +32,13 @@ from nnkrr._linalg import mm
 from nnkrr.kernels import _relu_ntk_formula
 
 __all__ = [
+    "SOLVERS",
     "CGInfo",
     "Factor",
     "Nystrom",
     "factor",
+    "choose_solver",
+    "device_memory",
     "fit_predict",
     "kernel_matvec",
     "nystrom",
@@ -179,13 +182,16 @@ def _relu_ntk_diagonal(x: jax.Array) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=("kernel", "diagonal", "block", "mesh"))
-def _matvec(x, v, kernel, diagonal, block, mesh):
+def _matvec(x, v, kernel, diagonal, block, mesh, rows=None):
     n = x.shape[0]
+    own = rows is None  # K(x, x): the blocks hold the diagonal
+    rows = x if own else rows
+    n_rows = rows.shape[0]
     devices = 1 if mesh is None else mesh.size
-    per_device = -(-n // (block * devices))
+    per_device = -(-n_rows // (block * devices))
     starts = jnp.arange(devices * per_device) * block
-    xp = jnp.pad(x, [(0, devices * per_device * block - n), (0, 0)])
-    exact = None if diagonal is None else jnp.pad(diagonal(x), (0, xp.shape[0] - n))
+    xp = jnp.pad(rows, [(0, devices * per_device * block - n_rows), (0, 0)])
+    exact = None if diagonal is None or not own else jnp.pad(diagonal(x), (0, xp.shape[0] - n))
 
     def rows(start):
         xb = jax.lax.dynamic_slice_in_dim(xp, start, block)
@@ -193,10 +199,10 @@ def _matvec(x, v, kernel, diagonal, block, mesh):
         if exact is not None:  # the block's own diagonal entries, exactly
             i = jnp.arange(block, dtype=start.dtype)
             col = jnp.minimum(start + i, n - 1)
-            own = (start + i < n)[:, None] & (
+            on = (start + i < n)[:, None] & (
                 jnp.arange(n, dtype=start.dtype)[None, :] == col[:, None]
             )
-            kb = jnp.where(own, jax.lax.dynamic_slice_in_dim(exact, start, block)[:, None], kb)
+            kb = jnp.where(on, jax.lax.dynamic_slice_in_dim(exact, start, block)[:, None], kb)
         return mm(kb, v)
 
     def local(s):
@@ -209,7 +215,7 @@ def _matvec(x, v, kernel, diagonal, block, mesh):
         spec = PartitionSpec(mesh.axis_names[0])
         sm = _shard_map or __import__("jax.experimental.shard_map", fromlist=["x"]).shard_map
         out = sm(local, mesh=mesh, in_specs=spec, out_specs=spec)(starts)
-    return out[:n]
+    return out[:n_rows]
 
 
 def kernel_matvec(
@@ -220,6 +226,7 @@ def kernel_matvec(
     diagonal: Callable | None = _relu_ntk_diagonal,
     block: int = MATVEC_BLOCK,
     mesh: Mesh | None = None,
+    rows=None,
 ) -> jax.Array:
     r""":math:`K v` for :math:`K_{ij} = k(x_i, x_j)` without storing K: row blocks
     :math:`K(x_{I}, X)\,v` of ``block`` rows each, computed from the kernel's closed form and
@@ -235,9 +242,11 @@ def kernel_matvec(
         (default: the ReLU NTK's |x|^2 / 2); ``None``: the formula's.
       block: rows per block.
       mesh: a :class:`jax.sharding.Mesh`; ``None``: one device.
+      rows: other inputs ``(n_r, d)``: :math:`K(\mathrm{rows}, X)\,v` (predictions at test
+        points; no diagonal set); ``None``: x.
 
     Returns:
-      ``K v``, shape of ``v``.
+      ``K v``, shape ``(n,)`` or ``(n, k)`` (``n_r`` rows with ``rows``).
 
     Example:
       >>> import jax.numpy as jnp
@@ -247,7 +256,11 @@ def kernel_matvec(
     x = _checks.as_matrix("x", x, dtype=_checks.float_dtype_of(x))
     v = _as_targets("v", v, x.shape[0], x.dtype)
     block = _checks.check_positive_int("block", block)
-    return _matvec(x, v, kernel, diagonal, min(block, x.shape[0]), mesh)
+    if rows is not None:
+        rows = _checks.as_matrix("rows", rows, dtype=x.dtype)
+        _checks.check_same_features("rows", rows, "x", x)
+    n_rows = x.shape[0] if rows is None else rows.shape[0]
+    return _matvec(x, v, kernel, diagonal, min(block, n_rows), mesh, rows)
 
 
 class Nystrom(NamedTuple):
@@ -395,3 +408,53 @@ def _cg(x, y, lam, precond, tol, maxiter, kernel, diagonal, block, mesh):
     i, alpha, *_ = jax.lax.while_loop(cond, body, (0, x0, r0, z0, z0, rz0))
     residual = jnp.max(jnp.linalg.norm(y - a(alpha), axis=0) / scale)
     return alpha, CGInfo(i, residual, residual <= CONVERGED_SLACK * tol)
+
+
+# --------------------------------------------------------------------------- the choice
+
+#: The exact-KRR paths: ``cholesky`` (K stored and factored), ``cg`` (:func:`solve_cg` with a
+#: :func:`nystrom` preconditioner), ``auto`` (:func:`choose_solver`).
+SOLVERS = ("auto", "cholesky", "cg")
+#: ``auto`` takes Cholesky while XLA's planned bytes for K and its factor
+#: (:func:`nnkrr.kernels.peak_bytes_kernel_and_cholesky`) are at most this fraction of the
+#: device's memory, CG beyond: on 2 CPU cores the stored K's Cholesky is 5-7x faster than
+#: CG at every n it was measured (``benchmarks/results/cpu_krr_solvers.txt``), so the
+#: threshold is the memory, with room left for the rest of the job.
+DENSE_MEMORY_FRACTION = 0.5
+
+
+def device_memory(device=None) -> int:
+    """Bytes of memory of ``device`` (default: the first): an accelerator's ``bytes_limit``,
+    or the host's physical memory for a CPU."""
+    import os
+
+    device = jax.devices()[0] if device is None else device
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"])
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def choose_solver(n: int, d: int, dtype, solver: str = "auto", memory: int | None = None) -> str:
+    """``solver`` if it is ``cholesky`` or ``cg``; for ``auto``, ``cholesky`` while K and its
+    factor fit :data:`DENSE_MEMORY_FRACTION` of ``memory`` (default :func:`device_memory`),
+    else ``cg``.
+
+    Example:
+      >>> choose_solver(1000, 8, "float64", memory=2**30)  # 16 MB of K
+      'cholesky'
+      >>> choose_solver(100_000, 8, "float64", memory=2**30)  # 80 GB
+      'cg'
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
+    if solver != "auto":
+        return solver
+    n, d = _checks.check_positive_int("n", n), _checks.check_positive_int("d", d)
+    memory = device_memory() if memory is None else memory
+    if n * n * jnp.dtype(dtype).itemsize > DENSE_MEMORY_FRACTION * memory:
+        return "cg"  # K alone does not fit: no need to ask XLA
+    from nnkrr import kernels
+
+    fits = kernels.peak_bytes_kernel_and_cholesky(n, d, dtype) <= DENSE_MEMORY_FRACTION * memory
+    return "cholesky" if fits else "cg"

@@ -62,6 +62,27 @@ def test_krr_app_writes_correct_metrics(tmp_path):
     )
 
 
+@pytest.mark.parametrize("kappa", ["1.0", "0.3"])
+def test_krr_app_matrix_free_equals_cholesky(tmp_path, kappa):
+    """solver=cg (Nystrom-preconditioned CG on closed-form matvecs, kappa folded into the
+    ridge on K) predicts what solver=cholesky does, and says how it converged; auto picks
+    cholesky at this size."""
+    common = ["data=wine", "ridge=0.05", f"kappa={kappa}", "rank=64"]
+    for solver in ("cg", "auto"):
+        run_app("krr.py", *common, f"solver={solver}", f"hydra.run.dir={tmp_path / solver}",
+                cwd=tmp_path)  # fmt: skip
+    cg, auto = (json.loads((tmp_path / s / "metrics.json").read_text()) for s in ("cg", "auto"))
+    assert (cg["solver"], auto["solver"]) == ("cg", "cholesky") and "cg_iterations" not in auto
+    assert cg["cg_converged"] and cg["cg_residual"] <= 1e-7 and 0 < cg["cg_iterations"] < 200
+    assert cg["cg_rank"] == 64
+    a, b = (np.load(tmp_path / s / "predictions.npz") for s in ("cg", "auto"))
+    for split in ("train", "test"):
+        np.testing.assert_allclose(
+            a[split], b[split], rtol=1e-5, atol=1e-6 * np.abs(b[split]).max()
+        )
+    np.testing.assert_allclose(cg["test_mse"], auto["test_mse"], rtol=1e-6)
+
+
 def test_spectral_multirun_gathers_reproducible_rows(tmp_path):
     sweep = tmp_path / "sweep"
     run_app(

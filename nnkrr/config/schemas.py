@@ -15,6 +15,7 @@ from omegaconf import II, MISSING
 
 from nnkrr import data as data_lib
 from nnkrr import rules
+from nnkrr.krr import SOLVERS
 from nnkrr.rules import POSITIVE, Rule, at_least, each_at_least, each_one_of, one_of
 from nnkrr.sampling import METHODS, SAMPLERS
 
@@ -340,6 +341,14 @@ class KRR:
         POSITIVE,
     )
     x64: bool = _f(True, "float64 kernels and Cholesky (float32 when false)")
+    solver: str = _f(
+        "auto",
+        "cholesky (K stored and factored) | cg (matrix-free: nnkrr.krr.solve_cg, Nystrom-"
+        "preconditioned) | auto: cholesky while K and its factor fit half the device's memory "
+        "(nnkrr.krr.choose_solver)",
+        one_of(*SOLVERS),
+    )
+    rank: int = _f(1024, "cg: landmarks of its Nystrom preconditioner (at most n)", at_least(1))
     batch_size: int | None = _f(
         None, "nt.batch block side; null batches automatically for large n", at_least(1)
     )
