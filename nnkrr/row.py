@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from nnkrr import sampling
 from nnkrr.scale import Scale
 
 __all__ = [
@@ -32,6 +33,8 @@ COLUMNS: dict[str, str] = {
     "sampler": "first-layer sampler: gaussian | leverage",
     "method": "its method: iid | rejection | sir",
     "pool_size": "SIR pool size (null: the default)",
+    "leverage_points": "rows of the leverage function sampled from: n_train (exact) or a "
+    "subsample's size (nnkrr.sampling.leverage_points; null for Gaussian rows)",
     "regime": "the regime's name",
     "centre": "the regulariser's centre: init (W(0)) | zero",
     "symmetric": "symmetric init (pairs (w, a), (w, -a))",
@@ -121,6 +124,9 @@ def provenance(
         sampler=smp["name"],
         method=smp["method"],
         pool_size=smp.get("pool_size"),
+        leverage_points=(
+            sampling.leverage_points(ds.n_train) if smp["name"] == "leverage" else None
+        ),
         regime=reg["name"],
         centre=reg["centre"],
         symmetric=reg["symmetric"],

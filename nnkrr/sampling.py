@@ -58,6 +58,7 @@ __all__ = [
     "default_chunk",
     "flatness",
     "leverage",
+    "leverage_points",
     "leverage_scores",
     "sample",
     "SEED_AXIS",
@@ -208,6 +209,20 @@ LEVERAGE_POINTS = 2048
 DEFENSIVE = 0.1
 
 
+def leverage_points(n: int, points: int | None = None) -> int:
+    """The rows of the leverage function :func:`leverage` builds for ``n`` points: ``n``
+    (exact) up to :data:`LEVERAGE_EXACT_MAX_N`, else :data:`LEVERAGE_POINTS` (a subsample);
+    ``points`` given: ``min(points, n)``.  Rows record it (``leverage_points``).
+
+    Example:
+      >>> leverage_points(1000), leverage_points(10_000), leverage_points(10_000, 20_000)
+      (1000, 2048, 10000)
+    """
+    if points is None:
+        return n if n <= LEVERAGE_EXACT_MAX_N else LEVERAGE_POINTS
+    return min(_checks.check_positive_int("points", points), n)
+
+
 def leverage(
     x,
     lam,
@@ -249,10 +264,8 @@ def leverage(
     x = _checks.as_matrix("x", x)
     lam = _checks.check_number("lam", lam, positive=True)
     n = x.shape[0]
-    if points is None:
-        points = n if n <= LEVERAGE_EXACT_MAX_N else LEVERAGE_POINTS
-    points = _checks.check_positive_int("points", points)
-    if points >= n:
+    points = leverage_points(n, points)
+    if points == n:
         k = _kernel_matrix(spec, x, k)
         return _leverage(spec, x, k, jnp.asarray(lam, x.dtype))
     defensive = _checks.check_number("defensive", defensive, positive=True)

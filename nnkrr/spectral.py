@@ -53,6 +53,8 @@ COLUMNS: dict[str, str] = {
     "ridge_per_point": "the per-sample ridge lambda / n of the per-sample family (NaN: ridge fixed)",
     "sampler": "gaussian | leverage",
     "method": "iid (Gaussian) | rejection | sir (leverage)",
+    "leverage_points": "rows of the leverage function: n_train (exact) or a subsample's size "
+    "(nnkrr.sampling.leverage_points; the flatness columns are that function's)",
     "width": "number of features m",
     "init_seed": "the feature sample's index s (key fold_in(key(data_seed), s))",
     "spectral_eps": "spectral error ||(K + lam I)^-1/2 (K_m - K) (K + lam I)^-1/2||_2",
@@ -141,6 +143,7 @@ def cell(cfg: dict, prob: Problem, sampler: str, m: int) -> list[dict]:
             **prob.base,
             "sampler": sampler,
             "method": cfg["method"] if sampler == "leverage" else "iid",
+            "leverage_points": int(prob.lev.x.shape[0]),
             "width": m,
             "init_seed": seed,
             "spectral_eps": float(eps[seed]),

@@ -128,7 +128,7 @@ def test_spectral_multirun_gathers_reproducible_rows(tmp_path):
 
 
 REQUIRED = (
-    "dataset data_seed n_train n_test dim target sampler method pool_size regime centre symmetric "
+    "dataset data_seed n_train n_test dim target sampler method pool_size leverage_points regime centre symmetric "
     "kappa lam model width dtype backprop chunk optimizer step_factor horizon_c max_steps "
     "init_seed learning_rate steps time_T lam_T gap_max gap_rms gap_rel f_star_rms abs_sum_rms roundoff "
     "gap_kernel gap_init gap_opt gap_nonlin spectral_eps s_lambda weight_move pattern_flips "

@@ -14,6 +14,7 @@ MODULES = [
     "nnkrr.config.checks",
     "nnkrr.train",
     "nnkrr.krr",
+    "nnkrr.sampling",
 ]
 
 
