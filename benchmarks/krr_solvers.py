@@ -19,7 +19,6 @@ K (plus its factor, in place) against 8 n (block + rank) for the matrix-free pat
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import numpy as np
@@ -28,11 +27,7 @@ jax.config.update("jax_enable_x64", True)
 
 from nnkrr import data, kernels, krr  # noqa: E402
 
-
-def timed(fn):
-    start = time.perf_counter()
-    out = jax.block_until_ready(fn())
-    return out, time.perf_counter() - start
+from timing import timed  # noqa: E402
 
 
 def main() -> None:

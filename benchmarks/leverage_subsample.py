@@ -14,7 +14,6 @@ cost the approximation may add (variance only: the weights keep K_m unbiased).
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import numpy as np
@@ -23,11 +22,7 @@ jax.config.update("jax_enable_x64", True)
 
 from nnkrr import data, features, sampling  # noqa: E402
 
-
-def timed(fn):
-    start = time.perf_counter()
-    out = jax.block_until_ready(fn())
-    return out, time.perf_counter() - start
+from timing import timed  # noqa: E402
 
 
 def main() -> None:

@@ -8,6 +8,13 @@ import jax
 import jax.numpy as jnp
 
 
+def timed(fn):
+    """``(fn(), seconds)``: one call's result and wall time, its arrays ready."""
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn())
+    return out, time.perf_counter() - start
+
+
 def best_time(fn, repeats: int = 5) -> float:
     """Best wall time of ``fn()`` over ``repeats`` runs, after one warm-up (compilation) run."""
     jax.block_until_ready(fn())

@@ -193,7 +193,7 @@ def _matvec(x, v, kernel, diagonal, block, mesh, rows=None):
     xp = jnp.pad(rows, [(0, devices * per_device * block - n_rows), (0, 0)])
     exact = None if diagonal is None or not own else jnp.pad(diagonal(x), (0, xp.shape[0] - n))
 
-    def rows(start):
+    def block_product(start):
         xb = jax.lax.dynamic_slice_in_dim(xp, start, block)
         kb = kernel(xb, x)
         if exact is not None:  # the block's own diagonal entries, exactly
@@ -206,7 +206,7 @@ def _matvec(x, v, kernel, diagonal, block, mesh, rows=None):
         return mm(kb, v)
 
     def local(s):
-        out = jax.lax.map(rows, s)  # (blocks, block, k)
+        out = jax.lax.map(block_product, s)  # (blocks, block, k)
         return out.reshape(-1, *out.shape[2:])
 
     if mesh is None:

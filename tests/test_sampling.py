@@ -168,31 +168,25 @@ def test_rf_kernel_is_unbiased(x64, name, sampler):
         assert np.abs(z_scores(unweighted)).max() > 8
 
 
+def median_eps(x, k, lam, m, lev, seeds=5):
+    """Median over ``seeds`` draws (keys 0, 1, ...) of the spectral error of m features:
+    Gaussian for ``lev=None``, else leverage from ``lev``."""
+    sampler = "gaussian" if lev is None else "leverage"
+    draws = (
+        sampling.sample(jax.random.key(s), x, m, sampler=sampler, lam=lam, lev=lev)
+        for s in range(seeds)
+    )
+    return np.median(
+        [float(features.spectral_epsilon(k, features.rf_kernel(x, None, d), lam)) for d in draws]
+    )
+
+
 def test_leverage_beats_gaussian_on_the_cone():
     """The anisotropic set: smaller median spectral error at equal m (spectral.py -m: 0.80 vs 0.30 at m = 4096)."""
     x, lam, m = cone_x(150, d=8, spread=0.05), 0.01, 1024
     k = kernels.relu_ntk_closed_form(x)
     lev = sampling.leverage(x, lam, k=k)
-    eps = {}
-    for sampler in ("gaussian", "leverage"):
-        eps[sampler] = np.median(
-            [
-                float(
-                    features.spectral_epsilon(
-                        k,
-                        features.rf_kernel(
-                            x,
-                            None,
-                            sampling.sample(
-                                jax.random.key(seed), x, m, sampler=sampler, lam=lam, lev=lev
-                            ),
-                        ),
-                        lam,
-                    )
-                )
-                for seed in range(5)
-            ]
-        )
+    eps = {"gaussian": median_eps(x, k, lam, m, None), "leverage": median_eps(x, k, lam, m, lev)}
     assert eps["leverage"] < 0.7 * eps["gaussian"], eps
 
 
@@ -207,27 +201,7 @@ def test_the_subsample_leverage_sampler_keeps_most_of_the_exact_ones_gain(x64):
         "exact": sampling.leverage(x, lam, k=k),
         "subsample": sampling.leverage(x, lam, points=100),
     }
-    eps = {}
-    for name, lev in levs.items():
-        sampler = "gaussian" if lev is None else "leverage"
-        eps[name] = np.median(
-            [
-                float(
-                    features.spectral_epsilon(
-                        k,
-                        features.rf_kernel(
-                            x,
-                            None,
-                            sampling.sample(
-                                jax.random.key(s), x, m, sampler=sampler, lam=lam, lev=lev
-                            ),
-                        ),
-                        lam,
-                    )
-                )
-                for s in range(5)
-            ]
-        )
+    eps = {name: median_eps(x, k, lam, m, lev) for name, lev in levs.items()}
     assert eps["subsample"] < 1.3 * eps["exact"] and eps["subsample"] < 0.5 * eps["gaussian"], eps
 
 
