@@ -112,7 +112,7 @@ class Leverage:
       defensive: the mixture weight of p (0: exact).
       n: the rows of the data the features are for (the subsample's are ``x.shape[0]``).
       x: data (or the subsample), (n_s, d).
-      a: A = (K + lam I)^{-1}, (n, n).
+      a: A = (K + lam I)^{-1} of x (the subsample: its K_S at its ridge), (n_s, n_s).
       aux: the kernel's ``prepare(x, a)`` (for ``relu_ntk``, M = A o X X^T), or None.
       s_lambda: statistical dimension s_lam = tr[K (K + lam I)^{-1}].
       bound: C with score(w) <= C t(w) for all w.
