@@ -14,6 +14,12 @@ Prints each solver's time as a ratio to the dense path's, in the same run (machi
 2-3x in GEMM peak), CG's iterations and recomputed relative residual, the largest relative
 difference of alpha from the dense solution, and each path's n-sized memory: 8 n^2 bytes for
 K (plus its factor, in place) against 8 n (block + rank) for the matrix-free path.
+
+Then, at the largest n, one matvec (``krr.kernel_matvec``) against the machine's float64 GEMM
+peak measured in the same run: its GEMM part (2 n^2 d FLOP for the inner products, 2 n^2 for
+the product with v) as a rate and a fraction of the peak, and the share of its time spent
+elsewhere (the kernel's elementwise arccos and scaling: the matvec's time less that of the same
+blocked loop with the inner products alone).
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 from nnkrr import data, kernels, krr  # noqa: E402
+from nnkrr._linalg import mm  # noqa: E402
 
-from timing import timed  # noqa: E402
+from timing import best_time, timed  # noqa: E402
 
 
 def main() -> None:
@@ -39,8 +46,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"sphere d={args.dim}, lam={args.lam}, float64, Nystrom rank {args.rank}, "
           f"matvec block {krr.MATVEC_BLOCK}, tol {krr.CG_TOL}; {jax.default_backend()}")  # fmt: skip
-    print("| n | dense s | cg / dense | cg iters | pcg / dense | pcg iters | pcg residual "
-          "| max rel diff | K MiB | matrix-free MiB |")
+    print(
+        "| n | dense s | cg / dense | cg iters | pcg / dense | pcg iters | pcg residual "
+        "| max rel diff | K MiB | matrix-free MiB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for n in args.sizes:
         ds = data.synthetic(0, n_train=n, n_test=1, dim=args.dim)
@@ -56,7 +65,10 @@ def main() -> None:
         for _ in range(2):
             (alpha, info), t_pcg = timed(
                 lambda: krr.solve_cg(  # noqa: B023
-                    x, y, args.lam, preconditioner=krr.nystrom(key, x, args.lam, args.rank)  # noqa: B023
+                    x,
+                    y,
+                    args.lam,
+                    preconditioner=krr.nystrom(key, x, args.lam, args.rank),  # noqa: B023
                 )
             )
         diff = float(np.max(np.abs(np.asarray(alpha) - np.asarray(dense))) / np.max(np.abs(dense)))
@@ -67,6 +79,25 @@ def main() -> None:
             f"{8 * n * (krr.MATVEC_BLOCK + args.rank) / 2**20:.0f} |",
             flush=True,
         )
+    matvec_against_peak(x)
+
+
+def matvec_against_peak(x: np.ndarray) -> None:
+    n, d = x.shape
+    a = jax.random.normal(jax.random.key(1), (2048, 2048), np.float64)
+    t_peak = best_time(lambda: mm(a, a), repeats=3)
+    peak = 2 * 2048**3 / t_peak
+    v = np.ones((n, 1))
+    t_mv = best_time(lambda: krr.kernel_matvec(x, v), repeats=2)
+    t_dot = best_time(
+        lambda: krr.kernel_matvec(x, v, kernel=lambda p, q: mm(p, q.T), diagonal=None), repeats=2
+    )
+    gemm = 2 * n * n * (d + 1)
+    print(
+        f"\nmatvec at n={n}: GEMM part {gemm / t_mv / 1e9:.1f} GFLOP/s = {gemm / t_mv / peak:.3f} "
+        f"of the float64 GEMM peak ({peak / 1e9:.0f} GFLOP/s here); the same loop with inner "
+        f"products alone {t_dot / t_mv:.2f} of its time, so {1 - t_dot / t_mv:.0%} elementwise"
+    )
 
 
 if __name__ == "__main__":

@@ -60,12 +60,13 @@ def main(cfg: DictConfig) -> float:
         pred_train = np.asarray(krr.predict(k_train, alpha))
     else:  # f* = kappa^2 K(x, X) (kappa^2 K + lam I)^-1 Y = K(x, X) (K + ridge I)^-1 Y
         x, xt = (np.asarray(a, dtype) for a in (ds.x_train, ds.x_test))
+        mesh = krr.device_mesh()  # the row blocks split over every device of the process
         pre = krr.nystrom(jax.random.key(cfg.seed), x, scale.ridge, min(cfg.rank, ds.n_train))
         alpha, info = krr.solve_cg(
-            x, np.asarray(ds.y_train, dtype), scale.ridge, preconditioner=pre
+            x, np.asarray(ds.y_train, dtype), scale.ridge, preconditioner=pre, mesh=mesh
         )
-        pred_train = np.asarray(krr.kernel_matvec(x, alpha))
-        pred_test = np.asarray(krr.kernel_matvec(x, alpha, rows=xt))
+        pred_train = np.asarray(krr.kernel_matvec(x, alpha, mesh=mesh))
+        pred_test = np.asarray(krr.kernel_matvec(x, alpha, rows=xt, mesh=mesh))
         cg = {
             "cg_iterations": int(info.iterations),
             "cg_residual": float(info.residual),

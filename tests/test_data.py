@@ -216,3 +216,48 @@ def test_from_file_refuses_bad_files_naming_the_key(tmp_path, setup, kwargs, mes
     kwargs = {"path": str(path), **kwargs}
     with pytest.raises(ValueError, match=message):
         data.from_file(**kwargs)
+
+
+@pytest.mark.parametrize("given_test", [False, True])
+def test_a_folder_of_npy_files_reads_as_the_npz(tmp_path, given_test):
+    x, y = _arrays(n=40)
+    xt, yt = _arrays(n=12, seed=1)
+    extra = {"x_test": xt, "y_test": yt} if given_test else {}
+    np.savez(tmp_path / "mine.npz", x=x, y=y, **extra)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name, a in {"x": x.astype(np.float32), "y": y, **extra}.items():
+        np.save(folder / f"{name}.npy", a)
+    a = data.from_file(str(tmp_path / "mine.npz"), seed=2)
+    b = data.from_file(str(folder), seed=2)
+    assert (b.name, b.n_train, b.n_test) == ("mine", a.n_train, a.n_test)
+    # x was stored as float32 in the folder: the same rows, rounded once (6e-8 x scale / std)
+    np.testing.assert_allclose(b.x_train, a.x_train, rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(b.y_test, a.y_test, rtol=1e-12)
+    assert b.x_train.dtype == np.float64
+
+
+def test_a_large_npy_input_is_copied_once(tmp_path):
+    """Reading x (n, d) from a folder allocates the training and test rows and little more:
+    the file is memory-mapped, standardising and projecting work in place."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40_000, 25))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", rng.normal(size=40_000))
+    tracemalloc.start()
+    try:
+        ds = data.from_file(str(tmp_path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert ds.n_train + ds.n_test == 40_000
+    assert peak < 1.25 * x.nbytes, peak / x.nbytes  # an .npz is read whole, then split: > 2x
+    np.testing.assert_allclose(np.linalg.norm(ds.x_train, axis=1), 1.0, rtol=1e-12)
+
+
+def test_a_folder_without_x_and_y_is_refused_naming_the_key(tmp_path):
+    np.save(tmp_path / "inputs.npy", np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"path: the folder .* must hold x.npy and y.npy"):
+        data.from_file(str(tmp_path))

@@ -15,6 +15,7 @@ MODULES = [
     "nnkrr.train",
     "nnkrr.krr",
     "nnkrr.sampling",
+    "nnkrr.features",
 ]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from nnkrr import features, kernels, sampling
+from nnkrr import data, features, kernels, sampling
 from nnkrr.features import KERNELS
 
 
@@ -70,14 +70,15 @@ def test_arccos1_and_gaussian_closed_forms(x64):
     np.testing.assert_allclose(kernels.gaussian_kernel(x, bandwidth=0.7), g, rtol=1e-12)
 
 
+@pytest.mark.parametrize("method", ["eigh", "lanczos"])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_spectral_epsilon_matches_generalised_eigenvalues(x64, seed):
+def test_spectral_epsilon_matches_generalised_eigenvalues(x64, seed, method):
     x = small_data(seed, n=20, d=3)
     k = np.asarray(kernels.relu_ntk_closed_form(x))
     s = sampling.sample(jax.random.key(seed), x, 64, sampler="gaussian")
     k_m = np.asarray(features.rf_kernel(x, None, s))
     lam = 0.05
-    eps = float(features.spectral_epsilon(k, k_m, lam))
+    eps = float(features.spectral_epsilon(k, k_m, lam, method=method))
     gen = scipy.linalg.eigh(k_m - k, k + lam * np.eye(len(k)), eigvals_only=True)
     np.testing.assert_allclose(eps, np.abs(gen).max(), rtol=1e-9)
     # the defining sandwich holds with eps and fails with anything smaller
@@ -89,12 +90,44 @@ def test_spectral_epsilon_matches_generalised_eigenvalues(x64, seed):
         np.linalg.eigvalsh(k_m + lam * np.eye(20) - (1 - eps) * (k + lam * np.eye(20))).min()
         > -1e-9
     )
-    assert float(features.spectral_epsilon(k, k, lam)) < 1e-12
+    assert float(features.spectral_epsilon(k, k, lam, method="eigh")) < 1e-12
+
+
+@pytest.mark.parametrize("dataset", ["synthetic", "cone"])
+def test_lanczos_spectral_epsilon_equals_the_eigendecomposition(x64, dataset):
+    """At n = 400 (more points than Lanczos steps), several widths and ridges down to 1e-3."""
+    x = getattr(data, dataset)(0, n_train=400, n_test=1, dim=6).x_train
+    k = kernels.relu_ntk_closed_form(x)
+    k_ms = jnp.stack(
+        [
+            features.rf_kernel(
+                x, None, sampling.sample(jax.random.key(m), x, m, sampler="gaussian")
+            )
+            for m in (32, 512, 8192)
+        ]
+    )
+    for lam in (1e-3, 0.1, 10.0):
+        exact = features.spectral_epsilon(k, k_ms, lam, method="eigh")
+        np.testing.assert_allclose(
+            features.spectral_epsilon(k, k_ms, lam, method="lanczos"), exact, rtol=1e-9
+        )
+
+
+def test_lanczos_that_has_not_converged_says_so(x64, monkeypatch):
+    x = data.cone(0, n_train=400, n_test=1, dim=6).x_train
+    k = kernels.relu_ntk_closed_form(x)
+    k_m = features.rf_kernel(x, None, sampling.sample(jax.random.key(0), x, 64, sampler="gaussian"))
+    monkeypatch.setattr(features, "LANCZOS_STEPS", 2)
+    with pytest.raises(
+        ValueError, match=r"Lanczos did not converge in 2 steps .* use method='eigh'"
+    ):
+        features.spectral_epsilon(k, k_m, 1e-3, method="lanczos")
 
 
 @pytest.mark.parametrize(
     "name,call",
     [
+        ("method", lambda: features.spectral_epsilon(np.eye(3), np.eye(3), 1.0, method="svd")),
         ("k_approx", lambda: features.spectral_epsilon(np.eye(3), np.eye(4), 1.0)),
         ("k", lambda: features.spectral_epsilon(np.ones((3, 2)), np.ones((3, 2)), 1.0)),
         ("lam", lambda: features.spectral_epsilon(np.eye(3), np.eye(3), 0.0)),

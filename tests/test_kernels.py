@@ -208,3 +208,21 @@ def test_closed_form_is_jittable():
     np.testing.assert_allclose(
         jax.jit(kernels.relu_ntk_closed_form)(x), kernels.relu_ntk_closed_form(x), rtol=1e-6
     )
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_rational_arccos_within_two_ulps_of_numpy(x64, dtype):
+    """The kernels' arccos (a degree-(6, 4) rational) against NumPy's, on a grid dense in
+    [-1, 1] and geometric towards both ends, in units of the result's last place."""
+    near = np.logspace(-17 if dtype == "float64" else -8, 0, 4001)
+    u = np.concatenate([np.linspace(-1, 1, 200_001), 1 - near, -1 + near, [-1.0, 0.0, 1.0]])
+    u = u.astype(dtype)
+    out = jax.jit(kernels._arccos)(jnp.asarray(u))
+    assert out.dtype == dtype
+    got = np.asarray(out, dtype=np.float64)
+    want = np.arccos(u.astype(np.float64)).astype(dtype)
+    ulps = np.abs(got - want) / np.spacing(np.maximum(want, np.finfo(dtype).tiny)).astype(
+        np.float64
+    )
+    assert np.all(np.isfinite(got))
+    assert np.max(ulps) <= 2, (float(np.max(ulps)), float(u[np.argmax(ulps)]))

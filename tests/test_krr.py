@@ -14,6 +14,15 @@ import pytest
 from nnkrr import kernels, krr
 
 
+def closed_form(x):
+    """The ReLU NTK K(x, x) in NumPy, independent of nnkrr (u = 1 on the diagonal)."""
+    dot = x @ x.T
+    norms = np.linalg.norm(x, axis=1)
+    u = np.clip(dot / np.outer(norms, norms), -1, 1)
+    np.fill_diagonal(u, 1.0)
+    return dot * (np.pi - np.arccos(u)) / (2 * np.pi)
+
+
 def problem(seed, n=30, n_test=12, d=5, outputs=None):
     rng = np.random.default_rng(seed)
     x, xt = rng.standard_normal((n, d)), rng.standard_normal((n_test, d))
@@ -161,6 +170,20 @@ def test_the_nystrom_preconditioner_is_its_woodbury_inverse_and_cuts_iterations(
     np.testing.assert_allclose(pre_alpha, plain_alpha, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("block", [64, 4096])
+def test_the_nystrom_factor_is_the_nystrom_approximation_in_any_blocks(x64, monkeypatch, block):
+    """U U^T = K_nr K_rr^-1 K_rn on the landmarks jax.random.choice draws, whether U is built
+    in one block or in eight (the last one padded)."""
+    x, _, _ = problem(6, n=500)
+    monkeypatch.setattr(krr, "NYSTROM_BLOCK", block)
+    pre = krr.nystrom(jax.random.key(3), x, 0.1, 20)
+    idx = np.asarray(jax.random.choice(jax.random.key(3), 500, (20,), replace=False))
+    k = closed_form(np.asarray(x))
+    approx = k[:, idx] @ np.linalg.solve(k[np.ix_(idx, idx)], k[idx, :])
+    u = np.asarray(pre.u)
+    np.testing.assert_allclose(u @ u.T, approx, rtol=1e-7, atol=1e-9 * np.abs(k).max())
+
+
 def test_solve_cg_stops_at_maxiter_and_says_so(x64):
     x, _, y = problem(5, n=200)
     _, info = krr.solve_cg(x, y, 1e-4, maxiter=3)
@@ -176,7 +199,8 @@ def test_matvec_and_cg_sharded_over_four_devices_equal_one_device():
         from jax.sharding import Mesh
         from nnkrr import krr
         assert len(jax.devices()) == 4
-        mesh = Mesh(np.array(jax.devices()), ("rows",))
+        mesh = krr.device_mesh()
+        assert isinstance(mesh, Mesh) and mesh.size == 4 and krr.device_mesh(jax.devices()[:1]) is None
         rng = np.random.default_rng(0)
         x, y = rng.standard_normal((301, 6)), rng.standard_normal(301)
         one = np.asarray(krr.kernel_matvec(x, y, block=32))
@@ -188,6 +212,11 @@ def test_matvec_and_cg_sharded_over_four_devices_equal_one_device():
         assert abs(int(i1.iterations) - int(i4.iterations)) <= 1, (i1, i4)
         assert bool(i4.converged) and float(i4.residual) <= 1e-8
         assert np.abs(np.asarray(a1) - np.asarray(a4)).max() <= 1e-7 * np.abs(a1).max()
+        # predictions at other points: the two solves stop at different points within tol
+        xt = rng.standard_normal((50, 6))
+        p1 = np.asarray(krr.kernel_matvec(x, a1, rows=xt, block=32))
+        p4 = np.asarray(krr.kernel_matvec(x, a4, rows=xt, block=32, mesh=mesh))
+        assert np.abs(p1 - p4).max() <= 1e-8 * np.abs(p1).max(), np.abs(p1 - p4).max()
         print("ok")
     """)
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")

@@ -15,7 +15,7 @@ from omegaconf import II, MISSING
 
 from nnkrr import data as data_lib
 from nnkrr import rules
-from nnkrr.krr import SOLVERS
+from nnkrr.krr import NYSTROM_RANK, SOLVERS
 from nnkrr.rules import POSITIVE, Rule, at_least, each_at_least, each_one_of, one_of
 from nnkrr.sampling import METHODS, SAMPLERS
 
@@ -97,11 +97,12 @@ class Real:
 @dataclasses.dataclass
 class File:
     """Your own data: arrays from a ``.npz`` file (``x`` (n, d), ``y`` (n,) or (n, k); optional
-    ``x_test``, ``y_test``) or a ``.csv`` file with a header (``columns`` names the targets, the
+    ``x_test``, ``y_test``), a folder of ``.npy`` files of those names (memory-mapped) or a
+    ``.csv`` file with a header (``columns`` names the targets, the
     other columns are the inputs) (:func:`nnkrr.data.from_file`)."""
 
     _target_: str = "nnkrr.data.from_file"
-    path: str = _f(MISSING, "the .npz or .csv file (required: data.path=...)")
+    path: str = _f(MISSING, "the .npz or .csv file or .npy folder (required: data.path=...)")
     columns: list[str] | None = _f(None, "target columns of a .csv file (required there)")
     test_path: str | None = _f(
         None, "a given test split (same format); null: a seeded split of path"
@@ -348,7 +349,9 @@ class KRR:
         "(nnkrr.krr.choose_solver)",
         one_of(*SOLVERS),
     )
-    rank: int = _f(1024, "cg: landmarks of its Nystrom preconditioner (at most n)", at_least(1))
+    rank: int = _f(
+        NYSTROM_RANK, "cg: landmarks of its Nystrom preconditioner (at most n)", at_least(1)
+    )
     batch_size: int | None = _f(
         None, "nt.batch block side; null batches automatically for large n", at_least(1)
     )
