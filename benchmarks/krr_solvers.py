@@ -64,11 +64,8 @@ def main() -> None:
         key = jax.random.key(0)
         for _ in range(2):
             (alpha, info), t_pcg = timed(
-                lambda: krr.solve_cg(  # noqa: B023
-                    x,
-                    y,
-                    args.lam,
-                    preconditioner=krr.nystrom(key, x, args.lam, args.rank),  # noqa: B023
+                lambda x=x, y=y, key=key: krr.solve_cg(
+                    x, y, args.lam, preconditioner=krr.nystrom(key, x, args.lam, args.rank)
                 )
             )
         diff = float(np.max(np.abs(np.asarray(alpha) - np.asarray(dense))) / np.max(np.abs(dense)))

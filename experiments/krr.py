@@ -6,7 +6,7 @@
 
 Fits f*(x) = kappa^2 K(x, X) (kappa^2 K + lam I)^{-1} Y with the exact two-layer ReLU NTK K,
 by Cholesky of the stored K or matrix-free by CG (``solver``; :func:`nnkrr.krr.choose_solver`
-by memory; CG's iterations and residual go into the metrics)
+by size and memory; CG's iterations and residual go into the metrics)
 (:func:`nnkrr.problem.make_problem`, the sweep's target: with no overrides both entry points
 use the same data, ridge and kappa and give the same f*), logs train/test error (and accuracy
 for classification data), and writes ``metrics.json`` and ``predictions.npz`` (``train``,

@@ -3,7 +3,8 @@
 Every loader returns a :class:`Dataset` of NumPy float64 arrays (convert with
 ``jnp.asarray``; the dtype then follows ``jax_enable_x64``).  Nothing is downloaded:
 synthetic sets are generated, real sets are the ones scikit-learn ships inside
-its wheel (``load_digits``, ``load_diabetes``, ``load_wine``, ``load_breast_cancer``).
+its wheel (``load_digits``, ``load_diabetes``, ``load_wine``, ``load_breast_cancer``) and
+MNIST-1D, made by its package's generator from the templates it ships.
 
 * ``synthetic``: x uniform on the unit sphere S^{d-1}; smooth teacher
   ``y = k^{-1/2} sum_j a_j sin(omega v_j^T x)`` (unit v_j, a_j ~ N(0, 1)) plus
@@ -25,6 +26,9 @@ its wheel (``load_digits``, ``load_diabetes``, ``load_wine``, ``load_breast_canc
   the training mean (one-hot regression); integer labels are kept in ``labels_*``.
 * ``diabetes`` (442 x 10): regression target, centred and scaled to unit variance
   with training statistics.
+* ``mnist1d`` (Greydanus & Kalai 2024; any n up to its pool, 100,000 by default, x 40, 10
+  classes): one cached pool per seed, training sets nested across n, a fixed test set;
+  targets as the classification sets above (:func:`mnist1d`).
 
 Real inputs are standardised with the training split's mean and standard deviation
 (constant columns are left at 0; ``standardise=False`` keeps them raw, e.g. digits'
@@ -47,7 +51,7 @@ import numpy as np
 
 from nnkrr import _checks
 
-__all__ = ["DATASETS", "Dataset", "cone", "from_file", "load", "synthetic"]
+__all__ = ["DATASETS", "Dataset", "cache_dir", "cone", "from_file", "load", "mnist1d", "synthetic"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -91,7 +95,11 @@ class Dataset:
 
 
 def _normalise(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]  # no (n, d) temporary
+    # row chunks: the same norms as one call, without an (n, d) temporary
+    chunk = 4096
+    norms = np.concatenate(
+        [np.linalg.norm(x[i : i + chunk], axis=1) for i in range(0, x.shape[0], chunk)] or [[]]
+    )[:, None]
     norms[norms == 0] = 1.0
     if inplace:
         x /= norms
@@ -304,7 +312,7 @@ def _arrays(key: str, path, x, y) -> tuple[np.ndarray, np.ndarray]:
     Memory-mapped arrays stay mapped (rows are copied, as float64, when a split takes them)."""
     x, y = (a if isinstance(a, np.memmap) else np.asarray(a) for a in (x, y))
     for a in (x, y):
-        if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        if not any(np.issubdtype(a.dtype, t) for t in (np.floating, np.integer, np.bool_)):
             raise ValueError(f"{key}: {path}: arrays are not numeric (dtype {a.dtype})")
     if y.ndim == 1:
         y = y[:, None]
@@ -444,6 +452,116 @@ diabetes = _real_loader("diabetes", "load_diabetes", False)
 wine = _real_loader("wine", "load_wine", True)
 breast_cancer = _real_loader("breast_cancer", "load_breast_cancer", True)
 
+# --------------------------------------------------------------------------- MNIST-1D
+
+#: MNIST-1D's pool: one draw of this many signals per seed, generated once and cached
+#: (:func:`cache_dir`); its last tenth is the test set, training sets are prefixes of the rest.
+MNIST1D_POOL = 100_000
+
+
+def cache_dir() -> str:
+    """Where generated data sets are cached: ``$NNKRR_CACHE``, else ``$XDG_CACHE_HOME/nnkrr``,
+    else ``~/.cache/nnkrr``."""
+    import os
+
+    if os.environ.get("NNKRR_CACHE"):
+        return os.environ["NNKRR_CACHE"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "nnkrr")
+
+
+def _mnist1d_pool(seed: int, pool: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(x (pool, 40), labels (pool,))``: ``mnist1d.make_dataset`` with ``seed`` and
+    ``num_samples = pool`` (no split), from the cache when there, else generated and written
+    (atomically: jobs of a sweep may race; each writes the same file)."""
+    import os
+    import random
+    import tempfile
+    from importlib.metadata import version
+
+    import mnist1d
+
+    folder = os.path.join(cache_dir(), "mnist1d")
+    path = os.path.join(folder, f"mnist1d-{version('mnist1d')}-seed{seed}-pool{pool}.npz")
+    if os.path.isfile(path):
+        with np.load(path) as f:
+            return f["x"], f["labels"]
+    args = mnist1d.get_dataset_args()
+    args.num_samples, args.train_split, args.seed = pool, 1.0, seed
+    states = random.getstate(), np.random.get_state()  # noqa: NPY002 (make_dataset seeds them)
+    try:
+        made = mnist1d.data.make_dataset(args)
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])  # noqa: NPY002
+    x, labels = np.asarray(made["x"], np.float64), np.asarray(made["y"], np.int64)
+    os.makedirs(folder, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".npz", delete=False) as tmp:
+        np.savez(tmp, x=x, labels=labels)
+    os.replace(tmp.name, path)
+    return x, labels
+
+
+def mnist1d(
+    seed: int = 0,
+    n_train: int | None = 1024,
+    n_test: int | None = 1024,
+    *,
+    sphere: bool = True,
+    standardise: bool = True,
+    pool: int = MNIST1D_POOL,
+) -> Dataset:
+    """MNIST-1D (Greydanus & Kalai, "Scaling down deep learning with MNIST-1D", ICML 2024):
+    10 classes of 40-sample 1-D signals, each a digit's template padded, shifted, sheared,
+    scaled and noised, made by the ``mnist1d`` package's generator from its built-in
+    templates (nothing downloaded).
+
+    One pool of ``pool`` signals is drawn per ``seed`` and cached (:func:`cache_dir`; the
+    first call takes about a minute at the default pool, later calls a fraction of a second).
+    Its last tenth is the test set (the first ``n_test`` of it, whatever ``n_train``); the
+    training set is the first ``n_train`` of the rest, so training sets are nested across n.
+    Inputs are standardised with the training set's statistics and projected to the sphere
+    (as the shipped real sets; ``standardise=False`` keeps the generator's scale and names the
+    set ``mnist1d_raw``); targets are one-hot rows centred with the training mean, labels
+    kept in ``labels_*``.
+
+    Raises:
+      ValueError: naming ``n_train``/``n_test``/``pool`` when the pool is too small.
+    """
+    seed = _checks.check_int("seed", seed, 0)
+    pool = _checks.check_int("pool", pool, 20)
+    if pool % 10:
+        raise ValueError(f"pool: MNIST-1D draws as many signals of each of 10 digits, got {pool}")
+    test_rows = pool // 10
+    n_train = pool - test_rows if n_train is None else _checks.check_int("n_train", n_train, 1)
+    n_test = test_rows if n_test is None else _checks.check_int("n_test", n_test, 1)
+    if n_train > pool - test_rows:
+        raise ValueError(
+            f"n_train: {n_train} training points asked, MNIST-1D's pool of {pool} has "
+            f"{pool - test_rows} (raise data.pool)"
+        )
+    if n_test > test_rows:
+        raise ValueError(
+            f"n_test: {n_test} test points asked, MNIST-1D's pool of {pool} keeps {test_rows} "
+            "for testing (raise data.pool)"
+        )
+    x, labels = _mnist1d_pool(seed, pool)
+    x_tr, x_te = x[:n_train].copy(), x[pool - test_rows :][:n_test].copy()
+    l_tr, l_te = labels[:n_train], labels[pool - test_rows :][:n_test]
+    name = "mnist1d"
+    if standardise:
+        mean, std = x_tr.mean(0), x_tr.std(0)
+        std = np.where(std > 0, std, 1.0)
+        x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
+    else:
+        name = "mnist1d_raw"
+    if sphere:
+        x_tr, x_te = _normalise(x_tr), _normalise(x_te)
+    eye = np.eye(10)
+    centre = eye[l_tr].mean(0)
+    return Dataset(name, x_tr, eye[l_tr] - centre, x_te, eye[l_te] - centre, l_tr, l_te)
+
+
 #: Loaders by name; each takes ``seed`` first and returns a :class:`Dataset`.
 DATASETS: dict[str, Callable[..., Dataset]] = {
     "synthetic": synthetic,
@@ -452,6 +570,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "diabetes": diabetes,
     "wine": wine,
     "breast_cancer": breast_cancer,
+    "mnist1d": mnist1d,
 }
 
 

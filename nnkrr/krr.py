@@ -28,7 +28,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
-from nnkrr import _checks
+from nnkrr import _checks, kernels
 from nnkrr._linalg import mm
 from nnkrr.kernels import _relu_ntk_formula
 
@@ -175,7 +175,10 @@ def fit_predict(k_train, y, k_test_train, lam) -> jax.Array:
 MATVEC_BLOCK = 256
 #: ``shard_map`` moved from ``jax.experimental`` to ``jax`` (the oldest supported stack,
 #: jax 0.5.3, has only the former).
-_shard_map = getattr(jax, "shard_map", None)
+try:
+    _shard_map = jax.shard_map
+except AttributeError:  # jax < 0.7
+    from jax.experimental.shard_map import shard_map as _shard_map
 
 
 def _relu_ntk_diagonal(x: jax.Array) -> jax.Array:
@@ -215,8 +218,7 @@ def _matvec(x, v, kernel, diagonal, block, mesh, rows=None):
         out = local(starts)
     else:
         spec = PartitionSpec(mesh.axis_names[0])
-        sm = _shard_map or __import__("jax.experimental.shard_map", fromlist=["x"]).shard_map
-        out = sm(local, mesh=mesh, in_specs=spec, out_specs=spec)(starts)
+        out = _shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec)(starts)
     return out[:n_rows]
 
 
@@ -442,10 +444,12 @@ def _cg(x, y, lam, precond, tol, maxiter, kernel, diagonal, block, mesh):
 SOLVERS = ("auto", "cholesky", "cg")
 #: ``auto`` takes Cholesky while XLA's planned bytes for K and its factor
 #: (:func:`nnkrr.kernels.peak_bytes_kernel_and_cholesky`) are at most this fraction of the
-#: device's memory, CG beyond: on 2 CPU cores the stored K's Cholesky is 5-7x faster than
-#: CG at every n it was measured (``benchmarks/results/cpu_krr_solvers.txt``), so the
-#: threshold is the memory, with room left for the rest of the job.
+#: device's memory, with room left for the rest of the job, and CG beyond.
 DENSE_MEMORY_FRACTION = 0.5
+#: ... and, on a backend listed here, CG from this n on, where it was measured to be faster
+#: (``experiments/krr.py``, rank 2,048, 2 CPU cores, d = 40: 28.0 s against the Cholesky's 32.5 s at
+#: n = 12,288; 2.2x slower at 8,192 with rank 512: ``benchmarks/results/cpu_krr_solvers.txt``).
+CG_FASTER_FROM_N = {"cpu": 12288}
 
 
 def device_memory(device=None) -> int:
@@ -460,15 +464,25 @@ def device_memory(device=None) -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
-def choose_solver(n: int, d: int, dtype, solver: str = "auto", memory: int | None = None) -> str:
-    """``solver`` if it is ``cholesky`` or ``cg``; for ``auto``, ``cholesky`` while K and its
-    factor fit :data:`DENSE_MEMORY_FRACTION` of ``memory`` (default :func:`device_memory`),
-    else ``cg``.
+def choose_solver(
+    n: int,
+    d: int,
+    dtype,
+    solver: str = "auto",
+    memory: int | None = None,
+    backend: str | None = None,
+) -> str:
+    """``solver`` if it is ``cholesky`` or ``cg``; for ``auto``, ``cg`` from
+    :data:`CG_FASTER_FROM_N` points on ``backend`` (default: jax's), else ``cholesky`` while K
+    and its factor fit :data:`DENSE_MEMORY_FRACTION` of ``memory`` (default
+    :func:`device_memory`), else ``cg``.
 
     Example:
-      >>> choose_solver(1000, 8, "float64", memory=2**30)  # 16 MB of K
+      >>> choose_solver(1000, 8, "float64", memory=2**30, backend="cpu")  # 8 MB of K
       'cholesky'
-      >>> choose_solver(100_000, 8, "float64", memory=2**30)  # 80 GB
+      >>> choose_solver(20_000, 8, "float64", memory=2**40, backend="gpu")  # 3.2 GB of 1 TB
+      'cholesky'
+      >>> choose_solver(20_000, 8, "float64", memory=2**40, backend="cpu")  # CG is faster
       'cg'
     """
     if solver not in SOLVERS:
@@ -476,10 +490,11 @@ def choose_solver(n: int, d: int, dtype, solver: str = "auto", memory: int | Non
     if solver != "auto":
         return solver
     n, d = _checks.check_positive_int("n", n), _checks.check_positive_int("d", d)
+    backend = jax.default_backend() if backend is None else backend
+    if n >= CG_FASTER_FROM_N.get(backend, n + 1):
+        return "cg"
     memory = device_memory() if memory is None else memory
     if n * n * jnp.dtype(dtype).itemsize > DENSE_MEMORY_FRACTION * memory:
         return "cg"  # K alone does not fit: no need to ask XLA
-    from nnkrr import kernels
-
     fits = kernels.peak_bytes_kernel_and_cholesky(n, d, dtype) <= DENSE_MEMORY_FRACTION * memory
     return "cholesky" if fits else "cg"

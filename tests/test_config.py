@@ -42,6 +42,7 @@ def test_every_field_has_a_doc_and_a_checkable_type():
         config.Synthetic,
         config.Cone,
         config.Real,
+        config.MNIST1D,
         config.File,
     ]
     for schema in schemas:

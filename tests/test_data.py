@@ -261,3 +261,75 @@ def test_a_folder_without_x_and_y_is_refused_naming_the_key(tmp_path):
     np.save(tmp_path / "inputs.npy", np.zeros((4, 2)))
     with pytest.raises(ValueError, match=r"path: the folder .* must hold x.npy and y.npy"):
         data.from_file(str(tmp_path))
+
+
+# ----------------------------------------------------------------- MNIST-1D
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNKRR_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_mnist1d_training_sets_are_nested_and_the_test_set_fixed(cache):
+    raw = {n: data.mnist1d(0, n, 50, pool=600, sphere=False, standardise=False) for n in (60, 300)}
+    np.testing.assert_array_equal(raw[60].x_train, raw[300].x_train[:60])
+    np.testing.assert_array_equal(raw[60].x_test, raw[300].x_test)
+    np.testing.assert_array_equal(raw[60].labels_train, raw[300].labels_train[:60])
+    assert raw[60].name == "mnist1d_raw" and raw[60].x_train.shape == (60, 40)
+    # one pool of 600: 60 signals of each digit; the test set is its last tenth
+    x, labels = data._mnist1d_pool(0, 600)
+    assert np.array_equal(np.bincount(labels), [60] * 10)
+    np.testing.assert_array_equal(raw[300].x_test, x[540:590])
+    assert not np.array_equal(data.mnist1d(1, 60, 50, pool=600).x_train, raw[60].x_train)
+
+
+def test_mnist1d_is_preprocessed_as_the_shipped_classification_sets(cache):
+    ds = data.mnist1d(0, 200, 60, pool=600)
+    raw = data.mnist1d(0, 200, 60, pool=600, sphere=False, standardise=False)
+    mean, std = raw.x_train.mean(0), raw.x_train.std(0)
+    z = (raw.x_test - mean) / std
+    np.testing.assert_allclose(ds.x_test, z / np.linalg.norm(z, axis=1, keepdims=True), rtol=1e-12)
+    one_hot = np.eye(10)[ds.labels_train]
+    np.testing.assert_allclose(ds.y_train, one_hot - one_hot.mean(0), atol=1e-15)
+    np.testing.assert_allclose(ds.y_test, np.eye(10)[ds.labels_test] - one_hot.mean(0), atol=1e-15)
+    assert ds.name == "mnist1d" and ds.n_outputs == 10
+
+
+def test_mnist1d_is_generated_once_and_leaves_the_global_rngs_alone(cache, monkeypatch):
+    import random
+
+    import mnist1d
+
+    np.random.seed(7)  # noqa: NPY002
+    random.seed(7)
+    before = np.random.random(), random.random()  # noqa: NPY002
+    np.random.seed(7)  # noqa: NPY002
+    random.seed(7)
+    first = data.mnist1d(3, 40, 20, pool=300)
+    assert (np.random.random(), random.random()) == before  # noqa: NPY002
+    assert len(list((cache / "mnist1d").glob("*seed3-pool300.npz"))) == 1
+
+    def fail(*args, **kwargs):
+        raise AssertionError("generated again")
+
+    monkeypatch.setattr(mnist1d.data, "make_dataset", fail)
+    np.testing.assert_array_equal(data.mnist1d(3, 40, 20, pool=300).x_train, first.x_train)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (
+            {"n_train": 300, "pool": 300},
+            r"n_train: 300 training points asked, .* pool of 300 has 270",
+        ),
+        ({"n_test": 31, "pool": 300}, r"n_test: 31 test points asked, .* keeps 30 for testing"),
+        ({"pool": 305}, "pool: MNIST-1D draws as many signals of each of 10 digits"),
+    ],
+)
+def test_mnist1d_refuses_sizes_its_pool_cannot_give(cache, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.mnist1d(0, **{"n_train": 20, "n_test": 10, **kwargs})
+    assert not (cache / "mnist1d").exists()  # refused before any work

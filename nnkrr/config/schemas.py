@@ -95,6 +95,27 @@ class Real:
 
 
 @dataclasses.dataclass
+class MNIST1D:
+    """MNIST-1D (Greydanus & Kalai 2024), generated offline from one cached pool per seed:
+    nested training prefixes, a fixed test set, one-hot centred targets
+    (:func:`nnkrr.data.mnist1d`)."""
+
+    _target_: str = "nnkrr.data.mnist1d"
+    seed: int = _f(II("seed"), _SEED_DOC, at_least(0))
+    n_train: int | None = _f(
+        _loader_default(data_lib.mnist1d, "n_train"), _N_TRAIN_DOC, at_least(1)
+    )
+    n_test: int | None = _f(_loader_default(data_lib.mnist1d, "n_test"), _N_TEST_DOC, at_least(1))
+    sphere: bool = _f(True, "project the (standardised) inputs to the unit sphere")
+    standardise: bool = _f(True, "false: the generator's scale (the data set is then mnist1d_raw)")
+    pool: int = _f(
+        data_lib.MNIST1D_POOL,
+        "signals drawn per seed (a multiple of 10; the last tenth is the test set)",
+        at_least(20),
+    )
+
+
+@dataclasses.dataclass
 class File:
     """Your own data: arrays from a ``.npz`` file (``x`` (n, d), ``y`` (n,) or (n, k); optional
     ``x_test``, ``y_test``), a folder of ``.npy`` files of those names (memory-mapped) or a
@@ -123,6 +144,7 @@ DATA: dict[str, Any] = {
     "wine": Real(_target_="nnkrr.data.wine", n_test=50),  # 178 samples
     "diabetes": Real(_target_="nnkrr.data.diabetes"),
     "breast_cancer": Real(_target_="nnkrr.data.breast_cancer"),
+    "mnist1d": MNIST1D(),
     "file": File(),
 }
 DATA_SCHEMAS = {s._target_: type(s) for s in DATA.values()}
@@ -346,7 +368,7 @@ class KRR:
         "auto",
         "cholesky (K stored and factored) | cg (matrix-free: nnkrr.krr.solve_cg, Nystrom-"
         "preconditioned) | auto: cholesky while K and its factor fit half the device's memory "
-        "(nnkrr.krr.choose_solver)",
+        "and, on CPUs, n is below the measured crossover (nnkrr.krr.choose_solver)",
         one_of(*SOLVERS),
     )
     rank: int = _f(
