@@ -498,6 +498,9 @@ def _mnist1d_pool(seed: int, pool: int) -> tuple[np.ndarray, np.ndarray]:
     os.makedirs(folder, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=folder, suffix=".npz", delete=False) as tmp:
         np.savez(tmp, x=x, labels=labels)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp.name, 0o666 & ~umask)  # as open() would have made it, not 0600
     os.replace(tmp.name, path)
     return x, labels
 

@@ -66,3 +66,13 @@ def subprocess_compilation_cache(tmp_path_factory):
         env.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path_factory.mktemp("jax-cache")))
         env.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_cache(tmp_path_factory):
+    """Generated data sets (MNIST-1D's pools: ``nnkrr.data.cache_dir``) cached in a directory of
+    this session, never the user's ``~/.cache``."""
+    with pytest.MonkeyPatch.context() as env:
+        path = tmp_path_factory.mktemp("nnkrr-cache")
+        env.setenv("NNKRR_CACHE", str(path))
+        yield path
