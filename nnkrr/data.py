@@ -331,6 +331,18 @@ def _arrays(key: str, path, x, y) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def _standardise(train: np.ndarray, test: np.ndarray) -> None:
+    """Both, in place, to the training columns' mean 0 and std 1 (constant columns: std 1),
+    without an (n, d) temporary."""
+    mean = train.mean(0)
+    train -= mean
+    test -= mean
+    std = np.sqrt(np.einsum("ij,ij->j", train, train) / train.shape[0])
+    std[std == 0] = 1.0
+    train /= std
+    test /= std
+
+
 def _first_non_finite(a: np.ndarray, rows: int = 65_536) -> int | None:
     """The first row of ``a`` holding a NaN or inf (read in chunks of ``rows``), or None."""
     if not np.issubdtype(a.dtype, np.inexact):
@@ -411,14 +423,8 @@ def from_file(
         x_tr, y_tr, x_te, y_te = _rows(x, tr), _rows(y, tr), _rows(x, te), _rows(y, te)
     # in place from here: the rows above are this function's own copies
     if standardise:
-        for train, test in ((x_tr, x_te), (y_tr, y_te)):
-            mean = train.mean(0)
-            train -= mean
-            test -= mean
-            std = np.sqrt(np.einsum("ij,ij->j", train, train) / train.shape[0])
-            std[std == 0] = 1.0
-            train /= std
-            test /= std
+        _standardise(x_tr, x_te)
+        _standardise(y_tr, y_te)
     if sphere:
         x_tr, x_te = _normalise(x_tr, inplace=True), _normalise(x_te, inplace=True)
     import os
@@ -553,13 +559,11 @@ def mnist1d(
     l_tr, l_te = labels[:n_train], labels[pool - test_rows :][:n_test]
     name = "mnist1d"
     if standardise:
-        mean, std = x_tr.mean(0), x_tr.std(0)
-        std = np.where(std > 0, std, 1.0)
-        x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
+        _standardise(x_tr, x_te)
     else:
         name = "mnist1d_raw"
     if sphere:
-        x_tr, x_te = _normalise(x_tr), _normalise(x_te)
+        x_tr, x_te = _normalise(x_tr, inplace=True), _normalise(x_te, inplace=True)
     eye = np.eye(10)
     centre = eye[l_tr].mean(0)
     return Dataset(name, x_tr, eye[l_tr] - centre, x_te, eye[l_te] - centre, l_tr, l_te)

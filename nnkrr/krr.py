@@ -291,8 +291,9 @@ class Nystrom(NamedTuple):
 
 
 #: Landmarks of the KRR entry point's preconditioner (``rank``): at n = 65,536 (d = 40) CG
-#: took 14 iterations with 2,048 (U: 1 GiB); at n = 16,384 (d = 8) 13 against 1,024's 17, in
-#: 36 s against 34 s (docs/scaling-out.md).
+#: took 14 iterations with 2,048 (U: 1 GiB; docs/scaling-out.md); at n = 16,384 (d = 8)
+#: 13 against 1,024's 17, in 36 s against 34 s (``experiments/krr.py data.n_train=16384
+#: solver=cg rank=2048|1024``).
 NYSTROM_RANK = 2048
 #: Rows of U per block while :func:`nystrom` builds it: K(x_b, x_r) is (block, r), so its
 #: memory beyond U itself is 8 * block * r bytes (64 MiB at r = 2048), not U's again.
