@@ -526,7 +526,7 @@ def mnist1d(
     templates (nothing downloaded).
 
     One pool of ``pool`` signals is drawn per ``seed`` and cached (:func:`cache_dir`; the
-    first call takes about a minute at the default pool, later calls a fraction of a second).
+    first call took 1.5 min here at the default pool, later calls a fraction of a second).
     Its last tenth is the test set (the first ``n_test`` of it, whatever ``n_train``); the
     training set is the first ``n_train`` of the rest, so training sets are nested across n.
     Inputs are standardised with the training set's statistics and projected to the sphere
