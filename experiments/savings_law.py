@@ -1,53 +1,132 @@
-r"""One law for the width leverage sampling saves: every savings measurement pooled.
+r"""The law for the width leverage sampling saves, chosen by how well it predicts data it
+was not fitted on.
 
     uv run python experiments/savings_law.py      # reads docs/results, writes the law there
 
-The width each sampler needs to reach a level, and their ratio
-:math:`R = m_\mathrm{gauss} / m_\mathrm{lev}` with a 90% bootstrap interval over seeds
-(:func:`nnkrr.savings.width_savings`), from three gathered tables:
+**Measurements.**  :math:`R = m_\mathrm{gauss}/m_\mathrm{lev}`, the ratio of the widths the
+two samplers need for one level (:func:`nnkrr.savings.width_savings`, 90% bootstrap over
+seeds), on twelve data geometries in eight *families* (:data:`FAMILIES`):
 
-* ``spectral``: the spectral error :math:`\varepsilon` of :math:`K_m` (``+experiment=
-  spectral_scaling``; median over seeds, at :math:`\varepsilon \in \{0.5, 0.25\}`), per
-  (data set, n, λ);
-* ``network``: the network's ``gap_rel`` to NTK-KRR, per data set at half and a quarter of
-  the starting gap (``+experiment=width_savings``, n = 128) and per (data set, n) at
-  gap_rel 5% and 2.5% (``+experiment=equivalence_scaling``, λ = n λ₀); mean over seeds.
+* ``spectral``: the spectral error ε of :math:`K_m` at ε = 0.5 and 0.25 (median over 5
+  seeds; n = 128, λ ∈ {0.01, 0.1, 1}; ``spectral.py -m +experiment=savings_families``);
+* ``network``: the network's ``gap_rel`` to NTK-KRR at 5% and 2.5% (mean over 8 seeds;
+  n = 128, λ = 0.1, lazy; ``sweep.py -m +experiment=width_savings`` on the same geometries).
 
-Thm 3.3 puts the two samplers' widths in the ratio of what their bounds are written in:
-:math:`R \approx \sup_w \mathrm{score}(w) / s_\lambda` (the *flatness*, measured with the
-leverage rows), which the paper's form bounds by :math:`(n/\lambda)/s_\lambda` for
-unit-norm inputs.  For each predictor x the fit :math:`R = C x^a` (log-log least squares,
-bootstrap over points; :func:`nnkrr.scaling.power_law`) per kind and pooled, beside the
-null model R = constant; the residuals' RMS in log R says which predicts it and how well.
-Writes ``savings_law_table.{md,csv}`` and ``savings_law_fits.{md,csv}`` under
-``docs/results/savings_law/`` and ``docs/figures/savings_law.png``.
+**Candidates** (:data:`CANDIDATES`): statistics of the leverage function under p, each
+recorded by the spectral job (:func:`nnkrr.sampling.flatness`), each with the reason theory
+gives for it.  **Protocol**: for each level and candidate, fit :math:`R = C x^a` (log-log
+least squares) on all families but one and predict the one left out
+(:func:`nnkrr.scaling.held_out_residuals`); a candidate's error is the RMS of
+:math:`\ln(R_\mathrm{predicted}/R)` over every held-out prediction.  The candidate with the
+smallest error over all four levels is the law; its constants are refitted on every family
+and its 90% prediction interval is the 5–95% range of its held-out log residuals.  The
+widths the leverage sampler needs are fitted the same way, :math:`m_\mathrm{lev} = C
+s_\lambda^b` per level (Thm 3.3: :math:`m \propto s_\lambda \ln s_\lambda / \varepsilon^2`).
+
+Writes under ``docs/results/savings_law/``: ``savings_law_table.{csv,md}`` (every ratio with
+the candidates' values), ``savings_law_lofo.{csv,md}`` (candidates × held-out families),
+``savings_law_fits.{csv,md}`` (the chosen law), the constants :func:`nnkrr.savings.predict`
+reads (:data:`nnkrr.savings.LAW_FILE`), and ``docs/figures/savings_law.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from experiments import plots
-from experiments.analysis import GAP_LEVELS, family, markdown_table, width_savings_table
+from experiments.analysis import GAP_LEVELS, markdown_table, width_savings_table
 from experiments.results import read
-from nnkrr import savings, scaling
+from nnkrr import data, savings, scaling
 
 ROOT = Path(__file__).resolve().parents[1]
-#: (predictor column, label): what the theory says the ratio follows, and the paper's form.
-PREDICTORS = (("flatness", "sup score / s_λ"), ("n_over_lam_per_s", "(n/λ) / s_λ"))
+#: The spectral levels ε of the law.
 SPECTRAL_EPS = (0.5, 0.25)
+#: The data options a geometry's label names when they differ from the loader's default.
+GEOMETRY_KEYS = ("clusters", "curvature", "decay", "intrinsic", "spread", "thickness")
+#: Geometry label -> family: the unit left out together.  A label not listed (a user's
+#: ``data=file``, another option value) is a family of its own.
+FAMILIES = {
+    "synthetic": "sphere",
+    "cone": "cone",
+    "cone(spread=0.25)": "cone",
+    "cone(clusters=4,spread=0.1)": "clusters",
+    "anisotropic": "anisotropic",
+    "manifold": "manifold",
+    "digits": "real, standardised",
+    "wine": "real, standardised",
+    "breast_cancer": "real, standardised",
+    "diabetes": "real, standardised",
+    "digits_raw": "real, raw",
+    "mnist1d": "MNIST-1D",
+}
+#: (name, label, why theory points to it).  The value of each is a column of the ratio
+#: table (``savings_law_table.csv``); ``none`` is the constant R = C.
+CANDIDATES = (
+    ("none", "R = C", "the null model: leverage saves the same everywhere"),
+    ("flatness", "sup score / s_λ",
+     "Thm 3.3: the Gaussian's bound has sup score where the leverage one has s_λ (Bernstein's range term)"),
+    ("paper", "(n/λ) / s_λ", "the paper's bound on the sup for unit-norm inputs"),
+    ("score_second_moment", "E_p[score²] / s_λ²",
+     "the trace of the one-feature estimator's second moment, p's over q's"),
+    ("score_q99", "q_0.99(score) / s_λ", "the sup without its rarest 1% of directions"),
+    ("coverage", "1 / (1 − P_p(score = 0))",
+     "Gaussian features with score 0 see every point on one side and are wasted"),
+    ("variance_ratio", "σ_p² / σ_q²",
+     "matrix Bernstein's variance term, p's estimator over q's (nnkrr.sampling.flatness)"),
+    ("intrinsic_dimension", "tr V / ‖V‖",
+     "the log factor of the intrinsic Bernstein bound (p's variance V)"),
+)  # fmt: skip
+PREDICTOR_COLUMNS = tuple(name for name, _, _ in CANDIDATES if name != "none")
 
 
-def spectral_savings(frame: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
-    """R per (data set, n, λ, ε) of a ``spectral.parquet`` (median over seeds); at the
-    smallest n the two ridge families are one run, counted once."""
-    frame = frame.assign(family=family(frame))
+def geometry(frame: pd.DataFrame) -> pd.Series:
+    """Each row's data geometry: the data set's name, with the :data:`GEOMETRY_KEYS` options
+    that differ from its loader's default, e.g. ``cone(clusters=4,spread=0.1)``."""
+
+    def label(row) -> str:
+        loader = data.DATASETS.get(row["dataset"].removesuffix("_raw"))
+        params = inspect.signature(loader).parameters if loader else {}
+        parts = [
+            f"{key}={row[f'data_{key}']:g}"
+            for key in GEOMETRY_KEYS
+            if key in params
+            and f"data_{key}" in row
+            and pd.notna(row[f"data_{key}"])
+            and row[f"data_{key}"] != params[key].default
+        ]
+        return row["dataset"] + (f"({','.join(parts)})" if parts else "")
+
+    return frame.apply(label, axis=1)
+
+
+def family(label: str) -> str:
+    """The family of a geometry label (:data:`FAMILIES`; the label itself when unlisted)."""
+    return FAMILIES.get(label, label)
+
+
+def predictors(spectral: pd.DataFrame) -> pd.DataFrame:
+    """One row per (geometry, n_train, ridge) of a spectral table: the candidates' values."""
+    frame = spectral.assign(geometry=geometry(spectral))
+    first = frame.groupby(["geometry", "n_train", "ridge"], as_index=False).first()
+    out = first[["geometry", "n_train", "ridge", "s_lambda", "flatness", "zero_fraction"]].copy()
+    for column in ("score_second_moment", "score_q99", "variance_ratio", "intrinsic_dimension"):
+        out[column] = first[column]
+    out["paper"] = out.n_train / out.ridge / out.s_lambda
+    out["coverage"] = 1 / (1 - out.zero_fraction)
+    return out.drop(columns=["zero_fraction"])
+
+
+def spectral_savings(spectral: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
+    """R per (geometry, n, λ, ε) of a spectral table (median over seeds)."""
+    frame = spectral.assign(geometry=geometry(spectral))
     rows = []
-    for (dataset, n, lam), group in frame.groupby(["dataset", "n_train", "ridge"], sort=True):
+    for (geo, n, lam), group in frame.groupby(["geometry", "n_train", "ridge"], sort=True):
         curves = {
             s: sub.pivot_table(index="width", columns="init_seed", values="spectral_eps").dropna(
                 axis=1
@@ -56,114 +135,223 @@ def spectral_savings(frame: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
         }
         if set(curves) != {"gaussian", "leverage"}:
             continue
-        widths = curves["gaussian"].index.intersection(curves["leverage"].index)
-        lev = group[group.sampler == "leverage"].iloc[0]
         for eps in SPECTRAL_EPS:
             out = savings.width_savings(
-                widths.to_numpy(),
-                curves["gaussian"].loc[widths].to_numpy(),
-                curves["leverage"].loc[widths].to_numpy(),
+                curves["gaussian"].index.to_numpy(),
+                curves["gaussian"].to_numpy(),
+                curves["leverage"].to_numpy(),
                 eps,
                 n_boot=n_boot,
                 stat="median",
                 seed=int(n),
+                widths_leverage=curves["leverage"].index.to_numpy(),
             )
-            rows.append(
-                _row("spectral", dataset, n, lam, f"ε = {eps}", out, lev.flatness, lev.s_lambda)
-                | {"family": group.family.iloc[0]}
-            )
+            rows.append(_row("spectral", f"eps {eps:g}", geo, n, lam, out))
     return pd.DataFrame(rows)
 
 
-def network_savings(frame: pd.DataFrame, source: str, n_boot: int = 2000) -> pd.DataFrame:
-    """R from a sweep's gathered rows: ``width_savings`` (per data set, half and a quarter
-    of the starting gap) or ``equivalence_scaling`` (per data set and n, gap_rel 5%, 2.5%)."""
-    if source == "width_savings":
-        table = width_savings_table(frame, n_boot=n_boot)
-    else:
-        table = width_savings_table(
-            frame, n_boot=n_boot, by=("dataset", "n_train"), levels=GAP_LEVELS
-        )
-    rows = []
-    for r in table.itertuples():
-        level = (
-            f"gap_rel {r.fraction:g} x start" if np.isfinite(r.fraction) else f"gap_rel {r.eps:g}"
-        )
-        out = savings.Savings(r.eps, r.ratio, r.low, r.high, r.m_gaussian, r.m_leverage, r.defined)
-        rows.append(
-            _row(f"network ({source})", r.dataset, r.n, r.ridge, level, out, r.flatness, r.s_lambda)
-        )
-    return pd.DataFrame(rows)
+def network_savings(sweep: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
+    """R per (geometry, n, λ) of a sweep's gathered rows at gap_rel 5% and 2.5%."""
+    frame = sweep.assign(geometry=geometry(sweep))
+    table = width_savings_table(
+        frame, n_boot=n_boot, by=("geometry", "n_train", "ridge"), levels=GAP_LEVELS
+    )
+    return pd.DataFrame(
+        [
+            _row(
+                "network",
+                f"gap_rel {r.eps:g}",
+                r.geometry,
+                r.n_train,
+                r.ridge,
+                savings.Savings(
+                    r.eps, r.ratio, r.low, r.high, r.m_gaussian, r.m_leverage, r.defined
+                ),
+            )
+            for r in table.itertuples()
+        ]
+    )
 
 
-def _row(kind, dataset, n, lam, level, out: savings.Savings, flatness, s_lambda) -> dict:
+def _row(kind, level, geo, n, lam, out: savings.Savings) -> dict:
     return {
         "kind": kind,
-        "dataset": dataset,
-        "n": int(n),
-        "lam": float(lam),
         "level": level,
+        "geometry": geo,
+        "family": family(geo),
+        "n_train": int(n),
+        "ridge": float(lam),
         "m_gaussian": out.m_gaussian,
         "m_leverage": out.m_leverage,
         "ratio": out.ratio,
         "low": out.low,
         "high": out.high,
-        "flatness": float(flatness),
-        "s_lambda": float(s_lambda),
-        "n_over_lam_per_s": n / lam / s_lambda,
     }
 
 
-def law_fits(table: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
-    """R = C x^a per (kind and all pooled, predictor), and the null model R = C: slope,
-    constant with 90% intervals and the RMS residual in ln R, over the defined ratios."""
-    defined = table[np.isfinite(table.ratio)]
-    kinds = ["spectral", "network", "all"]
+def ratio_table(spectral: pd.DataFrame, sweeps: list[pd.DataFrame], n_boot: int = 2000):
+    """Every ratio beside its geometry's candidate values (the spectral job's statistics at
+    the same (geometry, n, λ)); rows whose geometry has no spectral job are dropped."""
+    parts = [spectral_savings(spectral, n_boot)] + [network_savings(s, n_boot) for s in sweeps]
+    table = pd.concat(parts, ignore_index=True)
+    return table.merge(predictors(spectral), on=["geometry", "n_train", "ridge"], how="inner")
+
+
+def leave_one_family_out(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (kind, level, candidate): each family's held-out RMS ln residual, and over all
+    held-out predictions (``family = "all"``) with the largest factor off."""
     rows = []
-    for kind in kinds:
-        part = defined if kind == "all" else defined[defined.kind.str.startswith(kind)]
-        for column, label in (*PREDICTORS, (None, "none (R = C)")):
-            x = part[column] if column else np.ones(len(part))
-            fit = scaling.power_law(
-                x, part.ratio, slope=0.0 if column is None else None, n_boot=n_boot
+    defined = table[np.isfinite(table.ratio)]
+    for (kind, level), part in defined.groupby(["kind", "level"], sort=False):
+        for name, _, _ in CANDIDATES:
+            x = np.ones(len(part)) if name == "none" else part[name].to_numpy()
+            resid = scaling.held_out_residuals(
+                x,
+                part.ratio.to_numpy(),
+                part.family.to_numpy(),
+                slope=0.0 if name == "none" else None,
             )
-            rows.append(
-                {
-                    "kind": kind,
-                    "predictor": label,
-                    "points": fit.points,
-                    "slope": fit.slope if column else 0.0,
-                    "slope_low": fit.slope_low if column else 0.0,
-                    "slope_high": fit.slope_high if column else 0.0,
-                    "C": fit.constant,
-                    "C_low": fit.constant_low,
-                    "C_high": fit.constant_high,
-                    "rms_ln_residual": fit.rms_log_residual,
-                }
-            )
+            for fam in [*sorted(set(part.family)), "all"]:
+                r = resid if fam == "all" else resid[part.family.to_numpy() == fam]
+                r = r[np.isfinite(r)]
+                rows.append(
+                    {
+                        "kind": kind,
+                        "level": level,
+                        "candidate": name,
+                        "family": fam,
+                        "points": int(r.size),
+                        "rms_ln": float(np.sqrt(np.mean(r**2))) if r.size else np.nan,
+                        "worst_factor": float(np.exp(np.max(np.abs(r)))) if r.size else np.nan,
+                        "q05": float(np.percentile(r, 5)) if r.size else np.nan,
+                        "q95": float(np.percentile(r, 95)) if r.size else np.nan,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-def savings_law(results: Path, figures: Path, n_boot: int = 2000) -> list[Path]:
-    """Read the three gathered tables under ``results``, write the law's table, fits and figure."""
-    parts = [spectral_savings(read(results / "spectral_scaling" / "spectral.parquet"), n_boot)]
-    for source in ("width_savings", "equivalence_scaling"):
-        parts.append(network_savings(read(results / source / "results.parquet"), source, n_boot))
-    table = pd.concat(parts, ignore_index=True)
-    fits = law_fits(table, n_boot)
+def _pooled(group: pd.DataFrame) -> float:
+    """RMS over the held-out predictions of several rows of :func:`leave_one_family_out`
+    (inf when none could be made: a candidate constant over the fit's families)."""
+    points = group.points.sum()
+    if points == 0:
+        return float("inf")
+    return float(np.sqrt((group.rms_ln.fillna(0) ** 2 * group.points).sum() / points))
+
+
+def choose(lofo: pd.DataFrame) -> str:
+    """The candidate whose held-out error, pooled over every kind and level, is smallest."""
+    pooled = lofo[lofo.family == "all"].groupby("candidate").apply(_pooled, include_groups=False)
+    return str(pooled.idxmin())
+
+
+def law(table: pd.DataFrame, lofo: pd.DataFrame, chosen: str, n_boot: int = 2000) -> dict:
+    """The constants :func:`nnkrr.savings.predict` reads: per (kind, level) the chosen
+    candidate's fit on every family, its held-out residual range, and the leverage width
+    fit m_lev = C s_λ^b with its own held-out range."""
+    out = {"predictor": chosen, "label": dict((n, lbl) for n, lbl, _ in CANDIDATES)[chosen]}
+    for kind in ("spectral", "network"):
+        levels = {}
+        for level, part in table[table.kind == kind].groupby("level", sort=False):
+            ok = part[np.isfinite(part.ratio)]
+            fit = scaling.power_law(ok[chosen], ok.ratio, n_boot=n_boot)
+            held = lofo[
+                (lofo.kind == kind) & (lofo.level == level) & (lofo.candidate == chosen)
+                & (lofo.family == "all")
+            ].iloc[0]  # fmt: skip
+            lev = part[np.isfinite(part.m_leverage)]
+            width = scaling.power_law(lev.s_lambda, lev.m_leverage, n_boot=n_boot)
+            w_resid = scaling.held_out_residuals(
+                lev.s_lambda.to_numpy(), lev.m_leverage.to_numpy(), lev.family.to_numpy()
+            )
+            w_resid = w_resid[np.isfinite(w_resid)]
+            levels[str(float(level.split()[-1]))] = {
+                "points": int(fit.points),
+                "C": fit.constant,
+                "a": fit.slope,
+                "ln_low": float(held.q05),
+                "ln_high": float(held.q95),
+                "rms_ln_held_out": float(held.rms_ln),
+                "width_C": width.constant,
+                "width_b": width.slope,
+                "width_ln_low": float(np.percentile(w_resid, 5)),
+                "width_ln_high": float(np.percentile(w_resid, 95)),
+                "width_points": int(width.points),
+            }
+        out[kind] = levels
+    out["fitted_on"] = {
+        "geometries": sorted(set(table.geometry)),
+        "n_train": sorted(int(n) for n in set(table.n_train)),
+        "ridge": sorted(float(r) for r in set(table.ridge)),
+        "network_regime": "lazy, GD, two-layer ReLU, relu_ntk target (sweep defaults)",
+    }
+    return out
+
+
+def fits_table(law_constants: dict) -> pd.DataFrame:
+    """The chosen law as rows (``savings_law_fits.csv``)."""
+    return pd.DataFrame(
+        [
+            {"kind": kind, "level": float(level), **values}
+            for kind in ("spectral", "network")
+            for level, values in law_constants[kind].items()
+        ]
+    )
+
+
+def lofo_markdown(lofo: pd.DataFrame) -> str:
+    """Candidates × held-out families: the held-out RMS ln residual, as a factor
+    exp(rms), pooled over the four levels; the last column all held-out predictions."""
+    pooled = (
+        lofo.groupby(["candidate", "family"])
+        .apply(lambda g: np.exp(_pooled(g)), include_groups=False)
+        .unstack("family")
+    )
+    families = [f for f in pooled.columns if f != "all"] + ["all"]
+    labels = {n: lbl for n, lbl, _ in CANDIDATES}
+    lines = [
+        "| candidate | " + " | ".join(families) + " |",
+        "|---|" + "---|" * len(families),
+    ]
+    for name in pooled["all"].sort_values().index:
+        cells = [
+            f"{pooled.loc[name, f]:.2f}×" if np.isfinite(pooled.loc[name, f]) else "—"
+            for f in families
+        ]
+        lines.append(f"| {labels[name]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def savings_law(results: Path, figures: Path, n_boot: int = 2000, law_file: Path | None = None):
+    """Read the gathered tables under ``results``, write the law's tables, constants and figure."""
+    source = results / "savings_families"
+    spectral = read(source / "spectral.parquet")
+    sweeps = [read(source / "results.parquet"), read(results / "width_savings" / "results.parquet")]
+    table = ratio_table(spectral, sweeps, n_boot)
+    lofo = leave_one_family_out(table)
+    chosen = choose(lofo)
+    constants = law(table, lofo, chosen, n_boot)
     out = results / "savings_law"
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "savings_law_table.csv", index=False)
-    (out / "savings_law_table.md").write_text(markdown_table(table.drop(columns=["family"])))
+    (out / "savings_law_table.md").write_text(markdown_table(table))
+    lofo.drop(columns=[]).to_csv(out / "savings_law_lofo.csv", index=False)
+    (out / "savings_law_lofo.md").write_text(lofo_markdown(lofo))
+    fits = fits_table(constants)
     fits.to_csv(out / "savings_law_fits.csv", index=False)
     (out / "savings_law_fits.md").write_text(markdown_table(fits))
+    law_file = savings.LAW_FILE if law_file is None else law_file
+    law_file.write_text(json.dumps(constants, indent=1, sort_keys=True) + "\n")
     figures.mkdir(parents=True, exist_ok=True)
-    fig = plots.savings_law_figure(table, fits, PREDICTORS, figures / "savings_law.png")
+    fig = plots.savings_law_figure(table, lofo, chosen, figures / "savings_law.png")
     return [
         out / "savings_law_table.csv",
         out / "savings_law_table.md",
-        out / "savings_law_fits.md",
+        out / "savings_law_lofo.csv",
+        out / "savings_law_lofo.md",
         out / "savings_law_fits.csv",
+        out / "savings_law_fits.md",
+        law_file,
         fig,
     ]
 

@@ -21,6 +21,12 @@ MNIST-1D, made by its package's generator from the templates it ships.
   lam = 0.01, from the same command).  The teacher
   oscillates *across* each cluster (``omega = frequency / spread``), which makes
   this a stress case for the network-versus-kernel gap.
+* ``anisotropic``: a Gaussian with standard deviations ``j^-decay`` along the axes,
+  projected to the sphere: the points crowd around +-e_1, a smooth non-uniform density
+  (with the sphere's teacher).
+* ``manifold``: points near a curved ``intrinsic``-dimensional manifold (a random Fourier
+  embedding of the sphere S^intrinsic into R^dim, ``thickness`` off it), projected to the
+  sphere; the teacher is a sum of sines of the latent point.
 * ``digits`` (1797 x 64, 10 classes), ``wine`` (178 x 13, 3 classes),
   ``breast_cancer`` (569 x 30, 2 classes): targets are one-hot rows, centred with
   the training mean (one-hot regression); integer labels are kept in ``labels_*``.
@@ -51,7 +57,18 @@ import numpy as np
 
 from nnkrr import _checks
 
-__all__ = ["DATASETS", "Dataset", "cache_dir", "cone", "from_file", "load", "mnist1d", "synthetic"]
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "anisotropic",
+    "cache_dir",
+    "cone",
+    "manifold",
+    "from_file",
+    "load",
+    "mnist1d",
+    "synthetic",
+]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -183,6 +200,64 @@ def cone(
         return x, x - centres[member], frequency / spread
 
     return _generated("cone", seed, n_train, n_test, dim, noise, frequency, terms, points)
+
+
+def anisotropic(
+    seed: int = 0,
+    n_train: int = 128,
+    n_test: int = 128,
+    dim: int = 8,
+    *,
+    decay: float = 1.0,
+    noise: float = 0.0,
+    frequency: float = 2.0,
+    terms: int = 4,
+) -> Dataset:
+    """An anisotropic Gaussian projected to the sphere (module docstring): ``x =
+    normalise(g * sigma)``, g ~ N(0, I), ``sigma_j = j^-decay`` (j = 1..dim)."""
+    decay = _checks.check_number("decay", decay)
+
+    def points(rng, n, dim, frequency):
+        x = _normalise(rng.standard_normal((n, dim)) * np.arange(1, dim + 1) ** -decay)
+        return x, x, frequency
+
+    return _generated("anisotropic", seed, n_train, n_test, dim, noise, frequency, terms, points)
+
+
+def manifold(
+    seed: int = 0,
+    n_train: int = 128,
+    n_test: int = 128,
+    dim: int = 8,
+    *,
+    intrinsic: int = 1,
+    curvature: float = 2.0,
+    thickness: float = 0.0,
+    noise: float = 0.0,
+    frequency: float = 2.0,
+    terms: int = 4,
+) -> Dataset:
+    """Points near a curved ``intrinsic``-dimensional manifold in R^dim (module docstring):
+    latent t uniform on S^intrinsic, embedded by dim random Fourier features
+    ``cos(curvature * B t + b)`` (B Gaussian, b uniform), plus ``thickness * g`` off it,
+    projected to the sphere; the teacher reads t."""
+    intrinsic = _checks.check_int("intrinsic", intrinsic, 1)
+    curvature = _checks.check_number("curvature", curvature, positive=True)
+    thickness = _checks.check_number("thickness", thickness)
+    if intrinsic >= dim:
+        raise ValueError(f"intrinsic must be < dim = {dim}, got {intrinsic}")
+
+    def points(rng, n, dim, frequency):
+        b_mat = rng.standard_normal((intrinsic + 1, dim))
+        phase = rng.uniform(0, 2 * np.pi, dim)
+        t = _normalise(rng.standard_normal((n, intrinsic + 1)))
+        x = np.cos(curvature * t @ b_mat + phase) + thickness * rng.standard_normal((n, dim))
+        # the teacher reads the latent point t, padded to dim (its v_j are dim-dimensional)
+        u = np.zeros((n, dim))
+        u[:, : intrinsic + 1] = t
+        return _normalise(x), u, frequency
+
+    return _generated("manifold", seed, n_train, n_test, dim, noise, frequency, terms, points)
 
 
 def _split(seed: int, total: int, n_train, n_test, where) -> tuple[np.ndarray, np.ndarray]:
@@ -573,6 +648,8 @@ def mnist1d(
 DATASETS: dict[str, Callable[..., Dataset]] = {
     "synthetic": synthetic,
     "cone": cone,
+    "anisotropic": anisotropic,
+    "manifold": manifold,
     "digits": digits,
     "diabetes": diabetes,
     "wine": wine,

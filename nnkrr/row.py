@@ -103,6 +103,12 @@ GATHERED_COLUMNS: dict[str, str] = {
 _FIXED_DATA_KEYS = ("_target_", "seed", "n_train", "n_test", "dim")
 
 
+def data_columns(data: dict) -> dict:
+    """The ``data_<key>`` columns of a checked ``data`` node: its options besides the seed,
+    the sizes and ``dim`` (which have their own columns), sorted by key."""
+    return {f"data_{k}": v for k, v in sorted(data.items()) if k not in _FIXED_DATA_KEYS}
+
+
 def provenance(
     cfg: dict, scale: Scale, ds, backprop: str, chunk: int | None, step_path: str
 ) -> dict:
@@ -117,9 +123,7 @@ def provenance(
         "dim": ds.dim,
         "target": cfg["target"],
     }
-    for key, value in sorted(cfg["data"].items()):
-        if key not in _FIXED_DATA_KEYS:
-            row[f"data_{key}"] = value
+    row.update(data_columns(cfg["data"]))
     row.update(
         sampler=smp["name"],
         method=smp["method"],

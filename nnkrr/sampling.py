@@ -623,8 +623,16 @@ def _check_stats(spec: FeatureKernel, method: str, m: int, stats: dict, opts: di
         )
 
 
-def flatness(key, lev: Leverage, *, num: int = 65536, chunk: int | None = None) -> dict[str, float]:
-    r"""How far the leverage function is from flat, from ``num`` draws w ~ p.
+def flatness(
+    key,
+    lev: Leverage,
+    *,
+    num: int = 65536,
+    chunk: int | None = None,
+    variance_draws: int = 8192,
+) -> dict[str, float]:
+    r"""How far the leverage function is from flat, from ``num`` draws w ~ p: the
+    distribution of the score under p, whose mean is :math:`s_\lambda`.
 
     Returns a dict of floats:
 
@@ -632,26 +640,100 @@ def flatness(key, lev: Leverage, *, num: int = 65536, chunk: int | None = None) 
     * ``score_mean``: mean score under p (an estimate of :math:`s_\lambda`);
     * ``score_max``: the largest score seen, a lower bound on :math:`\sup_w \mathrm{score}(w)`;
     * ``flatness``: ``score_max / s_lambda`` (1 = flat: leverage sampling gains nothing);
+    * ``score_second_moment``: :math:`E_p[\mathrm{score}^2] / s_\lambda^2 = 1 + \mathrm{CV}^2`
+      (the trace of the two estimators' second moments: :math:`E_p[\mathrm{tr}\,Z^2]`
+      against :math:`s_\lambda^2` under q, Z below);
+    * ``score_q99``: the score's 99th percentile under p over :math:`s_\lambda`;
+    * ``variance_ratio``: :math:`\sigma_p^2 / \sigma_q^2`, the ratio of the matrix Bernstein
+      variances of the two samplers' one-feature estimators of :math:`E_p[Z] = K (K + \lambda
+      I)^{-1}`, with :math:`Z(w) = A^{1/2} \Phi(w) \Phi(w)^\top A^{1/2}` (so :math:`\mathrm{tr}\,Z
+      = \mathrm{score}`, and :math:`\varepsilon = \|\frac1m \sum_r c_r^2 Z(w_r) - E_p Z\|_2`):
+
+      .. math:: \sigma_p^2 = \|E_p[Z^2] - (E_p Z)^2\|_2, \qquad
+                \sigma_q^2 = \|s_\lambda E_p[Z^2 / \mathrm{score}] - (E_p Z)^2\|_2
+
+      (q's estimator is :math:`(s_\lambda/\mathrm{score})\,Z` under :math:`q = p\,\mathrm{score}
+      / s_\lambda`).  Where the variance term of Bernstein's inequality dominates (ε not
+      small against the range term's :math:`\sup \mathrm{score}/m`), the widths the two
+      need for one ε are in about this ratio; the sup (``flatness``) enters the range term
+      only.  Estimated from the first ``variance_draws`` draws, with
+      :math:`Z^2 = A^{1/2}\Phi (\Phi^\top A \Phi) \Phi^\top A^{1/2}` summed as one product;
+    * ``intrinsic_dimension``: :math:`\mathrm{tr}\,V / \|V\|_2` of p's variance
+      :math:`V = E_p[Z^2] - (E_p Z)^2` (the log factor of the intrinsic Bernstein bound);
     * ``bound``, ``bound_over_s_lambda``: the provable score bound C (times E_p[t]
       for a tilted proposal) and its ratio to :math:`s_\lambda`;
     * ``zero_fraction``: :math:`P_p(\mathrm{score} = 0)`, the mass q does not cover.
+
+    All are those of the leverage function ``lev`` holds (a subsample's when approximate).
     """
     num = _checks.check_positive_int("num", num)
     w = lev.kernel.sample_base(key, num, lev.x.shape[1], lev.x.dtype)
-    score = np.asarray(_scores_chunked(lev, w, chunk=min(_chunk(chunk), num)), np.float64)
+    score_j = _scores_chunked(lev, w, chunk=min(_chunk(chunk), num))
+    score = np.asarray(score_j, np.float64)
     s_lam = float(lev.s_lambda)
     spec = lev.kernel
     tilt_mean = spec.tilt_mean(lev.x.shape[1]) if spec.proposal == "tilted" else 1.0
     bound = float(lev.bound) * tilt_mean
+    nv = min(_checks.check_positive_int("variance_draws", variance_draws), num)
+    var_p, var_q, trace_p = (
+        float(v)
+        for v in _bernstein_variances(lev, w[:nv], score_j[:nv], min(_chunk(chunk), nv, 1024))
+    )
     return {
         "s_lambda": s_lam,
         "score_mean": float(score.mean()),
         "score_max": float(score.max()),
         "flatness": float(score.max()) / s_lam,
+        "score_second_moment": float(np.mean(score**2)) / s_lam**2,
+        "score_q99": float(np.quantile(score, 0.99)) / s_lam,
+        "variance_ratio": var_p / var_q,
+        "intrinsic_dimension": trace_p / var_p,
         "bound": bound,
         "bound_over_s_lambda": bound / s_lam,
         "zero_fraction": float(np.mean(score <= 0)),
     }
+
+
+@functools.partial(jax.jit, static_argnames=("chunk",))
+def _bernstein_variances(lev: Leverage, w: jax.Array, score: jax.Array, chunk: int):
+    r"""(sigma_p^2, sigma_q^2, tr V_p) of :func:`flatness` from draws ``w`` (B, d) of p."""
+    spec, x, a = lev.kernel, lev.x, lev.a
+    n = x.shape[0]
+
+    def moments(wc):  # one chunk: (sum Phi G Phi^T, sum Phi G Phi^T / score, sum Phi Phi^T)
+        w_c, s_c, valid = wc[:, :-2], wc[:, -2], wc[:, -1]  # valid: 0 on the padding
+        phi = spec.features(x, w_c) * valid[None, :, None]  # (n, B, P)
+        _, b, p = phi.shape
+        a_phi = mm(a, phi.reshape(n, b * p)).reshape(n, b, p)
+        g = jnp.einsum("nbp,nbq->bpq", phi, a_phi)  # G = Phi^T A Phi, tr G = score
+        h = jnp.einsum("nbp,bpq->nbq", phi, g)
+        inv = jnp.where(s_c > 0, 1 / jnp.where(s_c > 0, s_c, 1), 0)
+        flat = phi.reshape(n, b * p)
+        return (
+            mm(h.reshape(n, b * p), flat.T),
+            mm((h * inv[None, :, None]).reshape(n, b * p), flat.T),
+            mm(flat, flat.T),
+        )
+
+    m = w.shape[0]
+    n_chunks = -(-m // chunk)
+    rows = jnp.concatenate([w, score[:, None], jnp.ones((m, 1), w.dtype)], axis=1)
+    wc = jnp.pad(rows, ((0, n_chunks * chunk - m), (0, 0)))
+    parts = jax.lax.map(moments, wc.reshape(n_chunks, chunk, -1))
+    z2, z2_over_score, k_mc = (jnp.sum(part, axis=0) / m for part in parts)
+    alpha, q = jnp.linalg.eigh(a)
+    root = mm(q * jnp.sqrt(jnp.clip(alpha, 0))[None, :], q.T)  # A^{1/2}
+    mean_z = mm(mm(root, k_mc), root)  # E_p Z
+    mean_z2 = mm(mean_z, mean_z)
+
+    def whiten(b):
+        c = mm(mm(root, b), root)
+        return (c + c.T) / 2
+
+    v_p = whiten(z2) - mean_z2
+    v_q = lev.s_lambda * whiten(z2_over_score) - mean_z2
+    norm = lambda v: jnp.max(jnp.abs(jnp.linalg.eigvalsh(v)))  # noqa: E731
+    return norm(v_p), norm(v_q), jnp.trace(v_p)
 
 
 def draw_first_layer(

@@ -14,11 +14,22 @@ for power laws :math:`g = A m^{-a}`).  It is undefined (NaN) when the curve is a
 :math:`\varepsilon` at :math:`m_1` or never reaches it: the grid does not bracket
 :math:`\varepsilon`.  The saving is the ratio of the two widths; its interval comes from a
 bootstrap over seeds (seeds resampled with replacement at every width and sampler).
+
+**Predicting the saving before training** (:func:`predict`).  The law
+``experiments/savings_law.py`` chose by leave-one-family-out error, :math:`R = C x^a` for a
+statistic x of the leverage function under p (:func:`nnkrr.sampling.flatness`), and the
+leverage width :math:`m_\mathrm{lev} = C' s_\lambda^{b}`, per level, with the 5–95% range of
+their held-out log residuals as 90% intervals: their constants are in :data:`LAW_FILE`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
+import math
+import time
+from pathlib import Path
 
 import numpy as np
 
@@ -26,7 +37,16 @@ from nnkrr.scaling import STATS, check_bootstrap, resample_seeds
 from nnkrr.scaling import curve as _curve
 from nnkrr.scaling import width_at as _width_at
 
-__all__ = ["Savings", "width_at_gap", "width_savings"]
+__all__ = [
+    "LAW_FILE",
+    "Estimate",
+    "Prediction",
+    "Savings",
+    "law",
+    "predict",
+    "width_at_gap",
+    "width_savings",
+]
 
 
 def width_at_gap(widths, gaps, eps: float) -> float:
@@ -117,4 +137,159 @@ def width_savings(
         m_gaussian=m_g,
         m_leverage=m_l,
         defined=finite.size / n_boot,
+    )
+
+
+# --------------------------------------------------------------------------- prediction
+
+#: The fitted law's constants, written by ``experiments/savings_law.py`` (shipped in the wheel).
+LAW_FILE = Path(__file__).with_name("savings_law.json")
+
+
+@functools.cache
+def law() -> dict:
+    """The law's constants (:data:`LAW_FILE`): the predictor's name, and per kind
+    (``spectral``, ``network``) and level the fits and held-out log-residual ranges."""
+    return json.loads(LAW_FILE.read_text())
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """A predicted value with its 90% interval (from held-out residuals)."""
+
+    value: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        fmt = "{:.3g}" if self.value < 100 else "{:.0f}"
+        return f"{fmt.format(self.value)} [{fmt.format(self.low)}, {fmt.format(self.high)}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """:func:`predict`'s answer for one data set and ridge.
+
+    Attributes:
+      n: the data's rows; ``leverage_points``: the leverage function's (n, or a subsample's).
+      lam: the ridge on K.
+      s_lambda: the statistical dimension s_λ.
+      predictor: the law's statistic (e.g. ``variance_ratio``); ``predictor_value`` its value.
+      saving_spectral: level ε -> predicted m_gauss/m_lev for spectral error ε.
+      saving_network: level (gap_rel) -> predicted m_gauss/m_lev for the network's gap.
+      width_spectral, width_network: level -> ``{"leverage": Estimate, "gaussian": Estimate}``.
+      seconds: the time the prediction took.
+    """
+
+    n: int
+    leverage_points: int
+    lam: float
+    s_lambda: float
+    predictor: str
+    predictor_value: float
+    saving_spectral: dict
+    saving_network: dict
+    width_spectral: dict
+    width_network: dict
+    seconds: float
+
+    def as_dict(self) -> dict:
+        """Plain floats and dicts (JSON)."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=float))
+
+
+def _statistic(name: str, stats: dict, n: int, lam: float) -> float:
+    """A candidate predictor's value from :func:`nnkrr.sampling.flatness`'s statistics."""
+    if name == "paper":
+        return n / lam / stats["s_lambda"]
+    if name == "coverage":
+        return 1 / (1 - stats["zero_fraction"])
+    return stats[name]
+
+
+def _estimate(value: float, ln_low: float, ln_high: float) -> Estimate:
+    return Estimate(value, value * math.exp(ln_low), value * math.exp(ln_high))
+
+
+def predict(
+    x,
+    lam: float,
+    *,
+    key=None,
+    kernel="relu_ntk",
+    points: int | None = None,
+    num: int = 65536,
+) -> Prediction:
+    r"""The width leverage sampling saves on data ``x`` at ridge ``lam`` on K, before training.
+
+    Computes the leverage function (:func:`nnkrr.sampling.leverage`: exact up to
+    :data:`nnkrr.sampling.LEVERAGE_EXACT_MAX_N` points, a subsample beyond, or ``points``),
+    its statistics under p from ``num`` Gaussian draws (:func:`nnkrr.sampling.flatness`) and
+    the law's predictions (:func:`law`):
+
+    .. math:: R = C x^a, \qquad m_\mathrm{lev} = C' s_\lambda^{b}, \qquad
+              m_\mathrm{gauss} = R\, m_\mathrm{lev},
+
+    each per level, with 90% intervals from the law's held-out residuals (for
+    :math:`m_\mathrm{gauss}` the two ranges added in quadrature).  The law was fitted at
+    n = 128 (its ``fitted_on``); the widths extrapolate in s_λ, the savings in x.
+
+    Args:
+      x: inputs, shape ``(n, d)`` (unit-norm rows: the paper's setting).
+      lam: the ridge λ on K, > 0.
+      key: PRNG key of the draws (default ``key(0)``).
+      kernel: the feature kernel (:data:`nnkrr.features.KERNELS`).
+      points: the leverage function's subsample size (None: by n).
+      num: Gaussian draws for the score statistics.
+
+    Example:
+      >>> import jax
+      >>> jax.config.update("jax_enable_x64", True)
+      >>> from nnkrr import data
+      >>> cone = predict(data.cone(0, 128).x_train, 0.1)
+      >>> sphere = predict(data.synthetic(0, 128).x_train, 0.1)
+      >>> cone.saving_spectral[0.25].value > 2 > sphere.saving_spectral[0.25].value
+      True
+    """
+    import jax
+
+    from nnkrr import _checks, sampling
+
+    start = time.perf_counter()
+    x = _checks.as_matrix("x", x)
+    lam = _checks.check_number("lam", lam, positive=True)
+    constants = law()
+    key = jax.random.key(0) if key is None else key
+    lev = sampling.leverage(x, lam, kernel=kernel, points=points)
+    stats = sampling.flatness(key, lev, num=num)
+    n = int(x.shape[0])
+    name = constants["predictor"]
+    value = _statistic(name, stats, n, lam)
+    s_lam = stats["s_lambda"]
+    out = {}
+    for kind in ("spectral", "network"):
+        savings, widths = {}, {}
+        for level, c in constants[kind].items():
+            r = _estimate(c["C"] * value ** c["a"], c["ln_low"], c["ln_high"])
+            m_lev = _estimate(
+                c["width_C"] * s_lam ** c["width_b"], c["width_ln_low"], c["width_ln_high"]
+            )
+            low = -math.hypot(c["ln_low"], c["width_ln_low"])
+            high = math.hypot(c["ln_high"], c["width_ln_high"])
+            m_gauss = _estimate(r.value * m_lev.value, low, high)
+            savings[float(level)] = r
+            widths[float(level)] = {"leverage": m_lev, "gaussian": m_gauss}
+        out[kind] = (savings, widths)
+    return Prediction(
+        n=n,
+        leverage_points=int(lev.x.shape[0]),
+        lam=float(lam),
+        s_lambda=float(s_lam),
+        predictor=name,
+        predictor_value=float(value),
+        saving_spectral=out["spectral"][0],
+        saving_network=out["network"][0],
+        width_spectral=out["spectral"][1],
+        width_network=out["network"][1],
+        seconds=time.perf_counter() - start,
     )

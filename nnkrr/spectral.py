@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from nnkrr import experiment
+from nnkrr import experiment, row
 from nnkrr.config import check
 from nnkrr.scale import per_point
 
@@ -62,11 +62,17 @@ COLUMNS: dict[str, str] = {
     "flatness": "sup score / s_lambda of the leverage function (a lower estimate)",
     "bound_over_s_lambda": "the provable sup score bound over s_lambda",
     "zero_fraction": "P_p(score = 0): the Gaussian mass where the leverage function vanishes",
+    "score_second_moment": "E_p[score^2] / s_lambda^2 (nnkrr.sampling.flatness)",
+    "score_q99": "the score's 99th percentile under p over s_lambda",
+    "variance_ratio": "matrix Bernstein variance of p's estimator over q's (nnkrr.sampling.flatness)",
+    "intrinsic_dimension": "tr V / ||V|| of p's estimator's variance V",
     "delta": "failure probability of the theory curves' log(s_lambda / delta)",
     "acceptance_rate": "rejection sampler's acceptance rate (NaN otherwise)",
     "ess_fraction": "SIR's effective sample size over the pool (NaN otherwise)",
     "wall_s": "seconds for the sample, its K_m and its share of the eps computation",
 }
+#: The columns of the score distribution's statistics (:func:`nnkrr.sampling.flatness`).
+SCORE_COLUMNS = ("score_second_moment", "score_q99", "variance_ratio", "intrinsic_dimension")
 #: The flatness estimate's key is ``key(FLATNESS_SEED_OFFSET + seed)``: apart from the draws'.
 FLATNESS_SEED_OFFSET = 10**6
 
@@ -108,6 +114,7 @@ def make_problem(cfg: dict) -> Problem:
         "kernel": spec.name,
         "ridge": float(lam),
         "ridge_per_point": cfg["ridge_per_point"],
+        **row.data_columns(cfg["data"]),
     }
     return Problem(x, float(lam), spec, k, lev, flat, base)
 
@@ -151,6 +158,7 @@ def cell(cfg: dict, prob: Problem, sampler: str, m: int) -> list[dict]:
             "flatness": flat["flatness"],
             "bound_over_s_lambda": flat["bound_over_s_lambda"],
             "zero_fraction": flat["zero_fraction"],
+            **{name: flat[name] for name in SCORE_COLUMNS},
             "delta": float(cfg["delta"]),
             "acceptance_rate": stats[seed].get("acceptance_rate", float("nan")),
             "ess_fraction": stats[seed].get("ess_fraction", float("nan")),
@@ -203,7 +211,10 @@ def run(
             done_below.add(sampler)  # the larger widths of this sampler are not drawn
     if progress is not None:
         progress("draws", len(grid), len(grid))
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    columns = list(COLUMNS)
+    at = columns.index("dim") + 1
+    columns[at:at] = list(row.data_columns(cfg["data"]))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def reference() -> str:

@@ -41,6 +41,8 @@ def test_every_field_has_a_doc_and_a_checkable_type():
         config.MLP,
         config.Synthetic,
         config.Cone,
+        config.Anisotropic,
+        config.Manifold,
         config.Real,
         config.MNIST1D,
         config.File,

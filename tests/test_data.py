@@ -109,6 +109,26 @@ def test_cone_clusters():
     assert np.all((close > 0.2) & (close < 0.5))
 
 
+def test_anisotropic_without_decay_is_the_sphere_and_with_it_crowds_the_first_axis():
+    flat = data.anisotropic(4, 300, 10, decay=0.0)
+    np.testing.assert_array_equal(flat.x_train, data.synthetic(4, 300, 10).x_train)
+    x = data.anisotropic(4, 2000, 10, decay=1.0).x_train
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-12)
+    spread = np.abs(x).mean(0)
+    assert np.all(np.diff(spread) < 0) and spread[0] > 4 * spread[-1]
+
+
+@pytest.mark.parametrize("intrinsic", [1, 2])
+def test_manifold_points_have_its_dimension(intrinsic):
+    """The correlation dimension (slope of log P(|x - x'| < r) in log r at small r) is the
+    manifold's, far below the sphere's d - 1 = 7."""
+    x = data.manifold(0, 3000, 10, intrinsic=intrinsic).x_train
+    dist = np.sqrt(np.maximum(2 - 2 * x @ x.T, 0))[np.triu_indices(len(x), 1)]
+    r = np.quantile(dist, [0.001, 0.01])
+    slope = np.log(0.01 / 0.001) / np.log(r[1] / r[0])
+    assert abs(slope - intrinsic) < 0.35 * intrinsic
+
+
 @pytest.mark.parametrize(
     "kwargs,name",
     [
@@ -119,11 +139,17 @@ def test_cone_clusters():
         ({"spread": 0.0}, "spread"),
         ({"clusters": 0}, "clusters"),
         ({"n_train": 2.5}, "n_train"),
+        ({"loader": "anisotropic", "decay": -1.0}, "decay must be a finite number >= 0"),
+        ({"loader": "manifold", "intrinsic": 8}, "intrinsic must be < dim = 8"),
+        ({"loader": "manifold", "thickness": -0.1}, "thickness"),
+        ({"loader": "manifold", "curvature": 0.0}, "curvature"),
     ],
 )
 def test_bad_arguments_name_the_parameter(kwargs, name):
+    kwargs = dict(kwargs)
+    loader = data.DATASETS[kwargs.pop("loader", "cone")]
     with pytest.raises(ValueError, match=name):
-        data.cone(0, **kwargs)
+        loader(0, **kwargs)
 
 
 def test_unknown_dataset():

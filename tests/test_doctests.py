@@ -16,6 +16,8 @@ MODULES = [
     "nnkrr.krr",
     "nnkrr.sampling",
     "nnkrr.features",
+    "nnkrr.scaling",
+    "nnkrr.savings",
 ]
 
 

@@ -265,6 +265,46 @@ def test_flatness_report():
     assert fc["flatness"] > 4 and 0.2 < fc["zero_fraction"] < 0.5
 
 
+@pytest.mark.parametrize("kernel", ["relu_ntk", "arccos1"])
+def test_score_statistics_match_numpy_from_the_definitions(x64, kernel):
+    """The moments, quantile and the two Bernstein variances of flatness(), recomputed in
+    NumPy from Z(w) = A^1/2 Phi(w) Phi(w)^T A^1/2 draw by draw (the same draws)."""
+    spec = features.get_kernel(kernel)
+    x, lam, num = cone_x(24, d=4, spread=0.3), 0.05, 3000
+    lev = sampling.leverage(x, lam, kernel=spec)
+    key = jax.random.key(3)
+    got = sampling.flatness(key, lev, num=num, variance_draws=num)
+    w = np.asarray(spec.sample_base(key, num, 4, jnp.float64))
+    score = exact_scores(w, x, lam, spec)
+    s = got["s_lambda"]
+    assert got["score_second_moment"] == pytest.approx(np.mean(score**2) / s**2, rel=1e-9)
+    assert got["score_q99"] == pytest.approx(np.quantile(score, 0.99) / s, rel=1e-9)
+    a = np.linalg.inv(np.asarray(spec.exact(jnp.asarray(x)), np.float64) + lam * np.eye(24))
+    alpha, q = np.linalg.eigh(a)
+    root = (q * np.sqrt(alpha)) @ q.T
+    phi = np.asarray(spec.features(jnp.asarray(x), jnp.asarray(w)), np.float64)  # (n, m, P)
+    z = np.einsum("ij,jrp,krp,kl->ril", root, phi, phi, root)  # (m, n, n)
+    mean_z = z.mean(0)
+    z2 = np.einsum("rij,rjk->rik", z, z)
+    inv = np.where(score > 0, 1 / np.where(score > 0, score, 1), 0)
+    var_p = np.abs(np.linalg.eigvalsh(z2.mean(0) - mean_z @ mean_z)).max()
+    var_q = np.abs(
+        np.linalg.eigvalsh(s * (z2 * inv[:, None, None]).mean(0) - mean_z @ mean_z)
+    ).max()
+    assert got["variance_ratio"] == pytest.approx(var_p / var_q, rel=1e-8)
+    trace = np.trace(z2.mean(0) - mean_z @ mean_z)
+    assert got["intrinsic_dimension"] == pytest.approx(trace / var_p, rel=1e-8)
+
+
+def test_the_variance_ratio_separates_flat_from_far_from_flat(x64):
+    """On the sphere both estimators have about one variance; on the narrow cone p's is
+    several times q's, and below the sup's ratio (the range term's)."""
+    fc = sampling.flatness(jax.random.key(0), sampling.leverage(cone_x(128, d=8), 0.1))
+    fs = sampling.flatness(jax.random.key(0), sampling.leverage(sphere_x(128, d=8), 0.1))
+    assert 0.95 < fs["variance_ratio"] < 1.1 and fs["score_second_moment"] < 1.05
+    assert 3 < fc["variance_ratio"] < fc["flatness"] and fc["score_second_moment"] > 2
+
+
 def test_rejection_gives_up_with_clear_error():
     x = cone_x(20)
     with pytest.raises(ValueError, match="max_proposals"):

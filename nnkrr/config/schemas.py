@@ -82,6 +82,46 @@ class Cone:
 
 
 @dataclasses.dataclass
+class Anisotropic:
+    """An anisotropic Gaussian (standard deviations j^-decay) projected to the sphere, the
+    sphere's teacher (:func:`nnkrr.data.anisotropic`)."""
+
+    _target_: str = "nnkrr.data.anisotropic"
+    seed: int = _f(II("seed"), _SEED_DOC, at_least(0))
+    n_train: int | None = _f(
+        _loader_default(data_lib.anisotropic, "n_train"), _N_TRAIN_DOC, at_least(1)
+    )
+    n_test: int | None = _f(
+        _loader_default(data_lib.anisotropic, "n_test"), _N_TEST_DOC, at_least(1)
+    )
+    dim: int = _f(8, "input dimension d", at_least(2))
+    decay: float = _f(1.0, "standard deviation j^-decay along axis j", rules.NON_NEGATIVE)
+    noise: float = _f(0.0, "std of Gaussian noise on the training targets", rules.NON_NEGATIVE)
+    frequency: float = _f(2.0, "teacher y = k^-1/2 sum_j a_j sin(frequency v_j.x)", POSITIVE)
+    terms: int = _f(4, "k, the teacher's number of sine terms", at_least(1))
+
+
+@dataclasses.dataclass
+class Manifold:
+    """Points near a curved low-dimensional manifold, projected to the sphere; the teacher
+    reads the latent point (:func:`nnkrr.data.manifold`)."""
+
+    _target_: str = "nnkrr.data.manifold"
+    seed: int = _f(II("seed"), _SEED_DOC, at_least(0))
+    n_train: int | None = _f(
+        _loader_default(data_lib.manifold, "n_train"), _N_TRAIN_DOC, at_least(1)
+    )
+    n_test: int | None = _f(_loader_default(data_lib.manifold, "n_test"), _N_TEST_DOC, at_least(1))
+    dim: int = _f(8, "input dimension d (> intrinsic)", at_least(2))
+    intrinsic: int = _f(1, "the manifold's dimension (latent t on S^intrinsic)", at_least(1))
+    curvature: float = _f(2.0, "frequency of the random Fourier embedding", POSITIVE)
+    thickness: float = _f(0.0, "std of the Gaussian offset from the manifold", rules.NON_NEGATIVE)
+    noise: float = _f(0.0, "std of Gaussian noise on the training targets", rules.NON_NEGATIVE)
+    frequency: float = _f(2.0, "teacher y = k^-1/2 sum_j a_j sin(frequency v_j.t)", POSITIVE)
+    terms: int = _f(4, "k, the teacher's number of sine terms", at_least(1))
+
+
+@dataclasses.dataclass
 class Real:
     """A data set scikit-learn ships (no download): standardised inputs, centred targets
     (:mod:`nnkrr.data`: digits, wine, diabetes, breast_cancer)."""
@@ -139,6 +179,10 @@ class File:
 DATA: dict[str, Any] = {
     "synthetic": Synthetic(),
     "cone": Cone(),
+    "cone_wide": Cone(spread=0.25),  # a wider cone: a flatter leverage function
+    "clusters": Cone(clusters=4, spread=0.1),  # four cones
+    "anisotropic": Anisotropic(),
+    "manifold": Manifold(),
     "digits": Real(),
     "digits_raw": Real(standardise=False),
     "wine": Real(_target_="nnkrr.data.wine", n_test=50),  # 178 samples
@@ -379,7 +423,25 @@ class KRR:
     )
 
 
-ENTRY_POINTS = {"sweep": Sweep, "spectral": Spectral, "krr": KRR}
+@dataclasses.dataclass
+class Advise:
+    """The width leverage sampling is predicted to save on a data set, before training
+    (``experiments/advise.py``, :func:`nnkrr.savings.predict`)."""
+
+    data: Any = _f(Synthetic, "the data set (data=...)", factory=True)
+    seed: int = _f(0, "data seed (split) and the draws' key", at_least(0))
+    ridge: float = _f(0.1, "ridge lambda on K of the leverage function (as in the sweep)", POSITIVE)
+    points: int | None = _f(
+        None,
+        "rows of the leverage function: null, all n up to nnkrr.sampling.LEVERAGE_EXACT_MAX_N, "
+        "a subsample beyond",
+        at_least(2),
+    )
+    draws: int = _f(65536, "Gaussian draws for the score statistics", at_least(1024))
+    x64: bool = _f(True, "float64 kernels and eigendecompositions")
+
+
+ENTRY_POINTS = {"sweep": Sweep, "spectral": Spectral, "krr": KRR, "advise": Advise}
 
 
 #: Keys a config does not have because they are derived, and what to set instead.
