@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import hydra
 import jax
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from experiments import cli
-from nnkrr import experiment
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +48,14 @@ def report(pred, dataset: str) -> str:
 
 @hydra.main(version_base="1.3", config_path=cli.CONFIG_DIR, config_name="advise")
 def main(cfg: DictConfig) -> float:
-    out = Path(HydraConfig.get().runtime.output_dir)
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    cfg = OmegaConf.create(cli.checked(cfg, "advise", None if multirun else out))
-    jax.config.update("jax_enable_x64", cfg.x64)  # per process, before any array
+    job, out, own = cli.start(cfg, "advise")
     from nnkrr import savings
 
-    try:
-        ds = experiment.load_data(cfg)
-    except experiment.ConfigError as err:
-        raise cli.refuse(err, None if multirun else out) from None
+    ds = cli.load_data(job, own)
     pred = savings.predict(
-        ds.x_train, cfg.ridge, key=jax.random.key(cfg.seed), points=cfg.points, num=cfg.draws
-    )
+        ds.x_train, job["ridge"], key=jax.random.key(job["seed"]), points=job["points"],
+        num=job["draws"],
+    )  # fmt: skip
     print(report(pred, ds.name))
     (out / "advice.json").write_text(
         json.dumps({"dataset": ds.name, **pred.as_dict()}, indent=2) + "\n"

@@ -43,6 +43,32 @@ def refuse(err: Exception, out: Path | None = None) -> SystemExit:
     return SystemExit(f"Error in config: {err}")
 
 
+def start(cfg, entry: str) -> tuple[dict, Path, Path | None]:
+    """A job's start: ``(job, out, own)`` — its checked plain config (or :func:`refuse`), its
+    output folder, and that folder when the job owns it (a single run: a refusal removes it;
+    None in a multirun).  Sets ``jax_enable_x64`` to the config's ``x64`` (the sweep's: on;
+    its references are float64), before any array."""
+    import jax
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    out = Path(HydraConfig.get().runtime.output_dir)
+    own = None if HydraConfig.get().mode == RunMode.MULTIRUN else out
+    job = checked(cfg, entry, own)
+    jax.config.update("jax_enable_x64", job.get("x64", True))
+    return job, out, own
+
+
+def load_data(job: dict, own: Path | None):
+    """The job's data set (:func:`nnkrr.experiment.load_data`), or :func:`refuse`."""
+    from nnkrr import experiment
+
+    try:
+        return experiment.load_data(job)
+    except config.ConfigError as err:
+        raise refuse(err, own) from None
+
+
 def checked(cfg, entry: str, out: Path) -> dict:
     """The checked plain config of a job (:func:`nnkrr.config.check`), or :func:`refuse`."""
     try:

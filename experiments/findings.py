@@ -284,6 +284,23 @@ def _width_savings(frame, tables):
     return regime, "m_gauss/m_lev at half and a quarter of the starting gap: " + ", ".join(parts)
 
 
+def _savings_families(frame, tables):
+    from experiments.savings_law import family, spectral_savings
+
+    table = spectral_savings(frame, n_boot=200)
+    at = table[table.level == "eps 0.25"].assign(family=lambda t: t.geometry.map(family))
+    parts = [
+        f"{fam} {_span(sub.ratio.dropna(), '{:.2g}')}×"
+        for fam, sub in at.groupby("family", sort=False)
+        if sub.ratio.notna().any()
+    ]
+    regime = (
+        f"no training; n = {frame.n_train.iloc[0]}, λ = {_span(frame.ridge)}, "
+        f"{frame.dataset.nunique()} geometries"
+    )
+    return regime, "m_gauss/m_lev at ε = 0.25: " + ", ".join(parts)
+
+
 def _spectral_scaling(frame, tables):
     fits = tables["spectral_scaling_fits"]
     per = fits[(fits.data != "all") & (fits.eps == "all")]
@@ -327,19 +344,40 @@ def _equivalence_scaling(frame, tables):
     return regime, "; ".join(parts)
 
 
+def _held_out_factor(lofo: pd.DataFrame, candidate: str, kind: str | None = None) -> float:
+    """exp of the held-out RMS ln error of ``candidate``, pooled over levels (of ``kind``)."""
+    rows = lofo[(lofo.candidate == candidate) & (lofo.family == "all")]
+    if kind is not None:
+        rows = rows[rows.kind == kind]
+    return float(np.exp(np.sqrt((rows.rms_ln**2 * rows.points).sum() / rows.points.sum())))
+
+
 def savings_law_row(folder: Path) -> tuple[str, str]:
     """The savings law's (regime, result) from its committed tables (``savings_law.py``)."""
     fits = pd.read_csv(folder / "savings_law_fits.csv")
-    law = fits[fits.predictor == "sup score / s_λ"].set_index("kind")
-    paper = fits[fits.predictor == "(n/λ) / s_λ"].set_index("kind")
+    lofo = pd.read_csv(folder / "savings_law_lofo.csv")
     table = pd.read_csv(folder / "savings_law_table.csv")
-    regime = f"{int(np.isfinite(table.ratio).sum())} spectral and network ratios"
+    from experiments.savings_law import CANDIDATES
+
+    chosen = fits.predictor.iloc[0]
+    label = {name: text for name, text, _ in CANDIDATES}[chosen]
+    ok = table[np.isfinite(table.ratio)]
+    regime = (
+        f"{len(ok)} ratios, {ok.geometry.nunique()} geometries in {ok.family.nunique()} "
+        "families, each predicted with its family held out"
+    )
+    law = {
+        kind: fits[fits.kind == kind].sort_values("level").iloc[0]
+        for kind in ("spectral", "network")
+    }
     result = (
-        f"R = m_gauss/m_lev ≈ {law.C['spectral']:.2f} flatness^{law.slope['spectral']:.2f} "
-        f"(spectral, ±{_pct(law.rms_ln_residual['spectral'])}), "
-        f"{law.C['network']:.2f} flatness^{law.slope['network']:.2f} (network, "
-        f"±{_pct(law.rms_ln_residual['network'])}); (n/λ)/s_λ overstates it "
-        f"{_span(1 / paper.C[['spectral', 'network']], '{:.0f}')}×"
+        f"R = m_gauss/m_lev ≈ {law['spectral'].C:.2f} x^{law['spectral'].a:.2f} (spectral, "
+        f"ε = {law['spectral'].level:g}), {law['network'].C:.2f} x^{law['network'].a:.2f} (network, "
+        f"gap_rel {_pct(law['network'].level)}), x = {label}; held-out error "
+        f"×{_held_out_factor(lofo, chosen, 'spectral'):.2f} (spectral), "
+        f"×{_held_out_factor(lofo, chosen, 'network'):.2f} (network); the superseded sup score/s_λ "
+        f"law ×{_held_out_factor(lofo, 'flatness', 'spectral'):.2f}, "
+        f"×{_held_out_factor(lofo, 'flatness', 'network'):.2f}"
     )
     return regime, result
 
@@ -397,27 +435,58 @@ def _equivalence_block(tables) -> str:
 
 
 def savings_law_block(folder: Path) -> str:
-    """The savings law's fits per kind and predictor (:mod:`experiments.savings_law`), from
-    ``folder``'s ``savings_law_fits.csv``."""
+    """The leave-one-family-out table (:mod:`experiments.savings_law`): each candidate's
+    held-out error per family, from ``folder``'s ``savings_law_lofo.md``."""
+    return (folder / "savings_law_lofo.md").read_text()
+
+
+def savings_fits_block(folder: Path) -> str:
+    """The chosen law per kind and level: its constants, held-out error and interval, and
+    the leverage width's fit, from ``savings_law_fits.csv``."""
     fits = pd.read_csv(folder / "savings_law_fits.csv")
     lines = [
-        "| measurements | predictor | slope a [90%] | C [90%] | rms ln residual |",
-        "|---|---|---|---|---|",
+        "| measurements, level | points | R = C x^a: C, a | held-out error | 90% interval of R "
+        "| m_lev = C' s_λ^b: C', b | 90% interval of m_lev |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in fits.itertuples():
-        if r.predictor.startswith("none") and r.kind != "all":
-            continue
-        slope = (
-            "—"
-            if r.predictor.startswith("none")
-            else (f"{r.slope:.2f} [{r.slope_low:.2f}, {r.slope_high:.2f}]")
-        )
+        level = f"ε = {r.level:g}" if r.kind == "spectral" else f"gap_rel {_pct(r.level)}"
         lines.append(
-            f"| {r.kind} ({r.points}) | {r.predictor} | {slope} | "
-            f"{r.C:.2g} [{r.C_low:.2g}, {r.C_high:.2g}] | {r.rms_ln_residual:.2f} |"
+            f"| {r.kind}, {level} | {r.points} | {r.C:.2f}, {r.a:.2f} | "
+            f"×{np.exp(r.rms_ln_held_out):.2f} | ×{np.exp(r.ln_low):.2f} … ×{np.exp(r.ln_high):.2f} | "
+            f"{r.width_C:.3g}, {r.width_b:.2f} | ×{np.exp(r.width_ln_low):.2f} … "
+            f"×{np.exp(r.width_ln_high):.2f} |"
         )
     return "\n".join(lines) + "\n"
 
+
+def savings_validation_block(folder: Path) -> str:
+    """Predicted against measured saving on the data sets outside the fit
+    (``savings_law_validation.csv``)."""
+    table = pd.read_csv(folder / "savings_law_validation.csv")
+    stat = table.columns[4]
+    lines = [
+        f"| data | λ | level | {stat} | measured R [90%] | predicted R [90%] | predicted / measured |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        measured = (
+            "not bracketed"
+            if not np.isfinite(r.measured)
+            else f"{r.measured:.2f} [{r.measured_low:.2f}, {r.measured_high:.2f}]"
+        )
+        factor = f"{r.factor:.2f}" if np.isfinite(r.factor) else "—"
+        lines.append(
+            f"| {r.geometry} | {r.ridge:g} | {r.level.replace('eps', 'ε =')} | {getattr(r, stat):.3f} | "
+            f"{measured} | {r.predicted:.2f} [{r.predicted_low:.2f}, {r.predicted_high:.2f}] | "
+            f"{factor} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+#: The geometries of the savings law's network half beyond ``width_savings``' four.
+NETWORK_FAMILIES = ("cone_wide", "clusters", "anisotropic", "manifold", "digits", "breast_cancer",
+                    "diabetes", "mnist1d")  # fmt: skip
 
 FINDINGS = (
     Finding("main", "network vs NTK-KRR gap", "sweep", (), "results.parquet", GAP, _main,
@@ -445,6 +514,15 @@ FINDINGS = (
             (("equivalence", _equivalence_block),),
             # the cone's Gaussian networks need more than 2^14 to reach 2.5%
             (("data=cone", "sampler=gaussian", "model.width=32768,65536"),)),
+    Finding("savings_families", "what leverage saves on twelve geometries (kernel)", "spectral",
+            ("+experiment=savings_families",), "spectral.parquet", SPECTRAL, _savings_families),
+    Finding("savings_validation", "the savings law on three data sets outside its fit (kernel)",
+            "spectral", ("+experiment=savings_families", "data=breast_cancer,wine,diabetes",
+                         "data.standardise=false"), "spectral.parquet", SPECTRAL, _savings_families),
+    Finding("savings_families_network", "what leverage saves on eight more geometries (network)",
+            "sweep", ("+experiment=width_savings", f"data={','.join(NETWORK_FAMILIES)}"),
+            "results.parquet", WIDTH_SAVINGS, _width_savings,
+            (("width_savings.png", "width_savings_families.png"),)),
 )  # fmt: skip
 #: The savings law's folder under docs/results/ (``experiments/savings_law.py``, from the
 #: tables of the findings above).

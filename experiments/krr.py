@@ -18,17 +18,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 
 import hydra
 import jax
 import numpy as np
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from experiments import cli
-from nnkrr import experiment
 from nnkrr.scale import Scale
 
 log = logging.getLogger(__name__)
@@ -36,16 +32,11 @@ log = logging.getLogger(__name__)
 
 @hydra.main(version_base="1.3", config_path=cli.CONFIG_DIR, config_name="krr")
 def main(cfg: DictConfig) -> float:
-    out = Path(HydraConfig.get().runtime.output_dir)
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    cfg = OmegaConf.create(cli.checked(cfg, "krr", None if multirun else out))
-    jax.config.update("jax_enable_x64", cfg.x64)  # per process, before any array
+    job, out, own = cli.start(cfg, "krr")
+    cfg = OmegaConf.create(job)
     from nnkrr import kernels, krr
 
-    try:
-        ds = experiment.load_data(cfg)
-    except experiment.ConfigError as err:
-        raise cli.refuse(err, None if multirun else out) from None
+    ds = cli.load_data(job, own)
     start = time.perf_counter()
     scale = Scale(kappa=float(cfg.kappa), ridge=float(cfg.ridge))
     kappa2, lam = scale.kappa**2, scale.lam

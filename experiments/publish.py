@@ -115,6 +115,8 @@ def findings_blocks(results: Path = RESULTS) -> dict[str, str]:
         for name, block in f.blocks:
             out[name] = block(_tables(f, results)[1])
     out["savings-law"] = findings.savings_law_block(results / SAVINGS_LAW)
+    out["savings-fits"] = findings.savings_fits_block(results / SAVINGS_LAW)
+    out["savings-validation"] = findings.savings_validation_block(results / SAVINGS_LAW)
     return out
 
 

@@ -32,7 +32,6 @@ reads (:data:`nnkrr.savings.LAW_FILE`), and ``docs/figures/savings_law.png``.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 from pathlib import Path
 
@@ -42,14 +41,13 @@ import pandas as pd
 from experiments import plots
 from experiments.analysis import GAP_LEVELS, markdown_table, width_savings_table
 from experiments.results import read
-from nnkrr import data, savings, scaling
+from nnkrr import savings, scaling
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The spectral levels ε of the law.
 SPECTRAL_EPS = (0.5, 0.25)
-#: The data options a geometry's label names when they differ from the loader's default.
-GEOMETRY_KEYS = ("clusters", "curvature", "decay", "intrinsic", "spread", "thickness")
-#: Geometry label -> family: the unit left out together.  A label not listed (a user's
+#: Geometry (the data set's name, which carries its non-default geometry options:
+#: :mod:`nnkrr.data`) -> family: the unit left out together.  A name not listed (a user's
 #: ``data=file``, another option value) is a family of its own.
 FAMILIES = {
     "synthetic": "sphere",
@@ -85,26 +83,6 @@ CANDIDATES = (
 PREDICTOR_COLUMNS = tuple(name for name, _, _ in CANDIDATES if name != "none")
 
 
-def geometry(frame: pd.DataFrame) -> pd.Series:
-    """Each row's data geometry: the data set's name, with the :data:`GEOMETRY_KEYS` options
-    that differ from its loader's default, e.g. ``cone(clusters=4,spread=0.1)``."""
-
-    def label(row) -> str:
-        loader = data.DATASETS.get(row["dataset"].removesuffix("_raw"))
-        params = inspect.signature(loader).parameters if loader else {}
-        parts = [
-            f"{key}={row[f'data_{key}']:g}"
-            for key in GEOMETRY_KEYS
-            if key in params
-            and f"data_{key}" in row
-            and pd.notna(row[f"data_{key}"])
-            and row[f"data_{key}"] != params[key].default
-        ]
-        return row["dataset"] + (f"({','.join(parts)})" if parts else "")
-
-    return frame.apply(label, axis=1)
-
-
 def family(label: str) -> str:
     """The family of a geometry label (:data:`FAMILIES`; the label itself when unlisted)."""
     return FAMILIES.get(label, label)
@@ -112,7 +90,7 @@ def family(label: str) -> str:
 
 def predictors(spectral: pd.DataFrame) -> pd.DataFrame:
     """One row per (geometry, n_train, ridge) of a spectral table: the candidates' values."""
-    frame = spectral.assign(geometry=geometry(spectral))
+    frame = spectral.assign(geometry=spectral.dataset)
     first = frame.groupby(["geometry", "n_train", "ridge"], as_index=False).first()
     out = first[["geometry", "n_train", "ridge", "s_lambda", "flatness", "zero_fraction"]].copy()
     for column in ("score_second_moment", "score_q99", "variance_ratio", "intrinsic_dimension"):
@@ -124,7 +102,7 @@ def predictors(spectral: pd.DataFrame) -> pd.DataFrame:
 
 def spectral_savings(spectral: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
     """R per (geometry, n, λ, ε) of a spectral table (median over seeds)."""
-    frame = spectral.assign(geometry=geometry(spectral))
+    frame = spectral.assign(geometry=spectral.dataset)
     rows = []
     for (geo, n, lam), group in frame.groupby(["geometry", "n_train", "ridge"], sort=True):
         curves = {
@@ -152,7 +130,7 @@ def spectral_savings(spectral: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame
 
 def network_savings(sweep: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
     """R per (geometry, n, λ) of a sweep's gathered rows at gap_rel 5% and 2.5%."""
-    frame = sweep.assign(geometry=geometry(sweep))
+    frame = sweep.assign(geometry=sweep.dataset)
     table = width_savings_table(
         frame, n_boot=n_boot, by=("geometry", "n_train", "ridge"), levels=GAP_LEVELS
     )
@@ -197,12 +175,14 @@ def ratio_table(spectral: pd.DataFrame, sweeps: list[pd.DataFrame], n_boot: int 
     return table.merge(predictors(spectral), on=["geometry", "n_train", "ridge"], how="inner")
 
 
-def leave_one_family_out(table: pd.DataFrame) -> pd.DataFrame:
-    """Per (kind, level, candidate): each family's held-out RMS ln residual, and over all
-    held-out predictions (``family = "all"``) with the largest factor off."""
-    rows = []
-    defined = table[np.isfinite(table.ratio)]
-    for (kind, level), part in defined.groupby(["kind", "level"], sort=False):
+def held_out(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``held_out_<candidate>``: each ratio as the candidate's law predicts it
+    when fitted on the other families at the same (kind, level)
+    (:func:`nnkrr.scaling.held_out_residuals`; NaN where it cannot)."""
+    out = table.copy()
+    for name, _, _ in CANDIDATES:
+        out[f"held_out_{name}"] = np.nan
+    for _, part in table.groupby(["kind", "level"], sort=False):
         for name, _, _ in CANDIDATES:
             x = np.ones(len(part)) if name == "none" else part[name].to_numpy()
             resid = scaling.held_out_residuals(
@@ -211,6 +191,22 @@ def leave_one_family_out(table: pd.DataFrame) -> pd.DataFrame:
                 part.family.to_numpy(),
                 slope=0.0 if name == "none" else None,
             )
+            out.loc[part.index, f"held_out_{name}"] = part.ratio.to_numpy() * np.exp(resid)
+    return out
+
+
+def leave_one_family_out(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (kind, level, candidate): each family's held-out RMS ln residual, and over all
+    held-out predictions (``family = "all"``) with the largest factor off and the 5% and
+    95% percentiles of the ln residuals (the law's interval)."""
+    if "held_out_none" not in table:
+        table = held_out(table)
+    rows = []
+    for (kind, level), part in table[np.isfinite(table.ratio)].groupby(
+        ["kind", "level"], sort=False
+    ):
+        for name, _, _ in CANDIDATES:
+            resid = np.log(part[f"held_out_{name}"].to_numpy() / part.ratio.to_numpy())
             for fam in [*sorted(set(part.family)), "all"]:
                 r = resid if fam == "all" else resid[part.family.to_numpy() == fam]
                 r = r[np.isfinite(r)]
@@ -288,11 +284,42 @@ def law(table: pd.DataFrame, lofo: pd.DataFrame, chosen: str, n_boot: int = 2000
     return out
 
 
+def validation(spectral: pd.DataFrame, law_constants: dict, n_boot: int = 2000) -> pd.DataFrame:
+    """The law against spectral measurements it was not fitted on: per (geometry, λ, ε) the
+    measured R [90% bootstrap] beside the predicted R [90%] from the statistic the job
+    recorded (the one :func:`nnkrr.savings.predict` computes), and the factor between."""
+    table = spectral_savings(spectral, n_boot).merge(
+        predictors(spectral), on=["geometry", "n_train", "ridge"]
+    )
+    name = law_constants["predictor"]
+    rows = []
+    for r in table.itertuples():
+        c = law_constants["spectral"][str(float(r.level.split()[-1]))]
+        predicted = c["C"] * getattr(r, name) ** c["a"]
+        rows.append(
+            {
+                "geometry": r.geometry,
+                "n_train": r.n_train,
+                "ridge": r.ridge,
+                "level": r.level,
+                name: getattr(r, name),
+                "measured": r.ratio,
+                "measured_low": r.low,
+                "measured_high": r.high,
+                "predicted": predicted,
+                "predicted_low": predicted * np.exp(c["ln_low"]),
+                "predicted_high": predicted * np.exp(c["ln_high"]),
+                "factor": predicted / r.ratio,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def fits_table(law_constants: dict) -> pd.DataFrame:
     """The chosen law as rows (``savings_law_fits.csv``)."""
     return pd.DataFrame(
         [
-            {"kind": kind, "level": float(level), **values}
+            {"kind": kind, "level": float(level), "predictor": law_constants["predictor"], **values}
             for kind in ("spectral", "network")
             for level, values in law_constants[kind].items()
         ]
@@ -324,24 +351,32 @@ def lofo_markdown(lofo: pd.DataFrame) -> str:
 
 def savings_law(results: Path, figures: Path, n_boot: int = 2000, law_file: Path | None = None):
     """Read the gathered tables under ``results``, write the law's tables, constants and figure."""
-    source = results / "savings_families"
-    spectral = read(source / "spectral.parquet")
-    sweeps = [read(source / "results.parquet"), read(results / "width_savings" / "results.parquet")]
-    table = ratio_table(spectral, sweeps, n_boot)
+    spectral = read(results / "savings_families" / "spectral.parquet")
+    sweeps = [
+        read(results / name / "results.parquet")
+        for name in ("width_savings", "savings_families_network")
+    ]
+    table = held_out(ratio_table(spectral, sweeps, n_boot))
     lofo = leave_one_family_out(table)
     chosen = choose(lofo)
     constants = law(table, lofo, chosen, n_boot)
     out = results / "savings_law"
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "savings_law_table.csv", index=False)
-    (out / "savings_law_table.md").write_text(markdown_table(table))
-    lofo.drop(columns=[]).to_csv(out / "savings_law_lofo.csv", index=False)
+    shown = table.drop(columns=[c for c in table if c.startswith("held_out_")])
+    (out / "savings_law_table.md").write_text(markdown_table(shown))
+    lofo.to_csv(out / "savings_law_lofo.csv", index=False)
     (out / "savings_law_lofo.md").write_text(lofo_markdown(lofo))
     fits = fits_table(constants)
     fits.to_csv(out / "savings_law_fits.csv", index=False)
     (out / "savings_law_fits.md").write_text(markdown_table(fits))
     law_file = savings.LAW_FILE if law_file is None else law_file
     law_file.write_text(json.dumps(constants, indent=1, sort_keys=True) + "\n")
+    checked = validation(
+        read(results / "savings_validation" / "spectral.parquet"), constants, n_boot
+    )
+    checked.to_csv(out / "savings_law_validation.csv", index=False)
+    (out / "savings_law_validation.md").write_text(markdown_table(checked))
     figures.mkdir(parents=True, exist_ok=True)
     fig = plots.savings_law_figure(table, lofo, chosen, figures / "savings_law.png")
     return [
@@ -351,6 +386,8 @@ def savings_law(results: Path, figures: Path, n_boot: int = 2000, law_file: Path
         out / "savings_law_lofo.md",
         out / "savings_law_fits.csv",
         out / "savings_law_fits.md",
+        out / "savings_law_validation.csv",
+        out / "savings_law_validation.md",
         law_file,
         fig,
     ]

@@ -12,12 +12,8 @@ a multirun gathers all jobs into the sweep directory (``results.GatherResults``)
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import hydra
-import jax
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from experiments import analysis, cli, plots, results
@@ -29,10 +25,7 @@ log = logging.getLogger(__name__)
 
 @hydra.main(version_base="1.3", config_path=cli.CONFIG_DIR, config_name="spectral")
 def main(cfg: DictConfig) -> None:
-    out = Path(HydraConfig.get().runtime.output_dir)
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    job = cli.checked(cfg, "spectral", None if multirun else out)
-    jax.config.update("jax_enable_x64", job["x64"])  # per process, before any array
+    job, out, own = cli.start(cfg, "spectral")
     if (out / "spectral.parquet").exists() and not job["force"]:
         log.info("%s already has spectral.parquet: skipped (force=true recomputes)", out)
         return
@@ -40,7 +33,7 @@ def main(cfg: DictConfig) -> None:
     try:
         frame = spectral.run(job, progress=progress, checked=True)
     except ConfigError as err:  # a data file that cannot be read
-        raise cli.refuse(err, None if multirun else out) from None
+        raise cli.refuse(err, own) from None
     finally:
         progress.close()
     first = frame.iloc[0]

@@ -21,12 +21,8 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import hydra
-import jax
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from experiments import checkpoint, cli, results
@@ -50,10 +46,8 @@ SUMMARY = [
 
 @hydra.main(version_base="1.3", config_path=cli.CONFIG_DIR, config_name="sweep")
 def main(cfg: DictConfig) -> str | None:
-    jax.config.update("jax_enable_x64", True)  # float64 references; training in cfg.dtype
-    out = Path(HydraConfig.get().runtime.output_dir)
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    job = cli.checked(cfg, "sweep", None if multirun else out)
+    job, out, own = cli.start(cfg, "sweep")  # x64 on: float64 references; training in dtype
+    multirun = own is None
     if (out / "results.parquet").exists() and not job["force"]:
         log.info("%s already has results.parquet: skipped (force=true recomputes)", out)
         return

@@ -51,6 +51,7 @@ with ``sphere=True`` (default), projected to the unit sphere, the setting of the
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 
 import numpy as np
@@ -127,6 +128,15 @@ def _normalise(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
 # --------------------------------------------------------------------------- synthetic
 
 
+def _label(name: str, loader: Callable, **values) -> str:
+    """A generated set's name: ``name``, with the geometry options that differ from
+    ``loader``'s defaults, sorted, e.g. ``cone(clusters=4,spread=0.1)``; rows, tables and
+    figures tell the variants apart by it."""
+    defaults = inspect.signature(loader).parameters
+    parts = [f"{k}={v:g}" for k, v in sorted(values.items()) if v != defaults[k].default]
+    return name + (f"({','.join(parts)})" if parts else "")
+
+
 def _teacher(rng: np.random.Generator, dim: int, terms: int, omega: float):
     """y(u) = terms^{-1/2} sum_j a_j sin(omega v_j^T u), unit v_j, a_j ~ N(0, 1)."""
     v = _normalise(rng.standard_normal((terms, dim)))
@@ -199,7 +209,8 @@ def cone(
         x = _normalise(centres[member] + spread * rng.standard_normal((n, dim)))
         return x, x - centres[member], frequency / spread
 
-    return _generated("cone", seed, n_train, n_test, dim, noise, frequency, terms, points)
+    name = _label("cone", cone, spread=spread, clusters=clusters)
+    return _generated(name, seed, n_train, n_test, dim, noise, frequency, terms, points)
 
 
 def anisotropic(
@@ -221,7 +232,8 @@ def anisotropic(
         x = _normalise(rng.standard_normal((n, dim)) * np.arange(1, dim + 1) ** -decay)
         return x, x, frequency
 
-    return _generated("anisotropic", seed, n_train, n_test, dim, noise, frequency, terms, points)
+    name = _label("anisotropic", anisotropic, decay=decay)
+    return _generated(name, seed, n_train, n_test, dim, noise, frequency, terms, points)
 
 
 def manifold(
@@ -257,7 +269,10 @@ def manifold(
         u[:, : intrinsic + 1] = t
         return _normalise(x), u, frequency
 
-    return _generated("manifold", seed, n_train, n_test, dim, noise, frequency, terms, points)
+    name = _label(
+        "manifold", manifold, intrinsic=intrinsic, curvature=curvature, thickness=thickness
+    )
+    return _generated(name, seed, n_train, n_test, dim, noise, frequency, terms, points)
 
 
 def _split(seed: int, total: int, n_train, n_test, where) -> tuple[np.ndarray, np.ndarray]:

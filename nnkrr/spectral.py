@@ -225,7 +225,8 @@ def reference() -> str:
         "",
         "Generated from `nnkrr.spectral.COLUMNS`. One row per (sampler, width, init_seed) in a job's "
         "`spectral.parquet` / `.csv` (`experiments/spectral.py`, `nnkrr.spectral.run`), in this "
-        "order; a sweep's gathered table adds `job` in front.",
+        "order, with the data set's options as `data_<key>` columns after `dim` (as in the "
+        "sweep's rows); a sweep's gathered table adds `job` in front.",
         "",
         "| column | what it holds |",
         "|---|---|",

@@ -488,3 +488,43 @@ def test_spectral_per_sample_ridge_equals_the_explicit_ridge(tmp_path):
     )
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert (a.ridge == 0.04).all()
+
+
+def test_advise_app_reports_what_the_library_predicts(tmp_path):
+    """``experiments/advise.py``: advice.json equals nnkrr.savings.predict on the same data
+    and key, and the printed lines carry its numbers."""
+    from nnkrr import savings
+
+    out = tmp_path / "run"
+    proc = app("advise.py", "data=cone", "ridge=0.05", "seed=1", "draws=4096",
+               f"hydra.run.dir={out}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    advice = json.loads((out / "advice.json").read_text())
+    ds = data.load(
+        "cone", 1, n_train=config.DATA["cone"].n_train, n_test=config.DATA["cone"].n_test
+    )
+    with enable_x64():
+        pred = savings.predict(ds.x_train, 0.05, key=jax.random.key(1), num=4096)
+    assert advice["dataset"] == "cone" and advice["n"] == ds.n_train
+    assert advice["predictor_value"] == pytest.approx(pred.predictor_value, rel=1e-9)
+    for level, r in pred.saving_spectral.items():
+        got = advice["saving_spectral"][str(level)]
+        assert got["value"] == pytest.approx(r.value, rel=1e-9)
+        assert f"eps {level:g}: saving {r}" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["ridge=0"], "ridge must be a finite number > 0, got 0.0"),
+        (["draws=10"], "draws must be an integer >= 1024, got 10"),
+        (["data=file", "data.path=absent.npz"], "data.path: no such file 'absent.npz'"),
+    ],
+)
+def test_advise_app_refuses_bad_input_in_one_line(tmp_path, overrides, message):
+    before = set(tmp_path.iterdir())
+    proc = app("advise.py", *overrides, cwd=tmp_path)
+    assert proc.returncode == 1
+    err = proc.stderr.strip()
+    assert err.startswith(f"Error in config: {message}") and "\n" not in err, err[-2000:]
+    assert set(tmp_path.iterdir()) == before

@@ -109,6 +109,17 @@ def test_cone_clusters():
     assert np.all((close > 0.2) & (close < 0.5))
 
 
+def test_generated_sets_name_their_geometry_off_the_defaults():
+    """Rows, tables and figures tell the variants apart by the data set's name."""
+    assert data.cone(0, 4, 2).name == "cone"
+    assert data.cone(0, 4, 2, spread=0.25).name == "cone(spread=0.25)"
+    assert data.cone(0, 4, 2, clusters=4, spread=0.1).name == "cone(clusters=4,spread=0.1)"
+    assert data.manifold(0, 4, 2, intrinsic=2, thickness=0.01).name == (
+        "manifold(intrinsic=2,thickness=0.01)"
+    )
+    assert data.anisotropic(0, 4, 2, decay=1.0).name == "anisotropic"
+
+
 def test_anisotropic_without_decay_is_the_sphere_and_with_it_crowds_the_first_axis():
     flat = data.anisotropic(4, 300, 10, decay=0.0)
     np.testing.assert_array_equal(flat.x_train, data.synthetic(4, 300, 10).x_train)

@@ -98,3 +98,57 @@ def test_bad_arguments(kw, match):
     }
     with pytest.raises(ValueError, match=match):
         savings.width_savings(**args)
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def test_predict_applies_the_committed_law_to_the_datas_statistic(x64):
+    """predict = C x^a and C' s^b of the law file, with x and s_lambda computed independently
+    by nnkrr.sampling on the same draws; intervals around the values, m_gauss = R m_lev."""
+    import jax
+
+    from nnkrr import data, sampling
+
+    law = savings.law()
+    x = data.cone(1, 100, 1, spread=0.2).x_train
+    pred = savings.predict(x, 0.05, key=jax.random.key(7), num=8192)
+    stats = sampling.flatness(jax.random.key(7), sampling.leverage(x, 0.05), num=8192)
+    value = stats[law["predictor"]] if law["predictor"] in stats else pred.predictor_value
+    assert pred.predictor == law["predictor"] and pred.predictor_value == pytest.approx(value)
+    assert pred.s_lambda == pytest.approx(stats["s_lambda"], rel=1e-12)
+    assert pred.n == pred.leverage_points == 100
+    for kind, got, widths in (
+        ("spectral", pred.saving_spectral, pred.width_spectral),
+        ("network", pred.saving_network, pred.width_network),
+    ):
+        assert sorted(got) == sorted(float(level) for level in law[kind])
+        for level, c in law[kind].items():
+            r, w = got[float(level)], widths[float(level)]
+            assert r.value == pytest.approx(c["C"] * value ** c["a"], rel=1e-12)
+            assert r.low <= r.value <= r.high
+            m_lev = c["width_C"] * stats["s_lambda"] ** c["width_b"]
+            assert w["leverage"].value == pytest.approx(m_lev, rel=1e-9)
+            assert w["gaussian"].value == pytest.approx(r.value * m_lev, rel=1e-9)
+            assert w["gaussian"].low <= w["gaussian"].value <= w["gaussian"].high
+    assert set(pred.as_dict()) >= {"s_lambda", "saving_spectral", "saving_network"}
+
+
+@pytest.mark.parametrize("lam,message", [(0.0, "lam must be a finite number > 0"),
+                                         (float("nan"), "lam must be a finite number > 0")])  # fmt: skip
+def test_predict_refuses_a_bad_ridge_naming_it(lam, message):
+    with pytest.raises(ValueError, match=message):
+        savings.predict(np.ones((4, 3)) / np.sqrt(3), lam)
+
+
+def test_predict_at_large_n_uses_the_subsample_leverage_function(x64, monkeypatch):
+    from nnkrr import data, sampling
+
+    monkeypatch.setattr(sampling, "LEVERAGE_EXACT_MAX_N", 200)
+    monkeypatch.setattr(sampling, "LEVERAGE_POINTS", 120)
+    x = data.synthetic(0, 400, 1).x_train
+    pred = savings.predict(x, 0.1, num=4096)
+    assert pred.n == 400 and pred.leverage_points == 120
+    # the sphere's leverage function is nearly flat: no saving predicted beyond its interval
+    for r in pred.saving_spectral.values():
+        assert r.low < 1.3 and r.value < 1.3

@@ -104,19 +104,9 @@ def test_the_law_recovers_its_constants_and_the_leverage_width(table):
         assert fit["a"] == pytest.approx(NETWORK[1], abs=1e-5)
 
 
-def test_geometry_labels_name_the_options_off_their_default():
-    frame = pd.DataFrame(
-        {
-            "dataset": ["cone", "cone", "cone", "digits_raw", "synthetic"],
-            "data_spread": [0.05, 0.25, 0.1, np.nan, np.nan],
-            "data_clusters": [1, 1, 4, np.nan, np.nan],
-        }
-    )
-    assert list(savings_law.geometry(frame)) == [
-        "cone", "cone(spread=0.25)", "cone(clusters=4,spread=0.1)", "digits_raw", "synthetic"
-    ]  # fmt: skip
-    assert savings_law.family("cone(spread=0.25)") == "cone"
-    assert savings_law.family("my_data") == "my_data"  # unlisted: a family of its own
+def test_families_group_geometries_and_an_unlisted_one_is_its_own():
+    assert savings_law.family("cone(spread=0.25)") == savings_law.family("cone") == "cone"
+    assert savings_law.family("my_data") == "my_data"
 
 
 def test_held_out_residuals_see_the_family_that_breaks_the_law():

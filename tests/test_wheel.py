@@ -64,11 +64,13 @@ def test_the_wheel_carries_the_shell_the_configs_and_the_plugin(wheel):
         "experiments/sweep.py",
         "experiments/cli.py",
         "hydra_plugins/nnkrr_launchers.py",
+        "nnkrr/savings_law.json",  # the law nnkrr.savings.predict reads
+        "nnkrr/configs/advise.yaml",
     ):
         assert name in names, name
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     scripts = zipfile.ZipFile(wheel).read(entry).decode()
-    for script in ("nnkrr-sweep", "nnkrr-spectral", "nnkrr-krr", "nnkrr-gather"):
+    for script in ("nnkrr-sweep", "nnkrr-spectral", "nnkrr-krr", "nnkrr-gather", "nnkrr-advise"):
         assert script in scripts
 
 
@@ -204,3 +206,8 @@ def test_pip_route_installs_the_locked_set_without_tensorflow(wheel, tmp_path, n
     sh(bin_ / "nnkrr-krr", "data=wine", f"hydra.run.dir={out}", cwd=work, env=_env())
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["dataset"] == "wine" and 0 < metrics["test_mse"] < metrics["test_mse_of_zero"]
+    out = work / "advise"
+    sh(bin_ / "nnkrr-advise", "data=wine", "draws=4096", f"hydra.run.dir={out}", cwd=work,
+       env=_env())  # fmt: skip
+    advice = json.loads((out / "advice.json").read_text())
+    assert advice["dataset"] == "wine" and advice["n"] == 128 and advice["s_lambda"] > 1
