@@ -623,6 +623,11 @@ def _check_stats(spec: FeatureKernel, method: str, m: int, stats: dict, opts: di
         )
 
 
+#: Entries of each (n, draws, P) array of :func:`flatness`'s variance terms per step (2^24
+#: float64: 128 MiB), so that their memory stays bounded at n = 4,096 and d = 64.
+VARIANCE_CHUNK_ENTRIES = 2**24
+
+
 def flatness(
     key,
     lev: Leverage,
@@ -675,9 +680,11 @@ def flatness(
     tilt_mean = spec.tilt_mean(lev.x.shape[1]) if spec.proposal == "tilted" else 1.0
     bound = float(lev.bound) * tilt_mean
     nv = min(_checks.check_positive_int("variance_draws", variance_draws), num)
+    # draws per step: each (n, draws, P) array of the variance terms within VARIANCE_CHUNK_ENTRIES
+    p_dim = jax.eval_shape(spec.features, lev.x[:1], w[:1]).shape[2]
+    per_step = max(1, min(_chunk(chunk), nv, VARIANCE_CHUNK_ENTRIES // (lev.x.shape[0] * p_dim)))
     var_p, var_q, trace_p = (
-        float(v)
-        for v in _bernstein_variances(lev, w[:nv], score_j[:nv], min(_chunk(chunk), nv, 1024))
+        float(v) for v in _bernstein_variances(lev, w[:nv], score_j[:nv], per_step)
     )
     return {
         "s_lambda": s_lam,
