@@ -26,9 +26,9 @@ def loglog_axes(ax, xlabel: str, ylabel: str, title: str) -> None:
     ax.legend(fontsize=7)
 
 
-def _save(fig, path: Path, dpi: int = 120) -> Path:
-    """Lay out ``fig``, write it to ``path`` and close it."""
-    fig.tight_layout()
+def _save(fig, path: Path, dpi: int = 120, rect=(0, 0, 1, 1)) -> Path:
+    """Lay out ``fig`` (inside ``rect``, figure fractions), write it to ``path``, close it."""
+    fig.tight_layout(rect=rect)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
@@ -367,18 +367,23 @@ def equivalence_scaling_figure(
     return [path]
 
 
-def savings_law_figure(table: pd.DataFrame, lofo: pd.DataFrame, chosen: str, path: Path) -> Path:
+def savings_law_figure(
+    table: pd.DataFrame, lofo: pd.DataFrame, chosen: str, path: Path, checked=None
+) -> Path:
     """The savings law (``experiments/savings_law.py``): each measured R against its
     held-out prediction (the law fitted without the point's family; table columns
     ``held_out_<candidate>``), for the chosen candidate and for sup score / s_λ (the law it
-    replaces); colour: family, marker: kind; the held-out RMS error in each title."""
+    replaces); colour: family, marker: kind; the held-out RMS error in each title.  With
+    ``checked`` (``savings_law.validation``), the data sets outside the fit as stars."""
     shown = [chosen] + (["flatness"] if chosen != "flatness" else ["none"])
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6.4), sharey=True)
     families = sorted(set(table.family))
     colours = {f: f"C{i % 10}" for i, f in enumerate(families)}
     markers = {"spectral": "o", "network": "s"}
     defined = table[np.isfinite(table.ratio)]
     top = np.nanmax(defined[[f"held_out_{c}" for c in shown] + ["high"]].to_numpy()) * 1.3
+    if checked is not None and len(checked):
+        top = max(top, np.nanmax(checked[["predicted", "measured_high"]].to_numpy()) * 1.3)
     for ax, name in zip(axes, shown, strict=True):
         for (kind, fam), sub in defined.groupby(["kind", "family"]):
             err = np.vstack([sub.ratio - sub.low, sub.high - sub.ratio]).clip(min=0)
@@ -386,6 +391,12 @@ def savings_law_figure(table: pd.DataFrame, lofo: pd.DataFrame, chosen: str, pat
                 sub[f"held_out_{name}"], sub.ratio, yerr=np.nan_to_num(err), fmt=markers[kind],
                 color=colours[fam], ms=5, capsize=2, alpha=0.8, label=f"{fam} ({kind})",
             )  # fmt: skip
+        if checked is not None and len(checked):
+            ok = checked[np.isfinite(checked.measured)]
+            x = ok.predicted if name == chosen else ok.predicted_by_flatness
+            err = np.vstack([ok.measured - ok.measured_low, ok.measured_high - ok.measured])
+            ax.errorbar(x, ok.measured, yerr=np.nan_to_num(err.clip(min=0)), fmt="*", color="k",
+                        ms=9, capsize=2, label="outside the fit: raw breast_cancer, wine, diabetes")  # fmt: skip
         ax.plot([0.7, top], [0.7, top], "k:", lw=1, label="measured = predicted")
         pooled = lofo[(lofo.candidate == name) & (lofo.family == "all")]
         rms = np.sqrt((pooled.rms_ln**2 * pooled.points).sum() / pooled.points.sum())
@@ -398,6 +409,6 @@ def savings_law_figure(table: pd.DataFrame, lofo: pd.DataFrame, chosen: str, pat
     axes[0].set_ylabel("R = m_gauss / m_lev measured\n(bars: 90% bootstrap over seeds)")
     handles, labels = axes[0].get_legend_handles_labels()
     keep = {lbl: h for h, lbl in zip(handles, labels, strict=True)}
-    axes[1].legend(keep.values(), keep.keys(), fontsize=6.5, loc="upper left")
+    fig.legend(keep.values(), keep.keys(), fontsize=7, loc="lower center", ncol=4)
     fig.suptitle("What leverage sampling saves, predicted for families the law was not fitted on")
-    return _save(fig, path)
+    return _save(fig, path, rect=(0, 0.16, 1, 1))

@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from experiments import findings
 from experiments import results as results_io
@@ -177,7 +177,7 @@ def differences(recorded, now, entry: str) -> list[str]:
     renamed = RENAMED.get(entry, {})
     old, new = (OmegaConf.to_container(c, resolve=False) for c in (recorded, now))
     changed = []
-    grids = [OmegaConf.to_container(c.hydra.sweeper.params or {}) for c in (recorded, now)]
+    grids = [_grid(c) for c in (recorded, now)]
     grids[0] = {renamed.get(k, k): v for k, v in grids[0].items()}
     if json.dumps(grids[0], sort_keys=True) != json.dumps(grids[1], sort_keys=True):
         changed.append("hydra.sweeper.params")
@@ -206,12 +206,38 @@ def _flat(node: dict, prefix: str = "") -> dict:
     return out
 
 
+def sweep_overrides(overrides) -> tuple[list[str], dict[str, str]]:
+    """``overrides`` split into the plain ones and the command line's sweeps (``key=a,b``):
+    a multirun's config is composed without the sweeps, which Hydra's basic sweeper adds to
+    the grid (``hydra.sweeper.params``)."""
+    plain, grid = [], {}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if "," in value and not value.startswith(("[", "{", "'", '"')):
+            grid[key.lstrip("+")] = value
+        else:
+            plain.append(override)
+    return plain, grid
+
+
+def _grid(cfg) -> dict:
+    """A recorded or composed multirun config's grid: its ``hydra.sweeper.params`` with the
+    command line's sweeps (``hydra.overrides.task``) over them."""
+    grid = dict(OmegaConf.to_container(cfg.hydra.sweeper.params or {}))
+    grid.update(sweep_overrides(cfg.hydra.overrides.task)[1])
+    return grid
+
+
 def _composed(finding: Finding):
     from hydra import compose, initialize_config_dir
 
     config.register()
+    plain, _ = sweep_overrides(finding.overrides)
     with initialize_config_dir(str(config.config_dir()), version_base="1.3"):
-        return compose(finding.entry, list(finding.overrides), return_hydra_config=True)
+        cfg = compose(finding.entry, plain, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.overrides.task = list(finding.overrides)
+    return cfg
 
 
 def rerun(finding: Finding, launcher: str | None, results: Path = RESULTS) -> None:

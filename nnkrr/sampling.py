@@ -623,6 +623,10 @@ def _check_stats(spec: FeatureKernel, method: str, m: int, stats: dict, opts: di
         )
 
 
+#: Draws of :func:`flatness`'s variance terms, and the largest leverage function (rows) it
+#: computes them for by default: at n = 1,024 they took ~50 s here, at 2,048 ~7 min.
+VARIANCE_DRAWS = 8192
+VARIANCE_MAX_N = 512
 #: Entries of each (n, draws, P) array of :func:`flatness`'s variance terms per step (2^24
 #: float64: 128 MiB), so that their memory stays bounded at n = 4,096 and d = 64.
 VARIANCE_CHUNK_ENTRIES = 2**24
@@ -634,7 +638,7 @@ def flatness(
     *,
     num: int = 65536,
     chunk: int | None = None,
-    variance_draws: int = 8192,
+    variance_draws: int | None = None,
 ) -> dict[str, float]:
     r"""How far the leverage function is from flat, from ``num`` draws w ~ p: the
     distribution of the score under p, whose mean is :math:`s_\lambda`.
@@ -661,7 +665,9 @@ def flatness(
       / s_\lambda`).  Where the variance term of Bernstein's inequality dominates (ε not
       small against the range term's :math:`\sup \mathrm{score}/m`), the widths the two
       need for one ε are in about this ratio; the sup (``flatness``) enters the range term
-      only.  Estimated from the first ``variance_draws`` draws, with
+      only.  Estimated from the first ``variance_draws`` draws (None: :data:`VARIANCE_DRAWS`
+      up to :data:`VARIANCE_MAX_N` rows of the leverage function, 0 beyond: its cost is
+      :math:`O(n^2 \cdot \mathrm{draws} \cdot P)`; 0: not computed, NaN), with
       :math:`Z^2 = A^{1/2}\Phi (\Phi^\top A \Phi) \Phi^\top A^{1/2}` summed as one product;
     * ``intrinsic_dimension``: :math:`\mathrm{tr}\,V / \|V\|_2` of p's variance
       :math:`V = E_p[Z^2] - (E_p Z)^2` (the log factor of the intrinsic Bernstein bound);
@@ -679,26 +685,33 @@ def flatness(
     spec = lev.kernel
     tilt_mean = spec.tilt_mean(lev.x.shape[1]) if spec.proposal == "tilted" else 1.0
     bound = float(lev.bound) * tilt_mean
-    nv = min(_checks.check_positive_int("variance_draws", variance_draws), num)
-    # draws per step: each (n, draws, P) array of the variance terms within VARIANCE_CHUNK_ENTRIES
-    p_dim = jax.eval_shape(spec.features, lev.x[:1], w[:1]).shape[2]
-    per_step = max(1, min(_chunk(chunk), nv, VARIANCE_CHUNK_ENTRIES // (lev.x.shape[0] * p_dim)))
-    var_p, var_q, trace_p = (
-        float(v) for v in _bernstein_variances(lev, w[:nv], score_j[:nv], per_step)
-    )
-    return {
+    if variance_draws is None:
+        variance_draws = VARIANCE_DRAWS if lev.x.shape[0] <= VARIANCE_MAX_N else 0
+    nv = min(_checks.check_int("variance_draws", variance_draws, 0), num)
+    stats = {
         "s_lambda": s_lam,
         "score_mean": float(score.mean()),
         "score_max": float(score.max()),
         "flatness": float(score.max()) / s_lam,
         "score_second_moment": float(np.mean(score**2)) / s_lam**2,
         "score_q99": float(np.quantile(score, 0.99)) / s_lam,
-        "variance_ratio": var_p / var_q,
-        "intrinsic_dimension": trace_p / var_p,
+        "variance_ratio": float("nan"),
+        "intrinsic_dimension": float("nan"),
         "bound": bound,
         "bound_over_s_lambda": bound / s_lam,
         "zero_fraction": float(np.mean(score <= 0)),
     }
+    if nv == 0:
+        return stats
+    # draws per step: each (n, draws, P) array of the variance terms within VARIANCE_CHUNK_ENTRIES
+    p_dim = jax.eval_shape(spec.features, lev.x[:1], w[:1]).shape[2]
+    per_step = max(1, min(_chunk(chunk), nv, VARIANCE_CHUNK_ENTRIES // (lev.x.shape[0] * p_dim)))
+    var_p, var_q, trace_p = (
+        float(v) for v in _bernstein_variances(lev, w[:nv], score_j[:nv], per_step)
+    )
+    stats["variance_ratio"] = var_p / var_q
+    stats["intrinsic_dimension"] = trace_p / var_p
+    return stats
 
 
 @functools.partial(jax.jit, static_argnames=("chunk",))

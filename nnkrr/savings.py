@@ -261,9 +261,13 @@ def predict(
     constants = law()
     key = jax.random.key(0) if key is None else key
     lev = sampling.leverage(x, lam, kernel=kernel, points=points)
-    stats = sampling.flatness(key, lev, num=num)
-    n = int(x.shape[0])
     name = constants["predictor"]
+    # the matrix variance terms only when the law is written in them (their cost: flatness)
+    variance = name in ("variance_ratio", "intrinsic_dimension")
+    stats = sampling.flatness(
+        key, lev, num=num, variance_draws=sampling.VARIANCE_DRAWS if variance else 0
+    )
+    n = int(x.shape[0])
     value = _statistic(name, stats, n, lam)
     s_lam = stats["s_lambda"]
     out = {}

@@ -64,8 +64,9 @@ COLUMNS: dict[str, str] = {
     "zero_fraction": "P_p(score = 0): the Gaussian mass where the leverage function vanishes",
     "score_second_moment": "E_p[score^2] / s_lambda^2 (nnkrr.sampling.flatness)",
     "score_q99": "the score's 99th percentile under p over s_lambda",
-    "variance_ratio": "matrix Bernstein variance of p's estimator over q's (nnkrr.sampling.flatness)",
-    "intrinsic_dimension": "tr V / ||V|| of p's estimator's variance V",
+    "variance_ratio": "matrix Bernstein variance of p's estimator over q's (nnkrr.sampling."
+    "flatness; NaN above sampling.VARIANCE_MAX_N rows of the leverage function)",
+    "intrinsic_dimension": "tr V / ||V|| of p's estimator's variance V (NaN as variance_ratio)",
     "delta": "failure probability of the theory curves' log(s_lambda / delta)",
     "acceptance_rate": "rejection sampler's acceptance rate (NaN otherwise)",
     "ess_fraction": "SIR's effective sample size over the pool (NaN otherwise)",

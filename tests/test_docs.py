@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import publish
+from experiments import findings, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, NO_MKDOCS_2_WARNING="1")
@@ -203,6 +203,25 @@ def test_only_a_change_that_can_move_a_number_makes_a_table_stale(edit, changed)
     OmegaConf.set_struct(recorded, False)
     edit(recorded)
     assert publish.differences(recorded, now, main.entry) == changed
+
+
+def test_a_command_line_sweep_is_part_of_the_grid():
+    """A finding whose command sweeps on the command line (``data=a,b``): its config is
+    composed without the sweep, and the sweep joins the grid on both sides of the check."""
+    from omegaconf import OmegaConf
+
+    assert publish.sweep_overrides(["+experiment=x", "data=a,b", "widths=[1,2]", "seeds=3"]) == (
+        ["+experiment=x", "widths=[1,2]", "seeds=3"],
+        {"data": "a,b"},
+    )
+    network = {f.name: f for f in publish.FINDINGS}["savings_families_network"]
+    now = publish._composed(network)
+    assert publish._grid(now)["data"] == ",".join(findings.NETWORK_FAMILIES)
+    recorded = OmegaConf.load(publish.RESULTS / network.name / "multirun.yaml")
+    assert publish.differences(recorded, now, network.entry) == []
+    OmegaConf.set_struct(recorded, False)
+    recorded.hydra.overrides.task = ["+experiment=width_savings", "data=cone,wine"]
+    assert publish.differences(recorded, now, network.entry) == ["hydra.sweeper.params"]
 
 
 def test_a_new_key_set_off_its_default_makes_a_table_stale():

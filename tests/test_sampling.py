@@ -283,7 +283,8 @@ def test_score_statistics_match_numpy_from_the_definitions(x64, kernel):
     alpha, q = np.linalg.eigh(a)
     root = (q * np.sqrt(alpha)) @ q.T
     phi = np.asarray(spec.features(jnp.asarray(x), jnp.asarray(w)), np.float64)  # (n, m, P)
-    z = np.einsum("ij,jrp,krp,kl->ril", root, phi, phi, root)  # (m, n, n)
+    u = np.einsum("ij,jrp->irp", root, phi)  # A^1/2 Phi(w_r)
+    z = np.einsum("irp,krp->rik", u, u)  # Z(w_r), (m, n, n)
     mean_z = z.mean(0)
     z2 = np.einsum("rij,rjk->rik", z, z)
     inv = np.where(score > 0, 1 / np.where(score > 0, score, 1), 0)

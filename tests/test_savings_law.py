@@ -75,7 +75,7 @@ def test_the_ratios_are_the_planted_law(table):
         table.ratio[network], NETWORK[0] * v[network] ** NETWORK[1], rtol=1e-6
     )
     np.testing.assert_allclose(table.paper, table.n_train / table.ridge / table.s_lambda)
-    assert set(table.family) == {"sphere", "cone", "anisotropic", "manifold", "real, standardised"}
+    assert set(table.family) == {"sphere", "cone", "anisotropic", "manifold", "real (standardised)"}
 
 
 def test_leave_one_family_out_chooses_the_planted_statistic(table):

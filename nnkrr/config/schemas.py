@@ -186,8 +186,11 @@ DATA: dict[str, Any] = {
     "digits": Real(),
     "digits_raw": Real(standardise=False),
     "wine": Real(_target_="nnkrr.data.wine", n_test=50),  # 178 samples
+    "wine_raw": Real(_target_="nnkrr.data.wine", n_test=50, standardise=False),
     "diabetes": Real(_target_="nnkrr.data.diabetes"),
+    "diabetes_raw": Real(_target_="nnkrr.data.diabetes", standardise=False),
     "breast_cancer": Real(_target_="nnkrr.data.breast_cancer"),
+    "breast_cancer_raw": Real(_target_="nnkrr.data.breast_cancer", standardise=False),
     "mnist1d": MNIST1D(),
     "file": File(),
 }
