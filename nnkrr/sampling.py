@@ -654,21 +654,10 @@ def flatness(
       against :math:`s_\lambda^2` under q, Z below);
     * ``score_q99``: the score's 99th percentile under p over :math:`s_\lambda`;
     * ``variance_ratio``: :math:`\sigma_p^2 / \sigma_q^2`, the ratio of the matrix Bernstein
-      variances of the two samplers' one-feature estimators of :math:`E_p[Z] = K (K + \lambda
-      I)^{-1}`, with :math:`Z(w) = A^{1/2} \Phi(w) \Phi(w)^\top A^{1/2}` (so :math:`\mathrm{tr}\,Z
-      = \mathrm{score}`, and :math:`\varepsilon = \|\frac1m \sum_r c_r^2 Z(w_r) - E_p Z\|_2`):
-
-      .. math:: \sigma_p^2 = \|E_p[Z^2] - (E_p Z)^2\|_2, \qquad
-                \sigma_q^2 = \|s_\lambda E_p[Z^2 / \mathrm{score}] - (E_p Z)^2\|_2
-
-      (q's estimator is :math:`(s_\lambda/\mathrm{score})\,Z` under :math:`q = p\,\mathrm{score}
-      / s_\lambda`).  Where the variance term of Bernstein's inequality dominates (ε not
-      small against the range term's :math:`\sup \mathrm{score}/m`), the widths the two
-      need for one ε are in about this ratio; the sup (``flatness``) enters the range term
-      only.  Estimated from the first ``variance_draws`` draws (None: :data:`VARIANCE_DRAWS`
-      up to :data:`VARIANCE_MAX_N` rows of the leverage function, 0 beyond: its cost is
-      :math:`O(n^2 \cdot \mathrm{draws} \cdot P)`; 0: not computed, NaN), with
-      :math:`Z^2 = A^{1/2}\Phi (\Phi^\top A \Phi) \Phi^\top A^{1/2}` summed as one product;
+      variances of the two samplers' one-feature estimators of :math:`E_p[Z]` (below);
+      estimated from the first ``variance_draws`` draws (None: :data:`VARIANCE_DRAWS` up to
+      :data:`VARIANCE_MAX_N` rows of the leverage function, 0 beyond, as their cost is
+      :math:`O(n^2 \cdot \mathrm{draws} \cdot P)`; 0: not computed, NaN);
     * ``intrinsic_dimension``: :math:`\mathrm{tr}\,V / \|V\|_2` of p's variance
       :math:`V = E_p[Z^2] - (E_p Z)^2` (the log factor of the intrinsic Bernstein bound);
     * ``bound``, ``bound_over_s_lambda``: the provable score bound C (times E_p[t]
@@ -676,6 +665,20 @@ def flatness(
     * ``zero_fraction``: :math:`P_p(\mathrm{score} = 0)`, the mass q does not cover.
 
     All are those of the leverage function ``lev`` holds (a subsample's when approximate).
+
+    The variances: with :math:`Z(w) = A^{1/2} \Phi(w) \Phi(w)^\top A^{1/2}` (so
+    :math:`\mathrm{tr}\,Z = \mathrm{score}`, :math:`E_p Z = K (K + \lambda I)^{-1}` and
+    :math:`\varepsilon = \|\frac1m \sum_r c_r^2 Z(w_r) - E_p Z\|_2`), p's estimator is Z and
+    q's, under :math:`q = p\,\mathrm{score} / s_\lambda`, is :math:`(s_\lambda/\mathrm{score})\,Z`:
+
+    .. math:: \sigma_p^2 = \|E_p[Z^2] - (E_p Z)^2\|_2, \qquad
+              \sigma_q^2 = \|s_\lambda E_p[Z^2 / \mathrm{score}] - (E_p Z)^2\|_2.
+
+    Where the variance term of Bernstein's inequality dominates (ε not small against the
+    range term's :math:`\sup \mathrm{score}/m`), the widths the two need for one ε are in
+    about this ratio; the sup (``flatness``) enters the range term only.
+    :math:`Z^2 = A^{1/2}\Phi (\Phi^\top A \Phi) \Phi^\top A^{1/2}` is summed over draws as one
+    product per step.
     """
     num = _checks.check_positive_int("num", num)
     w = lev.kernel.sample_base(key, num, lev.x.shape[1], lev.x.dtype)
