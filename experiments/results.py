@@ -47,12 +47,16 @@ def _atomic(path: Path, write) -> None:
 
 
 def write_table(frame: pd.DataFrame, directory: str | Path, name: str) -> tuple[Path, Path]:
-    """Write ``name.parquet`` and ``name.csv`` into ``directory``, each atomically."""
+    """Write ``name.csv`` and then ``name.parquet`` into ``directory``, each atomically: the
+    parquet, which marks a job done (a resumed sweep skips it), comes last, and the
+    temporary files a killed earlier write left are removed first."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     parquet, csv = directory / f"{name}.parquet", directory / f"{name}.csv"
-    _atomic(parquet, lambda tmp: frame.to_parquet(tmp, index=False))
+    for stale in (*directory.glob(f".{name}.csv.*.tmp"), *directory.glob(f".{name}.parquet.*.tmp")):
+        stale.unlink(missing_ok=True)
     _atomic(csv, lambda tmp: frame.to_csv(tmp, index=False))
+    _atomic(parquet, lambda tmp: frame.to_parquet(tmp, index=False))
     return parquet, csv
 
 

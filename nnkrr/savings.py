@@ -243,8 +243,6 @@ def predict(
       num: Gaussian draws for the score statistics.
 
     Example:
-      >>> import jax
-      >>> jax.config.update("jax_enable_x64", True)
       >>> from nnkrr import data
       >>> cone = predict(data.cone(0, 128).x_train, 0.1)
       >>> sphere = predict(data.synthetic(0, 128).x_train, 0.1)

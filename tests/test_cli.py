@@ -237,7 +237,7 @@ BAD_OVERRIDES = [
     (["+model.widht=128"], f"model.widht: unknown key (model has {KEYS(config.TwoLayer)})"),
     (["model.widht=128"], f"model.widht: unknown key (model has {KEYS(config.TwoLayer)})"),
     (["model.width=abc"], "model.width: Value 'abc' of type 'str' could not be converted"),
-    (["data=digitz"], "data=digitz: no such option (data has breast_cancer, cone, "),
+    (["data=digitz"], "data=digitz: no such option (data has anisotropic, breast_cancer, "),
     (["data=file"], "data.path must be given (data.path=...)"),
     (["data=file", "data.path=absent.npz"], "data.path: no such file 'absent.npz'"),
     (["data=file", "data.path=bad_shape.npz"], "data.path: bad_shape.npz: x must be (n, d)"),
