@@ -787,7 +787,7 @@ def draw_first_layer(
     if sampler == "leverage":
         lev = leverage(x, lam)
         if flatness_key is not None:
-            flat = flatness(flatness_key, lev)["flatness"]
+            flat = flatness(flatness_key, lev, variance_draws=0)["flatness"]  # the sup only
         kw.update(lev=lev, method=method, pool_size=pool_size)
     keys = jax.vmap(jax.random.split)(keys)
     sample = sample_batch(keys[:, 0], x, n_features, **kw)
