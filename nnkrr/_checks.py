@@ -43,7 +43,8 @@ def as_matrix(name: str, x, *, dtype=None, ndim: int = 2) -> jax.Array:
 
 
 def check_finite(name: str, x) -> None:
-    if is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
+    # by NumPy: a concrete array closed over inside a trace stays concrete (jnp would stage it)
+    if is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
         raise ValueError(f"{name} contains NaN or inf")
 
 

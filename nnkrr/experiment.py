@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,11 +47,13 @@ import jax
 import jax.numpy as jnp
 import pandas as pd
 
-from nnkrr import measurements, models, problem, row, train
+from nnkrr import features, krr, measurements, models, problem, row, train
 from nnkrr.config import ConfigError, check, compose
 from nnkrr.scale import Scale
 
-__all__ = ["ConfigError", "compose", "load_data", "run", "train_networks"]
+__all__ = ["ConfigError", "compose", "load_data", "run", "solver_of", "train_networks"]
+
+_log = logging.getLogger(__name__)
 
 
 def load_data(cfg: dict):
@@ -69,6 +72,27 @@ def load_data(cfg: dict):
         return loader(**spec)
     except (TypeError, ValueError) as err:  # e.g. n_train + n_test beyond the data set
         raise ConfigError(f"data.{err}") from None
+
+
+def solver_of(cfg: dict, n: int, d: int) -> str:
+    """The job's KRR path, ``cholesky`` or ``cg``: the config's ``solver``, ``auto`` resolved by
+    :func:`nnkrr.krr.choose_solver` (a model kind without a closed-form kernel stays on
+    ``cholesky``)."""
+    if models.KINDS[cfg["model"]["kind"]].formula is None:
+        return "cholesky"
+    return krr.choose_solver(n, d, jnp.float64, cfg["solver"])
+
+
+def _largest_km_eigenvalue(net, x) -> float:
+    r""":math:`\lambda_{\max}(\kappa^2 K_m)` over the seeds (the step size's): from the stored
+    :math:`K_m` by ``eigvalsh``, else by Lanczos on its matvecs."""
+    if net.km_train is not None:
+        return float(jnp.max(jnp.linalg.eigvalsh(net.km_train)[:, -1]))
+    seeds = net.samples.w.shape[0]
+    return max(
+        features.largest_eigenvalue(lambda v, s=s: net.km_matvec(s, x, v), x.shape[0], x.dtype)
+        for s in range(seeds)
+    )
 
 
 def _require_x64() -> None:
@@ -173,14 +197,27 @@ def run(
     lam = scale.lam
     dtype = jnp.dtype(cfg["dtype"])
     kind = models.KINDS[cfg["model"]["kind"]]
+    solver = solver_of(cfg, ds.n_train, ds.dim)
     prob = problem.make_problem(
-        ds, cfg["target"], functools.partial(kind.kernel, cfg["model"]), scale
+        ds,
+        cfg["target"],
+        functools.partial(kind.kernel, cfg["model"]),
+        scale,
+        solver=solver,
+        formula=None if kind.formula is None else kind.formula(cfg["model"]),
+        rank=cfg["rank"],
+        key=jax.random.fold_in(jax.random.key(cfg["seed"]), 2**28),
     )
-    net, flatness = kind.network(cfg, scale, prob.x, prob.x_test, dtype)
-    lam_max = float(jnp.max(jnp.linalg.eigvalsh(net.km_train)[:, -1]))
+    if solver == "cg":
+        _log.info(
+            "n = %d: solver=cg, nothing n x n is held; spectral_eps is unavailable (it needs K "
+            "and K_m stored: NaN in the rows)",
+            ds.n_train,
+        )
+    net, flatness = kind.network(cfg, scale, prob.x, prob.x_test, dtype, solver == "cholesky")
     sched = train.schedule(
-        lam_max,
-        float(prob.mu[0]),
+        _largest_km_eigenvalue(net, prob.x),
+        prob.mu_min,
         lam,
         learning_rate=trn["learning_rate"],
         step_factor=trn["step_factor"],

@@ -45,7 +45,9 @@ __all__ = [
     "SPECTRAL_METHODS",
     "FeatureKernel",
     "get_kernel",
+    "largest_eigenvalue",
     "rf_kernel",
+    "rf_matvec",
     "rff_gaussian",
     "spectral_epsilon",
 ]
@@ -75,6 +77,9 @@ class FeatureKernel:
       prepare: ``(x, a) -> aux``, precomputation for :attr:`fast_scores`.
       fast_scores: ``(aux, x, w) -> score (m,)``, a faster exact score; ``None`` uses
         the generic tr[Phi^T A Phi].
+      gram_matvec: ``(x_rows, x, w, c2, v) -> sum_r c2_r phi(x_rows, w_r) phi(x, w_r)^T v``
+        for ``v`` (n, k), in O((n_rows + n) m (P + k)) without an (n_rows, n) block;
+        ``None`` falls back to :attr:`features` (:func:`rf_matvec`).
     """
 
     name: str
@@ -89,6 +94,7 @@ class FeatureKernel:
     gram: Callable | None = None
     prepare: Callable | None = None
     fast_scores: Callable | None = None
+    gram_matvec: Callable | None = None
 
     def __repr__(self) -> str:
         return f"FeatureKernel({self.name!r})"
@@ -109,6 +115,16 @@ def _relu_ntk_gram(x1, x2, w, c2):
     s1 = (mm(x1, w.T) >= 0).astype(x1.dtype)
     s2 = (mm(x2, w.T) >= 0).astype(x2.dtype)
     return mm(x1, x2.T) * mm(s1 * c2[None, :], s2.T)
+
+
+def _relu_ntk_gram_matvec(x_rows, x, w, c2, v):
+    # sum_r c2_r s_r(x_i) x_i^T sum_j s_r(x_j) x_j v_j: the (chunk, k d) sums, then back
+    n, k = v.shape
+    s = (mm(x, w.T) >= 0).astype(x.dtype)  # (n, chunk) activation patterns
+    t = mm(s.T, (v[:, :, None] * x[:, None, :]).reshape(n, -1)) * c2[:, None]  # (chunk, k d)
+    s_rows = (mm(x_rows, w.T) >= 0).astype(x.dtype)
+    out = mm(s_rows, t).reshape(x_rows.shape[0], k, -1)
+    return jnp.sum(out * x_rows[:, None, :], axis=2)
 
 
 def _relu_ntk_prepare(x, a):
@@ -160,6 +176,7 @@ RELU_NTK = FeatureKernel(
     gram=_relu_ntk_gram,
     prepare=_relu_ntk_prepare,
     fast_scores=_relu_ntk_fast_scores,
+    gram_matvec=_relu_ntk_gram_matvec,
 )
 
 
@@ -168,6 +185,10 @@ RELU_NTK = FeatureKernel(
 
 def _arccos1_gram(x1, x2, w, c2):
     return mm(jax.nn.relu(mm(x1, w.T)) * c2[None, :], jax.nn.relu(mm(x2, w.T)).T)
+
+
+def _arccos1_gram_matvec(x_rows, x, w, c2, v):
+    return mm(jax.nn.relu(mm(x_rows, w.T)), c2[:, None] * mm(jax.nn.relu(mm(x, w.T)).T, v))
 
 
 def _arccos1_bound(x, a, lam_max_a):
@@ -197,6 +218,7 @@ ARCCOS1 = FeatureKernel(
     tilt_mean=lambda d: float(d),  # E|w|^2 under N(0, I_d)
     sample_tilted=_sample_norm_tilted,
     gram=_arccos1_gram,
+    gram_matvec=_arccos1_gram_matvec,
 )
 
 
@@ -321,6 +343,84 @@ def rf_kernel(
     return _rf_kernel_jit(spec, x1, x2, w, scale, chunk)
 
 
+#: Activations per step of :func:`rf_matvec`: ``chunk = RF_MATVEC_ENTRIES / n`` features (a
+#: power of two, at least 64), so a step's (n, chunk) patterns are 64 MiB in float64.
+RF_MATVEC_ENTRIES = 2**23
+
+
+def _generic_gram_matvec(spec: FeatureKernel, x_rows, x, w, c2, v):
+    t = jnp.einsum("irp,ik->rkp", spec.features(x, w), v, precision=HIGHEST) * c2[:, None, None]
+    return jnp.einsum("jrp,rkp->jk", spec.features(x_rows, w), t, precision=HIGHEST)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 6))
+def _rf_matvec(spec: FeatureKernel, x_rows, x, w, scale, v, chunk: int):
+    m = w.shape[0]
+    apply = spec.gram_matvec or (lambda *a: _generic_gram_matvec(spec, *a))
+    n_chunks = -(-m // chunk)
+    pad = n_chunks * chunk - m  # padded features get c^2 = 0 and add nothing
+    w = jnp.pad(w, ((0, pad), (0, 0))).reshape(n_chunks, chunk, -1)
+    c2 = jnp.pad(scale * scale, (0, pad)).reshape(n_chunks, chunk)
+
+    def body(acc, wc):
+        return acc + apply(x_rows, x, wc[0], wc[1], v), None
+
+    total, _ = jax.lax.scan(body, jnp.zeros((x_rows.shape[0], v.shape[1]), x.dtype), (w, c2))
+    return total / m
+
+
+def rf_matvec(
+    x, sample, v, kernel: str | FeatureKernel = "relu_ntk", *, rows=None, chunk: int | None = None
+) -> jax.Array:
+    r""":math:`K_m v` for the random-feature kernel of :func:`rf_kernel`, never forming it:
+
+    .. math:: (K_m v)_i = \frac1m \sum_r c_r^2\, \phi(x_i, w_r)^\top \sum_j \phi(x_j, w_r)\, v_j,
+
+    ``chunk`` features at a time, O((n_rows + n) m P) work and O(n chunk) memory (for
+    ``relu_ntk``, :math:`\phi(x, w) = x\, 1[w^\top x \ge 0]`: two products of the (n, chunk)
+    patterns with (n, k d) and (chunk, k d) blocks), where the matrix costs O(n^2 m).
+
+    Args:
+      x: inputs, shape ``(n, d)``.
+      sample: a :class:`nnkrr.sampling.FeatureSample` (``w`` (m, d), ``scale`` (m,)).
+      v: vectors, shape ``(n,)`` or ``(n, k)``.
+      kernel: a registry name or :class:`FeatureKernel`.
+      rows: other inputs ``(n_r, d)``: :math:`K_m(\mathrm{rows}, X)\, v`; ``None``: x.
+      chunk: features per step; ``None``: :data:`RF_MATVEC_ENTRIES` / n (a power of two, at
+        least 64, at most m).
+
+    Returns:
+      Shape ``(n,)`` or ``(n, k)`` as ``v`` (``n_r`` rows with ``rows``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from nnkrr.sampling import FeatureSample
+      >>> x = jnp.array([[1.0, 0.0], [0.0, 2.0]])
+      >>> one = FeatureSample(jnp.array([[1.0, 1.0]]), jnp.array([1.0]))  # both patterns on
+      >>> rf_matvec(x, one, jnp.array([1.0, 1.0]))  # K_m = X X^T = diag(1, 4)
+      Array([1., 4.], dtype=float32)
+    """
+    spec = get_kernel(kernel)
+    x = _checks.as_matrix("x", x)
+    rows = x if rows is None else _checks.as_matrix("rows", rows, dtype=x.dtype)
+    _checks.check_same_features("rows", rows, "x", x)
+    w = _checks.as_matrix("sample.w", sample.w, dtype=x.dtype)
+    scale = _checks.as_matrix("sample.scale", sample.scale, dtype=x.dtype, ndim=1)
+    _checks.check_same_features("x", x, "sample.w", w)
+    if scale.shape[0] != w.shape[0]:
+        raise ValueError(
+            f"sample.scale has {scale.shape[0]} entries but sample.w has {w.shape[0]} rows"
+        )
+    v = jnp.asarray(v, x.dtype)
+    if v.ndim not in (1, 2) or v.shape[0] != x.shape[0]:
+        raise ValueError(f"v must have shape ({x.shape[0]},) or ({x.shape[0]}, k), got {v.shape}")
+    if chunk is None:
+        chunk = max(64, 2 ** int(np.log2(max(RF_MATVEC_ENTRIES // x.shape[0], 1))))
+    chunk = min(_checks.check_positive_int("chunk", chunk), w.shape[0])
+    out = _rf_matvec(spec, rows, x, w, scale, v.reshape(x.shape[0], -1), chunk)
+    return out[:, 0] if v.ndim == 1 else out
+
+
 @jax.jit
 def _spectral_epsilon(k, k_approx, lam):
     mu, u = jnp.linalg.eigh(k)  # once, for every approximation in the batch
@@ -370,6 +470,38 @@ def _lanczos(op, v0, steps):
     theta, s = jnp.linalg.eigh(t)
     i = jnp.argmax(jnp.abs(theta))
     return jnp.abs(theta[i]), jnp.abs(beta[-1] * s[-1, i])
+
+
+#: Lanczos steps of :func:`largest_eigenvalue` (the top of a kernel's spectrum is well
+#: separated: the constant mode), and the relative Ritz residual it must reach.
+TOP_EIGENVALUE_STEPS = 32
+TOP_EIGENVALUE_TOL = 1e-3
+
+
+def largest_eigenvalue(matvec: Callable, n: int, dtype, *, steps: int = TOP_EIGENVALUE_STEPS):
+    """The largest |eigenvalue| of the symmetric operator ``matvec`` ((n,) -> (n,)) by
+    ``steps`` Lanczos steps (:func:`_lanczos`, from ``normal(key(0))``), for a PSD operator its
+    largest eigenvalue (a Ritz value: from below).
+
+    Raises:
+      ValueError: when the relative Ritz residual is above :data:`TOP_EIGENVALUE_TOL`.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> d = jnp.arange(1.0, 6.0)
+      >>> round(largest_eigenvalue(lambda v: d * v, 5, jnp.float32), 4)
+      5.0
+    """
+    steps = min(_checks.check_positive_int("steps", steps), n)
+    v0 = jax.random.normal(jax.random.key(0), (n,), dtype)
+    value, residual = jax.jit(lambda v: _lanczos(matvec, v, steps))(v0)
+    value, residual = float(value), float(residual)
+    if residual > TOP_EIGENVALUE_TOL * max(value, np.finfo(np.dtype(dtype)).tiny):
+        raise ValueError(
+            f"largest_eigenvalue: Lanczos did not converge in {steps} steps (relative Ritz "
+            f"residual {residual / value:.2g} > {TOP_EIGENVALUE_TOL:g})"
+        )
+    return value
 
 
 @functools.partial(jax.jit, static_argnames="steps")

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 
 from nnkrr import krr, rules
 
-__all__ = ["PARTS", "decompose", "rms"]
+__all__ = ["PARTS", "decompose", "parts", "rms"]
 
 PARTS = ("kernel", "init", "opt", "nonlin")
 
@@ -70,6 +70,14 @@ def decompose(
         f_lin_inf = f0_test + krr.fit_predict(km_train, y - f0_train, km_test, lam)
     else:
         f_lin_inf = f_m
+    return parts(f_star=f_star, f_m=f_m, f_lin_inf=f_lin_inf, f_lin=f_lin, f_nn=f_nn)
+
+
+def parts(*, f_star, f_m, f_lin_inf, f_lin, f_nn) -> dict[str, jax.Array]:
+    r"""The signed parts from the five predictions on the test points (module docstring):
+    :math:`f^*`, :math:`f_m^*`, :math:`f_{\mathrm{lin},\infty}`, :math:`f_\mathrm{lin}(T)`,
+    :math:`f_\mathrm{nn}(T)`; :func:`decompose` computes the two kernel ridge ones from
+    stored :math:`K_m`, a matrix-free job by CG (:mod:`nnkrr.measurements`)."""
     return {
         "f_m": f_m,
         "f_lin_inf": f_lin_inf,

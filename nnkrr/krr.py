@@ -38,15 +38,18 @@ __all__ = [
     "Factor",
     "Nystrom",
     "factor",
+    "cg",
     "choose_solver",
     "device_memory",
     "device_mesh",
     "fit_predict",
     "kernel_matvec",
     "nystrom",
+    "nystrom_statistical_dimension",
     "predict",
     "solve",
     "solve_cg",
+    "statistical_dimension_estimate",
 ]
 
 
@@ -408,9 +411,13 @@ def _cg(x, y, lam, precond, tol, maxiter, kernel, diagonal, block, mesh):
     def a(v):
         return _matvec(x, v, kernel, diagonal, block, mesh) + lam * v
 
-    def m(r):
-        return r if precond is None else precond.apply(r)
+    return _pcg(a, None if precond is None else precond.apply, y, tol, maxiter)
 
+
+def _pcg(a: Callable, m: Callable | None, y, tol, maxiter: int):
+    """Preconditioned CG on ``a`` (the whole operator, ridge included) for every column of
+    ``y`` (n, k), preconditioner ``m`` (``None``: none); traced inside its callers' jit."""
+    m = (lambda r: r) if m is None else m
     norm_y = jnp.linalg.norm(y, axis=0)
     scale = jnp.where(norm_y > 0, norm_y, 1)
     x0 = jnp.zeros_like(y)
@@ -436,6 +443,87 @@ def _cg(x, y, lam, precond, tol, maxiter, kernel, diagonal, block, mesh):
     i, alpha, *_ = jax.lax.while_loop(cond, body, (0, x0, r0, z0, z0, rz0))
     residual = jnp.max(jnp.linalg.norm(y - a(alpha), axis=0) / scale)
     return alpha, CGInfo(i, residual, residual <= CONVERGED_SLACK * tol)
+
+
+def cg(
+    matvec: Callable[[jax.Array], jax.Array],
+    y,
+    lam,
+    *,
+    preconditioner: Nystrom | None = None,
+    tol: float | None = None,
+    maxiter: int = CG_MAXITER,
+) -> tuple[jax.Array, CGInfo]:
+    r""":math:`\alpha = (M + \lambda I)^{-1} Y` for any symmetric PSD operator
+    :math:`M v` = ``matvec(v)`` (``v`` of shape (n, k)): the preconditioned conjugate gradients
+    of :func:`solve_cg` (same ``tol``, ``maxiter``, :class:`CGInfo`), for kernels without a
+    closed form here, such as the random-feature :math:`K_m`
+    (:func:`nnkrr.features.rf_matvec`).  ``matvec`` is traced once per call.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> alpha, info = cg(lambda v: jnp.array([[1.0], [3.0]]) * v, jnp.array([2.0, 4.0]), 1.0)
+      >>> alpha.round(6)  # (diag(1, 3) + I)^-1 y
+      Array([1., 1.], dtype=float32)
+    """
+    y = jnp.asarray(y)
+    y = _as_targets("y", y, y.shape[0] if y.ndim else 0, _checks.float_dtype_of(y))
+    _checks.check_positive("lam", lam)
+    if tol is None:
+        tol = max(CG_TOL, 100 * float(jnp.finfo(y.dtype).eps))
+    _checks.check_positive("tol", tol)
+    maxiter = _checks.check_positive_int("maxiter", maxiter)
+    vector = y.ndim == 1
+    y2 = y[:, None] if vector else y
+    lam_ = jnp.asarray(lam, y.dtype)
+
+    @jax.jit
+    def run(y2, tol):
+        return _pcg(
+            lambda v: matvec(v) + lam_ * v,
+            None if preconditioner is None else preconditioner.apply,
+            y2,
+            tol,
+            maxiter,
+        )
+
+    alpha, info = run(y2, jnp.asarray(tol, y.dtype))
+    return (alpha[:, 0] if vector else alpha), info
+
+
+def nystrom_statistical_dimension(precond: Nystrom) -> jax.Array:
+    r""":math:`s_\lambda(\tilde K) = \sum_i \sigma_i / (\sigma_i + \lambda)` of the Nyström
+    approximation :math:`\tilde K = U U^\top` (:math:`\sigma_i` the eigenvalues of
+    :math:`U^\top U`): :math:`r - \lambda\,\mathrm{tr}\,C^{-1}`, from the stored factor of
+    :math:`C = \lambda I + U^\top U`; a lower bound of :math:`s_\lambda(K)` (:math:`\tilde K
+    \preceq K`)."""
+    r = precond.u.shape[1]
+    inv = jsl.solve_triangular(precond.chol_c, jnp.eye(r, dtype=precond.u.dtype), lower=True)
+    return r - precond.lam * jnp.sum(inv * inv)
+
+
+#: Rademacher probes of :func:`statistical_dimension_estimate`'s Hutchinson term.
+S_LAMBDA_PROBES = 16
+
+
+def statistical_dimension_estimate(precond: Nystrom, probes, solved) -> tuple[float, float]:
+    r""":math:`s_\lambda = \mathrm{tr}[K (K + \lambda I)^{-1}] = n - \lambda\,\mathrm{tr}(K +
+    \lambda I)^{-1}` without K's spectrum: the Nyström preconditioner P as a control variate
+    (its trace exact, :func:`nystrom_statistical_dimension`) and Hutchinson's estimator
+    (1989) for the rest,
+
+    .. math:: s_\lambda = s_\lambda(\tilde K) - \lambda\,
+              \mathbb{E}_z\big[z^\top\big((K + \lambda I)^{-1} - P^{-1}\big) z\big],
+
+    :math:`z` Rademacher (``probes``, (n, k)), ``solved`` = :math:`(K + \lambda I)^{-1}`
+    ``probes`` (one CG with the targets).  Returns the estimate and its standard error over
+    the k probes."""
+    terms = jnp.sum(probes * (solved - precond.apply(probes)), axis=0)  # (k,)
+    k = terms.shape[0]
+    base = nystrom_statistical_dimension(precond)
+    est = base - precond.lam * jnp.mean(terms)
+    se = precond.lam * jnp.std(terms, ddof=1) / np.sqrt(k) if k > 1 else jnp.nan
+    return float(est), float(se)
 
 
 # --------------------------------------------------------------------------- the choice

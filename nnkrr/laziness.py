@@ -104,13 +104,26 @@ def predicted_flips(
     width = _checks.check_positive_int("width", width)
     decay = _checks.check_number("decay", decay, positive=True)
     num = _checks.check_positive_int("num", num)
-    return float(_predicted_flips(key, x, beta, kappa / math.sqrt(width), decay, num))
+    chunk = min(num, max(1, FLIPS_CHUNK_ENTRIES // x.shape[0]))
+    return float(_predicted_flips(key, x, beta, kappa / math.sqrt(width), decay, num, chunk))
 
 
-@functools.partial(jax.jit, static_argnums=5)
-def _predicted_flips(key, x, beta, scale, decay, num):
+#: Monte Carlo draws per step of :func:`predicted_flips`: ``FLIPS_CHUNK_ENTRIES / n`` of them
+#: (at least 1), so a step's (draws, n) pre-activations stay at 128 MiB in float64.
+FLIPS_CHUNK_ENTRIES = 2**24
+
+
+@functools.partial(jax.jit, static_argnums=(5, 6))
+def _predicted_flips(key, x, beta, scale, decay, num, chunk):
     w = jax.random.normal(key, (num, x.shape[1]), x.dtype)
-    z = mm(w, x.T)  # (num, n): w . x_j
-    # u_j(w) = sum_i beta_i 1[w.x_i > 0] x_i.x_j
-    u = mm(jnp.where(z > 0, beta[None, :], 0), mm(x, x.T))
-    return 0.5 * jnp.mean(scale * jnp.abs(u) > decay * jnp.abs(z))
+    steps = -(-num // chunk)
+    w = jnp.pad(w, ((0, steps * chunk - num), (0, 0))).reshape(steps, chunk, -1)
+
+    def count(wc):  # padded draws (w = 0) have z = u = 0: never counted
+        z = mm(wc, x.T)  # (chunk, n): w . x_j
+        # u_j(w) = sum_i beta_i 1[w.x_i > 0] x_i.x_j, as ((1[.] beta) X) X^T: no (n, n) Gram
+        u = mm(mm(jnp.where(z > 0, beta[None, :], 0), x), x.T)
+        return jnp.sum(scale * jnp.abs(u) > decay * jnp.abs(z), dtype=jnp.int32)
+
+    total = jnp.sum(jax.lax.map(count, w).astype(x.dtype))
+    return 0.5 * total / (num * x.shape[0])

@@ -59,13 +59,32 @@ def _flips_prediction(problem, net, trained, *, centre, kappa, width, lam_time, 
     seeds = trained.f0_train.shape[0]
     if centre == "init":
         residuals = problem.y[:, None] - trained.f0_train.astype(jnp.float64).T
-        betas, decay = krr.solve(problem.factor, residuals).T, 1.0
+        betas, decay = problem.solve(residuals).T, 1.0
     else:
         betas, decay = [problem.beta] * seeds, math.exp(-lam_time)
     return [
         laziness.predicted_flips(key, problem.x, betas[s], kappa=kappa, width=width, decay=decay)
         for s in range(seeds)
     ]
+
+
+def _km_parts(problem, net, s: int, f0_train, f0_test, centre: str):
+    r"""``f_m`` and ``f_lin_inf`` of :func:`nnkrr.gap.decompose` on the matrix-free path: KRR
+    with :math:`\kappa^2 K_m` by :func:`nnkrr.krr.cg` on :meth:`Network.km_matvec
+    <nnkrr.models.Network.km_matvec>` (both right-hand sides in one CG), preconditioned by the
+    exact kernel's Nyström preconditioner (:math:`K_m \approx K`), predictions by matvecs."""
+    k2 = problem.kappa**2
+    ys = [problem.y] + ([problem.y - f0_train] if centre == "init" else [])
+    alpha, info = krr.cg(
+        lambda v: net.km_matvec(s, problem.x, v) / k2,
+        jnp.stack(ys, axis=1),
+        problem.lam / k2,
+        preconditioner=problem.preconditioner,
+    )
+    pred = net.km_matvec(s, problem.x, alpha / k2, rows=problem.x_test)
+    f_m = pred[:, 0]
+    f_lin_inf = f0_test + pred[:, 1] if centre == "init" else f_m
+    return f_m, f_lin_inf, info
 
 
 def measure(
@@ -96,7 +115,11 @@ def measure(
       flatness: the sampler's flatness statistic (recorded; NaN where it has none).
     """
     seeds = trained.f0_train.shape[0]
-    eps = features.spectral_epsilon(problem.k_train, net.km_train, problem.lam)  # one eigh
+    dense = net.km_train is not None
+    if dense:
+        eps = features.spectral_epsilon(problem.k_train, net.km_train, problem.lam)
+    else:  # it needs K and K_m stored (unavailable, said once by the job)
+        eps = [math.nan] * seeds
     f_star_rms = float(gap.rms(problem.f_star))
     krr_test_mse = float(jnp.mean((problem.f_star - problem.y_test) ** 2))
     ulp = float(jnp.finfo(dtype).eps)
@@ -116,18 +139,28 @@ def measure(
     state, out = trained.state, []
     for s in range(seeds):
         f_nn = trained.f_nn[s].astype(jnp.float64)
-        parts = gap.decompose(
-            f_star=problem.f_star,
-            km_train=net.km_train[s],
-            km_test=net.km_test[s],
-            y=problem.y,
-            lam=problem.lam,
-            f0_train=trained.f0_train[s].astype(jnp.float64),
-            f0_test=trained.f0_test[s].astype(jnp.float64),
-            f_lin=trained.f_lin[s].astype(jnp.float64),
-            f_nn=f_nn,
-            centre=centre,
-        )
+        f0_train = trained.f0_train[s].astype(jnp.float64)
+        f0_test = trained.f0_test[s].astype(jnp.float64)
+        f_lin = trained.f_lin[s].astype(jnp.float64)
+        if dense:
+            parts = gap.decompose(
+                f_star=problem.f_star,
+                km_train=net.km_train[s],
+                km_test=net.km_test[s],
+                y=problem.y,
+                lam=problem.lam,
+                f0_train=f0_train,
+                f0_test=f0_test,
+                f_lin=f_lin,
+                f_nn=f_nn,
+                centre=centre,
+            )
+            km_info = None
+        else:
+            f_m, f_lin_inf, km_info = _km_parts(problem, net, s, f0_train, f0_test, centre)
+            parts = gap.parts(
+                f_star=problem.f_star, f_m=f_m, f_lin_inf=f_lin_inf, f_lin=f_lin, f_nn=f_nn
+            )
         p0 = jax.tree.map(lambda a, s=s: a[s], net.variables["params"])
         pt = jax.tree.map(lambda a, s=s: a[s], state.params)
         abs_sum_rms = float(trained.abs_sum_rms[s])
@@ -144,6 +177,12 @@ def measure(
                 **{f"gap_{p}": float(gap.rms(parts[p])) for p in gap.PARTS},
                 "spectral_eps": float(eps[s]),
                 "s_lambda": problem.s_lambda,
+                "s_lambda_se": problem.s_lambda_se,
+                "krr_solver": problem.solver,
+                "krr_iterations": None if problem.info is None else int(problem.info.iterations),
+                "krr_residual": math.nan if problem.info is None else float(problem.info.residual),
+                "km_iterations": None if km_info is None else int(km_info.iterations),
+                "km_residual": math.nan if km_info is None else float(km_info.residual),
                 "flatness": flatness,
                 "weight_move": math.sqrt(_sum_sq(jax.tree.map(jnp.subtract, pt, p0)) / _sum_sq(p0)),
                 "pattern_flips": laziness.pattern_flips(

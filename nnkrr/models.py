@@ -497,7 +497,9 @@ class Network:
     with their kernels: the network, its linearisation, and :math:`\kappa^2 K_m`, the NTK
     of the initial network.
 
-    Shapes: ``km_train`` (seeds, n, n), ``km_test`` (seeds, n_t, n).
+    Shapes: ``km_train`` (seeds, n, n), ``km_test`` (seeds, n_t, n); both ``None`` when the
+    job is matrix-free (``kernels=False``): :meth:`km_matvec` applies :math:`\kappa^2 K_m`
+    from the feature draw (``samples``) instead.
     """
 
     module: nn.Module  # the network (its ``apply`` is trained)
@@ -510,6 +512,20 @@ class Network:
     abs_variables: dict  # ``variables`` with the readout by magnitude (the output sum's mass)
     backprop: str  # how its passes are computed: fused | autodiff (provenance)
     chunk: int | None
+    samples: object = None  # FeatureSample, leading seed axis (the paper's network only)
+    feature_kernels: tuple[str, ...] = ()  # K_m = sum of these random-feature kernels
+    kappa: float = 1.0
+
+    def km_matvec(self, seed: int, x: jax.Array, v: jax.Array, rows=None) -> jax.Array:
+        r""":math:`\kappa^2 K_m(\mathrm{rows}, X)\, v` of seed ``seed``'s draw without forming
+        :math:`K_m` (:func:`nnkrr.features.rf_matvec`; ``rows`` ``None``: x)."""
+        from nnkrr import features, sampling
+
+        if self.samples is None:
+            raise ValueError("km_matvec needs the feature draw (the paper's network)")
+        sample = sampling.FeatureSample(self.samples.w[seed], self.samples.scale[seed])
+        out = sum(features.rf_matvec(x, sample, v, k, rows=rows) for k in self.feature_kernels)
+        return self.kappa**2 * out
 
 
 def abs_readout(variables: dict, name: str) -> dict:
@@ -536,10 +552,12 @@ def two_layer_network(
     backprop: str | None,
     chunk: int | None,
     dtype,
+    kernels: bool = True,
 ) -> Network:
     """The paper's network from a feature draw (:func:`nnkrr.sampling.draw_first_layer`:
     ``sample.w`` (seeds, m', d), ``signs`` (seeds, m'); m' = width / 2 with ``symmetric``
-    pairs), its parameters cast to ``dtype``; :math:`K_m` from the float64 features."""
+    pairs), its parameters cast to ``dtype``; :math:`K_m` from the float64 features, stored
+    (``kernels``) or applied by :meth:`Network.km_matvec`."""
     from nnkrr import features, sampling
 
     kappa2 = kappa**2
@@ -547,7 +565,7 @@ def two_layer_network(
     if symmetric:
         w, c, a = jax.vmap(symmetric_pairs)(w, c, a)
     km_train, km_test = [], []
-    for s in range(w.shape[0]):
+    for s in range(w.shape[0] if kernels else 0):
         full = sampling.FeatureSample(w[s], c[s])
         km, kmt = features.rf_kernel(x, None, full), features.rf_kernel(x_test, x, full)
         if train_readout:
@@ -577,12 +595,15 @@ def two_layer_network(
         variables,
         module(True).apply,
         variables,
-        jnp.stack(km_train),
-        jnp.stack(km_test),
+        jnp.stack(km_train) if kernels else None,
+        jnp.stack(km_test) if kernels else None,
         lambda params: params["W"],
         abs_readout(variables, "a"),
         path,
         chunk,
+        samples=sampling.FeatureSample(w, c),
+        feature_kernels=("relu_ntk", "arccos1") if train_readout else ("relu_ntk",),
+        kappa=kappa,
     )
 
 
@@ -653,6 +674,9 @@ class Kind:
       pairs: symmetric init makes pairs (w, a), (w, -a): the width must be even.
       predicts_flips: whether :mod:`nnkrr.laziness` predicts its pattern flips (a function of
         the model config).
+      formula: ``formula(model) ->`` :class:`nnkrr.problem.Formula`, the exact kernel's closed
+        form for matrix-free jobs (``solver=cg``), or ``None``: the kind has none here and
+        its jobs store K.
     """
 
     network: Callable
@@ -660,6 +684,7 @@ class Kind:
     samplers: tuple[str, ...]
     pairs: bool
     predicts_flips: Callable[[dict], bool]
+    formula: Callable[[dict], object] | None = None
 
 
 def _seed_keys(cfg: dict) -> jax.Array:
@@ -667,7 +692,7 @@ def _seed_keys(cfg: dict) -> jax.Array:
     return jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(cfg["seeds"]))
 
 
-def _two_layer(cfg: dict, scale, x, x_test, dtype) -> tuple[Network, float]:
+def _two_layer(cfg: dict, scale, x, x_test, dtype, kernels: bool = True) -> tuple[Network, float]:
     from nnkrr import sampling
 
     reg, mdl, smp = cfg["regime"], cfg["model"], cfg["sampler"]
@@ -696,6 +721,7 @@ def _two_layer(cfg: dict, scale, x, x_test, dtype) -> tuple[Network, float]:
         backprop=mdl.get("backprop"),
         chunk=mdl.get("chunk"),
         dtype=dtype,
+        kernels=kernels,
     )
     return net, flatness
 
@@ -710,7 +736,7 @@ def _two_layer_kernel(model: dict, x, x_test):
     return k_train, k_test
 
 
-def _mlp(cfg: dict, scale, x, x_test, dtype) -> tuple[Network, float]:
+def _mlp(cfg: dict, scale, x, x_test, dtype, kernels: bool = True) -> tuple[Network, float]:
     mdl = cfg["model"]
     net = mlp_network(
         _seed_keys(cfg),
@@ -724,6 +750,31 @@ def _mlp(cfg: dict, scale, x, x_test, dtype) -> tuple[Network, float]:
         dtype=dtype,
     )
     return net, math.nan
+
+
+def _ntk_and_arccos1(x1, x2):
+    # the kernel of the network with its readout trained too: relu NTK + arc-cosine (order 1)
+    from nnkrr.kernels import _arccos1_formula, _relu_ntk_formula
+
+    return _relu_ntk_formula(x1, x2) + _arccos1_formula(x1, x2)
+
+
+def _half_square_norms(x):
+    return jnp.sum(x * x, axis=1) / 2
+
+
+def _square_norms(x):
+    return jnp.sum(x * x, axis=1)
+
+
+def _two_layer_formula(model: dict):
+    from nnkrr.kernels import _relu_ntk_formula
+    from nnkrr.problem import Formula
+
+    # the diagonals exactly: |x|^2 / 2 for each of the two kernels (u = 1)
+    if model["train_readout"]:
+        return Formula(_ntk_and_arccos1, _square_norms)
+    return Formula(_relu_ntk_formula, _half_square_norms)
 
 
 def _mlp_kernel(model: dict, x, x_test):
@@ -741,6 +792,7 @@ KINDS: dict[str, Kind] = {
         samplers=("gaussian", "leverage"),
         pairs=True,
         predicts_flips=lambda model: not model["train_readout"],
+        formula=_two_layer_formula,
     ),
     "mlp": Kind(
         network=_mlp,

@@ -5,9 +5,17 @@ For inputs X (n, d), targets Y (n,), output scale :math:`\kappa` and ridge :math
 .. math:: f^*(x) = \kappa^2 K(x, X) (\kappa^2 K + \lambda I)^{-1} Y, \qquad
           s_\lambda = \sum_i \frac{\mu_i}{\mu_i + \lambda},
 
-with :math:`\mu_i` the eigenvalues of :math:`\kappa^2 K`.  :func:`make_problem` factors
-:math:`\kappa^2 K + \lambda I` once (:func:`nnkrr.krr.factor`); every later solve with the
-same K (the residuals of the flips prediction) reuses it.
+with :math:`\mu_i` the eigenvalues of :math:`\kappa^2 K`.  Two paths, chosen once by
+:func:`nnkrr.krr.choose_solver` (``solver`` of the sweep config):
+
+* ``cholesky``: K stored, :math:`\kappa^2 K + \lambda I` factored once (:func:`nnkrr.krr.factor`;
+  every later solve with the same K, such as the flips prediction's, reuses it), its spectrum
+  by ``eigvalsh`` (:math:`s_\lambda` and :math:`\mu_{\min}` exact);
+* ``cg``: nothing n x n: :math:`(\kappa^2 K + \lambda I)^{-1}` applied by
+  :func:`nnkrr.krr.solve_cg` on the kernel's closed form with a Nyström preconditioner built
+  once; :math:`f^*` by row-block matvecs; :math:`s_\lambda` estimated
+  (:func:`nnkrr.krr.statistical_dimension_estimate`, its standard error kept) in the same CG
+  as the target; :math:`\mu_{\min}` not computed (the horizon takes its lower bound, 0).
 """
 
 from __future__ import annotations
@@ -23,16 +31,26 @@ from nnkrr import data as data_lib
 from nnkrr import krr
 from nnkrr.scale import Scale
 
-__all__ = ["Problem", "make_problem"]
+__all__ = ["Formula", "Problem", "make_problem"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Formula:
+    """A kernel's closed form for :func:`nnkrr.krr.kernel_matvec`: ``kernel(x1, x2) -> (n1, n2)``
+    and the exact ``diagonal(x) -> (n,)`` (module-level functions: static under jit)."""
+
+    kernel: Callable
+    diagonal: Callable | None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Problem:
-    """One job's data, exact kernels (times :math:`\\kappa^2`) and NTK-KRR target, float64.
+    """One job's data, exact kernel (times :math:`\\kappa^2`) and NTK-KRR target, float64.
 
     Shapes: ``x`` (n, d), ``y`` (n,), ``x_test`` (n_t, d), ``y_test`` (n_t,),
-    ``k_train`` (n, n), ``k_test`` (n_t, n), ``f_star`` (n_t,), ``beta`` (n,),
-    ``mu`` (n,) ascending.
+    ``f_star`` (n_t,), ``beta`` (n,); on the ``cholesky`` path ``k_train`` (n, n),
+    ``k_test`` (n_t, n) and ``factor``; on the ``cg`` path those are ``None`` and
+    ``formula``, ``preconditioner`` and ``info`` (the target's :class:`nnkrr.krr.CGInfo`) set.
     """
 
     dataset: data_lib.Dataset
@@ -41,33 +59,119 @@ class Problem:
     x_test: jax.Array
     y_test: jax.Array
     lam: float
-    k_train: jax.Array
-    k_test: jax.Array
-    factor: krr.Factor  # of k_train + lam I
-    beta: jax.Array  # (k_train + lam I)^-1 y
-    f_star: jax.Array  # k_test beta
-    mu: np.ndarray  # eigenvalues of k_train, ascending
+    kappa: float
+    solver: str  # cholesky | cg
+    beta: jax.Array  # (kappa^2 K + lam I)^-1 y
+    f_star: jax.Array  # kappa^2 K(x_test, X) beta
+    s_lambda: float
+    s_lambda_se: float  # standard error of an estimated s_lambda (0: exact)
+    mu_min: float  # smallest eigenvalue of kappa^2 K (0, its lower bound, on the cg path)
+    k_train: jax.Array | None = None
+    k_test: jax.Array | None = None
+    factor: krr.Factor | None = None  # of k_train + lam I
+    formula: Formula | None = None
+    preconditioner: krr.Nystrom | None = None
+    info: krr.CGInfo | None = None
 
-    @property
-    def s_lambda(self) -> float:
-        """The statistical dimension :math:`s_\\lambda = \\sum_i \\mu_i / (\\mu_i + \\lambda)`."""
-        return float(np.sum(self.mu / (self.mu + self.lam)))
+    def solve(self, y: jax.Array) -> jax.Array:
+        """:math:`(\\kappa^2 K + \\lambda I)^{-1} y` for ``y`` (n,) or (n, k): the stored factor,
+        or CG with the problem's preconditioner (to the default tolerance)."""
+        if self.factor is not None:
+            return krr.solve(self.factor, y)
+        return self._cg(y)[0]
+
+    def _cg(self, y):
+        k2 = self.kappa**2
+        alpha, info = krr.solve_cg(
+            self.x,
+            jnp.asarray(y) / k2,
+            self.lam / k2,
+            kernel=self.formula.kernel,
+            diagonal=self.formula.diagonal,
+            preconditioner=self.preconditioner,
+        )
+        return alpha, info
 
 
-def make_problem(ds: data_lib.Dataset, target: int, kernel: Callable, scale: Scale) -> Problem:
-    r"""The :class:`Problem` of data set ``ds``'s output column ``target`` for the exact
-    kernel ``kernel(x, x_test) -> (K, K_test)`` (a model kind's, ``nnkrr.models.KINDS[kind]
-    .kernel`` with its model config) at ``scale``: the kernel
-    :math:`\kappa^2 K` and the ridge :math:`\lambda = \kappa^2 \cdot \mathrm{ridge}`.
+def make_problem(
+    ds: data_lib.Dataset,
+    target: int,
+    kernel: Callable,
+    scale: Scale,
+    *,
+    solver: str = "cholesky",
+    formula: Formula | None = None,
+    rank: int = krr.NYSTROM_RANK,
+    key: jax.Array | None = None,
+) -> Problem:
+    r"""The :class:`Problem` of data set ``ds``'s output column ``target`` at ``scale``: the
+    kernel :math:`\kappa^2 K` and the ridge :math:`\lambda = \kappa^2 \cdot \mathrm{ridge}`.
+
+    Args:
+      ds, target: the data set and the column of Y.
+      kernel: ``kernel(x, x_test) -> (K, K_test)``, the exact kernel (a model kind's,
+        ``nnkrr.models.KINDS[kind].kernel`` with its model config); the ``cholesky`` path.
+      scale: the job's :class:`nnkrr.scale.Scale`.
+      solver: ``cholesky`` or ``cg`` (:func:`nnkrr.krr.choose_solver` resolves ``auto``).
+      formula: the kernel's closed form (the ``cg`` path; the model kind's ``formula``).
+      rank: the ``cg`` path's Nyström landmarks (at most n).
+      key: the landmarks' and the :math:`s_\lambda` probes' key (default ``key(0)``).
 
     Needs ``jax_enable_x64`` (the references are float64)."""
     x, xt = jnp.asarray(ds.x_train, jnp.float64), jnp.asarray(ds.x_test, jnp.float64)
     y = jnp.asarray(ds.y_train[:, target], jnp.float64)
     yt = jnp.asarray(ds.y_test[:, target], jnp.float64)
-    k_train, k_test = kernel(x, xt)
     kappa, lam = scale.kappa, scale.lam
-    k_train, k_test = kappa**2 * k_train, kappa**2 * k_test
-    fac = krr.factor(k_train, lam)
-    beta = krr.solve(fac, y)
-    mu = np.linalg.eigvalsh(np.asarray(k_train))
-    return Problem(ds, x, y, xt, yt, lam, k_train, k_test, fac, beta, krr.predict(k_test, beta), mu)
+    common = dict(dataset=ds, x=x, y=y, x_test=xt, y_test=yt, lam=lam, kappa=kappa)
+    if solver == "cholesky":
+        k_train, k_test = kernel(x, xt)
+        k_train, k_test = kappa**2 * k_train, kappa**2 * k_test
+        fac = krr.factor(k_train, lam)
+        beta = krr.solve(fac, y)
+        mu = np.linalg.eigvalsh(np.asarray(k_train))
+        return Problem(
+            **common,
+            solver=solver,
+            beta=beta,
+            f_star=krr.predict(k_test, beta),
+            s_lambda=float(np.sum(mu / (mu + lam))),
+            s_lambda_se=0.0,
+            mu_min=float(mu[0]),
+            k_train=k_train,
+            k_test=k_test,
+            factor=fac,
+        )
+    if solver != "cg":
+        raise ValueError(f"solver must be 'cholesky' or 'cg', got {solver!r}")
+    if formula is None:
+        raise ValueError("solver='cg' needs the kernel's closed form (formula)")
+    key = jax.random.key(0) if key is None else key
+    k_landmarks, k_probes = jax.random.split(key)
+    ridge = lam / kappa**2  # KRR with (kappa^2 K, lam) is KRR with (K, ridge)
+    precond = krr.nystrom(k_landmarks, x, ridge, rank, kernel=formula.kernel)
+    probes = jax.random.rademacher(k_probes, (x.shape[0], krr.S_LAMBDA_PROBES), jnp.float64)
+    alpha, info = krr.solve_cg(
+        x,
+        jnp.concatenate([y[:, None], probes], axis=1),
+        ridge,
+        kernel=formula.kernel,
+        diagonal=formula.diagonal,
+        preconditioner=precond,
+    )
+    beta = alpha[:, 0] / kappa**2
+    s_lam, s_se = krr.statistical_dimension_estimate(precond, probes, alpha[:, 1:])
+    f_star = kappa**2 * krr.kernel_matvec(
+        x, beta, kernel=formula.kernel, diagonal=formula.diagonal, rows=xt
+    )
+    return Problem(
+        **common,
+        solver=solver,
+        beta=beta,
+        f_star=f_star,
+        s_lambda=s_lam,
+        s_lambda_se=s_se,
+        mu_min=0.0,
+        formula=formula,
+        preconditioner=precond,
+        info=info,
+    )

@@ -71,7 +71,16 @@ COLUMNS: dict[str, str] = {
     "gap_opt": "RMS of the finite-training-time part",
     "gap_nonlin": "RMS of f_nn(T) - f_lin(T), the network vs its linearisation",
     "spectral_eps": "spectral error eps of kappa^2 K_m against kappa^2 K at lambda",
-    "s_lambda": "statistical dimension s_lambda of kappa^2 K at lambda",
+    "s_lambda": "statistical dimension s_lambda of kappa^2 K at lambda (estimated on the cg path: "
+    "nnkrr.krr.statistical_dimension_estimate)",
+    "s_lambda_se": "standard error of an estimated s_lambda (0: exact, from K's eigenvalues)",
+    "krr_solver": "how the NTK-KRR target was solved: cholesky (K stored) | cg (matrix-free; "
+    "then nothing n x n is held and spectral_eps is NaN) (the sweep's solver key)",
+    "krr_iterations": "CG iterations of the target's solve (null for cholesky)",
+    "krr_residual": "its final relative residual (NaN for cholesky)",
+    "km_iterations": "CG iterations of the seed's K_m ridge solves (gap_kernel, gap_init; null "
+    "for cholesky)",
+    "km_residual": "their final relative residual (NaN for cholesky)",
     "flatness": "sup score / s_lambda of the leverage function (leverage rows; NaN otherwise)",
     "weight_move": "||theta(T) - theta(0)|| / ||theta(0)||",
     "pattern_flips": "fraction of (neuron, training point) activation patterns flipped by T",

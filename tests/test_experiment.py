@@ -209,7 +209,9 @@ def test_presets_share_the_ntk_krr_target():
 # The golden jobs: their rows were recorded (tests/golden/job_rows.parquet, one table, a
 # `case` column) by the job code before it became a pipeline of stages (commit 9a714c2);
 # the `step_path` column was added later, "generic" in every case (m d < 2^20 weights in
-# each, below nnkrr.train.FUSED_GD_MIN_WEIGHTS: the fused step is not taken unasked).
+# each, below nnkrr.train.FUSED_GD_MIN_WEIGHTS: the fused step is not taken unasked), and the
+# solver columns (s_lambda_se ... km_residual) later still, with the values of the Cholesky
+# path every golden job takes (0, "cholesky", null, NaN).
 # Integer, boolean and string columns must stay exactly; floating-point ones within
 # GOLDEN_RTOL of the training dtype (BLAS kernels differ between CPUs of one machine kind in
 # the last bits: OpenBLAS drives an AMD EPYC with SkylakeX kernels, other CPUs with Haswell
@@ -340,3 +342,44 @@ def test_per_sample_ridge_rows_equal_explicit_ridge_rows():
     explicit = experiment.run(experiment.compose([*TINY, "ridge=0.3"]))  # 12 * 0.025
     pd.testing.assert_frame_equal(family.drop(columns="wall_s"), explicit.drop(columns="wall_s"))
     assert family.ridge[0] == 0.3 and family.lam[0] == 0.3
+
+
+#: A job small enough for the stored path, with a Nyström preconditioner of far fewer
+#: landmarks than points, so the matrix-free path's CGs iterate.
+MATRIX_FREE = [
+    "data.n_train=300", "data.n_test=40", "data.dim=5", "model.width=128", "seeds=2",
+    "train.max_steps=300", "rank=40",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [[], ["regime=paper", "data=cone"], ["sampler=leverage"],
+     ["model.train_readout=true", "dtype=float64"]],
+    ids=["lazy", "paper_cone", "leverage", "readout"],
+)  # fmt: skip
+def test_matrix_free_job_equals_the_stored_one(extra):
+    """solver=cg holds no n x n matrix and gives the rows of solver=cholesky: the target, the
+    schedule, the gap's parts (both K_m ridge solves by CG on feature matvecs) and the flips
+    prediction to the solvers' tolerance; s_lambda within 4 of its standard errors; spectral_eps
+    NaN, and the solvers' columns say what ran."""
+    stored = experiment.run(experiment.compose(MATRIX_FREE + extra + ["solver=cholesky"]))
+    free = experiment.run(experiment.compose(MATRIX_FREE + extra + ["solver=cg"]))
+    assert (stored.krr_solver == "cholesky").all() and (free.krr_solver == "cg").all()
+    assert stored.krr_iterations.isna().all() and stored.s_lambda_se.eq(0).all()
+    assert (free.krr_iterations > 1).all() and (free.km_iterations > 1).all()
+    assert (free.krr_residual < 1e-7).all() and (free.km_residual < 1e-7).all()
+    assert free.spectral_eps.isna().all() and stored.spectral_eps.notna().all()
+    for column in ("steps", "learning_rate", "f_star_rms", "krr_test_mse", "weight_move",
+                   "pattern_flips", "pattern_flips_pred", "nn_test_mse"):  # fmt: skip
+        np.testing.assert_allclose(free[column], stored[column], rtol=1e-6, err_msg=column)
+    for part in ("gap_rms", "gap_kernel", "gap_init", "gap_opt", "gap_nonlin"):
+        scale = stored[["gap_rms", "roundoff"]].max(axis=1)
+        np.testing.assert_array_less(np.abs(free[part] - stored[part]), 1e-6 * scale + 1e-12)
+    assert (np.abs(free.s_lambda - stored.s_lambda) < 4 * free.s_lambda_se).all()
+    assert (free.s_lambda_se < 0.05 * stored.s_lambda).all()
+
+
+def test_matrix_free_needs_a_closed_form_kernel():
+    with pytest.raises(experiment.ConfigError, match="solver must be cholesky or auto for model=mlp"):
+        experiment.run(experiment.compose(["model=mlp", "solver=cg"]))

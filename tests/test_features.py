@@ -183,3 +183,37 @@ def test_spectral_epsilon_batch_equals_single(x64):
     assert batch.shape == (3,)
     for i in range(3):
         np.testing.assert_allclose(batch[i], features.spectral_epsilon(k, k_ms[i], 0.1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+@pytest.mark.parametrize("outputs", [None, 3])
+def test_rf_matvec_equals_the_explicit_features_product(x64, name, outputs):
+    """K_m v and K_m(rows, X) v without K_m: equal to the (n, m, P) feature tensor's product
+    in NumPy, for any chunk (one that does not divide m too)."""
+    spec = KERNELS[name]
+    x, rows = small_data(0, n=40), small_data(1, n=9)
+    w = spec.sample_base(jax.random.key(3), 50, 4, jnp.float64)
+    scale = jax.random.uniform(jax.random.key(4), (50,), jnp.float64, 0.5, 2.0)
+    sample = sampling.FeatureSample(w, scale)
+    v = np.random.default_rng(5).standard_normal((40,) if outputs is None else (40, outputs))
+    phi = np.asarray(spec.features(jnp.asarray(x), w))
+    phi_rows = np.asarray(spec.features(jnp.asarray(rows), w))
+    c2 = np.asarray(scale) ** 2 / 50
+    km, km_rows = (np.einsum("irp,r,jrp->ij", p, c2, phi) for p in (phi, phi_rows))
+    for chunk in (7, 50, None):
+        got = features.rf_matvec(x, sample, v, name, chunk=chunk)
+        assert got.shape == v.shape
+        np.testing.assert_allclose(got, km @ v, rtol=1e-10, atol=1e-12)
+        got = features.rf_matvec(x, sample, v, name, rows=rows, chunk=chunk)
+        np.testing.assert_allclose(got, km_rows @ v, rtol=1e-10, atol=1e-12)
+
+
+def test_largest_eigenvalue_equals_eigvalsh_and_refuses_an_unconverged_one(x64):
+    x = small_data(2, n=300)
+    k = kernels.relu_ntk_closed_form(x)
+    top = float(np.linalg.eigvalsh(np.asarray(k))[-1])
+    got = features.largest_eigenvalue(lambda v: k @ v, 300, jnp.float64)
+    np.testing.assert_allclose(got, top, rtol=1e-6)
+    flat = jnp.linspace(1.0, 1.001, 300) + 0.2 * jnp.cos(jnp.arange(300.0))  # no gap at the top
+    with pytest.raises(ValueError, match="did not converge in 2 steps"):
+        features.largest_eigenvalue(lambda v: flat * v, 300, jnp.float64, steps=2)

@@ -239,3 +239,41 @@ def test_matrix_free_bad_inputs_name_the_argument(call, message):
     x, _, y = problem(6, n=20)
     with pytest.raises(ValueError, match=f"^{message}"):
         call(x, y)
+
+
+@pytest.mark.parametrize("outputs", [None, 2])
+def test_cg_on_an_operator_equals_the_dense_solve(x64, outputs):
+    """krr.cg with a matvec closure: the same answer as NumPy's solve, to its tolerance."""
+    x, _, y = problem(6, n=300, outputs=outputs)
+    k = np.asarray(kernels.relu_ntk_closed_form(x))
+    kj = jnp.asarray(k)
+    pre = krr.nystrom(jax.random.key(1), x, 0.05, 40)
+    alpha, info = krr.cg(lambda v: kj @ v, y, 0.05, preconditioner=pre, tol=1e-11)
+    assert alpha.shape == y.shape and bool(info.converged) and int(info.iterations) > 1
+    exact = np.linalg.solve(k + 0.05 * np.eye(300), y)
+    np.testing.assert_allclose(alpha, exact, rtol=1e-7, atol=1e-8 * np.abs(exact).max())
+
+
+@pytest.mark.parametrize("lam", [1e-2, 1.0])
+def test_s_lambda_estimate_is_unbiased_and_its_nystrom_part_a_lower_bound(x64, lam):
+    """s_lambda(U U^T) = sum sigma/(sigma + lam) from U's singular values (NumPy) and below
+    K's s_lambda; the control-variate Hutchinson estimate within 4 of its standard errors of
+    the exact s_lambda (eigvalsh), over 5 probe keys, and its mean over them within 4 / sqrt(5)."""
+    x, _, _ = problem(7, n=500, d=6)
+    k = np.asarray(kernels.relu_ntk_closed_form(x))
+    mu = np.linalg.eigvalsh(k)
+    exact = np.sum(mu / (mu + lam))
+    pre = krr.nystrom(jax.random.key(2), x, lam, 50)
+    sigma = np.linalg.svd(np.asarray(pre.u), compute_uv=False) ** 2
+    nys = float(krr.nystrom_statistical_dimension(pre))
+    np.testing.assert_allclose(nys, np.sum(sigma / (sigma + lam)), rtol=1e-9)
+    assert nys < exact
+    ests, ses = [], []
+    for seed in range(5):
+        z = jax.random.rademacher(jax.random.key(10 + seed), (500, 16), jnp.float64)
+        solved = jnp.asarray(np.linalg.solve(k + lam * np.eye(500), np.asarray(z)))
+        est, se = krr.statistical_dimension_estimate(pre, z, solved)
+        assert abs(est - exact) < 4 * se and se < 0.05 * exact
+        ests.append(est)
+        ses.append(se)
+    assert abs(np.mean(ests) - exact) < 4 * np.mean(ses) / np.sqrt(5)

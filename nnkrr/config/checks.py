@@ -274,6 +274,11 @@ def _cross_check_sweep(cfg: dict) -> None:
             f"sampler must be {' or '.join(kind.samplers)} for model={mdl['kind']} (the "
             f"samplers it is defined for), got {smp['name']!r}"
         )
+    if cfg["solver"] == "cg" and kind.formula is None:
+        raise ConfigError(
+            f"solver must be cholesky or auto for model={mdl['kind']} (its kernel has no closed "
+            "form here for the matrix-free path), got 'cg'"
+        )
     if kind.pairs and reg["symmetric"] and mdl["width"] % 2:
         raise ConfigError(
             "model.width must be even with regime.symmetric=true (pairs (w, a), "

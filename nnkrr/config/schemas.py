@@ -314,6 +314,21 @@ class MLP:
 MODEL_SCHEMAS = {"two_layer": TwoLayer, "mlp": MLP}
 
 
+def _solver_field(stored: str):
+    """The ``solver`` key of the entry points that solve NTK-KRR (one doc, one rule)."""
+    return _f(
+        "auto",
+        f"cholesky ({stored}) | cg (matrix-free: nnkrr.krr.solve_cg, Nystrom-preconditioned) | "
+        "auto: cholesky while K and its factor fit half the device's memory and, on CPUs, n is "
+        "below the measured crossover (nnkrr.krr.choose_solver)",
+        one_of(*SOLVERS),
+    )
+
+
+def _rank_field():
+    return _f(NYSTROM_RANK, "cg: landmarks of its Nystrom preconditioner (at most n)", at_least(1))
+
+
 @dataclasses.dataclass
 class Sweep:
     """One job of the width sweep (``experiments/sweep.py``, :func:`nnkrr.experiment.run`)."""
@@ -342,6 +357,11 @@ class Sweep:
     dtype: str = _f(
         "float32", "training dtype; kernels, KRR references and eps are float64", one_of(*DTYPES)
     )
+    solver: str = _solver_field(
+        "K, K_m and their factors stored; spectral_eps exact. cg holds nothing n x n: K_m by "
+        "feature matvecs, s_lambda estimated, spectral_eps NaN"
+    )
+    rank: int = _rank_field()
     checkpoint_s: float | None = _f(
         300.0,
         "seconds of training between checkpoints in the job directory (0: every segment; "
@@ -411,16 +431,8 @@ class KRR:
         POSITIVE,
     )
     x64: bool = _f(True, "float64 kernels and Cholesky (float32 when false)")
-    solver: str = _f(
-        "auto",
-        "cholesky (K stored and factored) | cg (matrix-free: nnkrr.krr.solve_cg, Nystrom-"
-        "preconditioned) | auto: cholesky while K and its factor fit half the device's memory "
-        "and, on CPUs, n is below the measured crossover (nnkrr.krr.choose_solver)",
-        one_of(*SOLVERS),
-    )
-    rank: int = _f(
-        NYSTROM_RANK, "cg: landmarks of its Nystrom preconditioner (at most n)", at_least(1)
-    )
+    solver: str = _solver_field("K stored and factored")
+    rank: int = _rank_field()
     batch_size: int | None = _f(
         None, "nt.batch block side; null batches automatically for large n", at_least(1)
     )
