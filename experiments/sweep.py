@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 import hydra
 from omegaconf import DictConfig
 
-from experiments import checkpoint, cli, results
+from experiments import cache, checkpoint, cli, results
 from nnkrr import experiment
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,14 @@ def main(cfg: DictConfig) -> str | None:
     store = checkpoint.JobCheckpoints(out, checkpoint.fingerprint(job), job["checkpoint_s"])
     try:
         with checkpoint.active(store):
-            frame = experiment.run(job, progress=progress, checked=True, checkpoints=store)
+            frame = experiment.run(
+                job,
+                progress=progress,
+                checked=True,
+                checkpoints=store,
+                # the sweep's jobs share a matrix-free target (experiments/cache.py)
+                cache=cache.TargetCache(out.parent / ".targets") if multirun else None,
+            )
     except Exception as err:
         if multirun:  # the sweep goes on; GatherResults reports this job in failures.csv
             log.exception("job failed: %s", err)

@@ -74,6 +74,18 @@ def load_data(cfg: dict):
         raise ConfigError(f"data.{err}") from None
 
 
+class _Stages:
+    """Logs each stage's seconds (``nnkrr.experiment`` at INFO: ``stage training: 12.3 s``)."""
+
+    def __init__(self, start: float):
+        self.last = start
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        _log.info("stage %s: %.1f s", name, now - self.last)
+        self.last = now
+
+
 def solver_of(cfg: dict, n: int, d: int) -> str:
     """The job's KRR path, ``cholesky`` or ``cg``: the config's ``solver``, ``auto`` resolved by
     :func:`nnkrr.krr.choose_solver` (a model kind without a closed-form kernel stays on
@@ -90,7 +102,7 @@ def _largest_km_eigenvalue(net, x) -> float:
         return float(jnp.max(jnp.linalg.eigvalsh(net.km_train)[:, -1]))
     seeds = net.samples.w.shape[0]
     return max(
-        features.largest_eigenvalue(lambda v, s=s: net.km_matvec(s, x, v), x.shape[0], x.dtype)
+        features.largest_eigenvalue(net.km_operator(s, x), x.shape[0], x.dtype)
         for s in range(seeds)
     )
 
@@ -164,6 +176,7 @@ def run(
     progress: Callable[[str, int, int], None] | None = None,
     checked: bool = False,
     checkpoints=None,
+    cache=None,
 ) -> pd.DataFrame:
     """Run one job of the width sweep and return its rows (one per seed).
 
@@ -175,6 +188,9 @@ def run(
       checkpoints: where training saves its segments and resumes from them (an object
         whose ``stage(label)`` is a :class:`nnkrr.train.Checkpointer`, such as
         ``experiments.checkpoint.JobCheckpoints``); the rows are the same with or without.
+      cache: where the matrix-free path keeps its solved target for the other jobs of a
+        sweep (``get``/``put`` of :class:`nnkrr.problem.Solved`, such as
+        ``experiments.cache.TargetCache``); the rows are the same with or without.
 
     Returns:
       A DataFrame with the columns of :data:`nnkrr.row.COLUMNS` (and the data set's
@@ -188,6 +204,7 @@ def run(
     cfg = cfg if checked else check(cfg)
     _require_x64()
     start = time.perf_counter()
+    stage = _Stages(start)
     ds = load_data(cfg)
     if not cfg["target"] < ds.n_outputs:
         raise ConfigError(
@@ -207,7 +224,9 @@ def run(
         formula=None if kind.formula is None else kind.formula(cfg["model"]),
         rank=cfg["rank"],
         key=jax.random.fold_in(jax.random.key(cfg["seed"]), 2**28),
+        cache=cache,
     )
+    stage("problem")
     if solver == "cg":
         _log.info(
             "n = %d: solver=cg, nothing n x n is held; spectral_eps is unavailable (it needs K "
@@ -215,8 +234,11 @@ def run(
             ds.n_train,
         )
     net, flatness = kind.network(cfg, scale, prob.x, prob.x_test, dtype, solver == "cholesky")
+    stage("network")
+    lam_max = _largest_km_eigenvalue(net, prob.x)
+    stage("lambda_max")
     sched = train.schedule(
-        _largest_km_eigenvalue(net, prob.x),
+        lam_max,
         prob.mu_min,
         lam,
         learning_rate=trn["learning_rate"],
@@ -230,6 +252,7 @@ def run(
     )
     step = train.gd_step(net.module, tcfg, prob.x.shape[-1])
     trained = train_networks(net, prob, tcfg, trn["segments"], dtype, progress, checkpoints, step)
+    stage("training")
     measured = measurements.measure(
         prob,
         net,
@@ -243,5 +266,6 @@ def run(
         flatness=flatness,
         flips_key=jax.random.fold_in(jax.random.key(cfg["seed"]), 2**30),
     )
+    stage("measurements")
     base = row.provenance(cfg, scale, ds, net.backprop, net.chunk, step.name)
     return pd.DataFrame(row.rows(base, sched, lam, measured, time.perf_counter() - start))

@@ -78,7 +78,8 @@ class FeatureKernel:
       fast_scores: ``(aux, x, w) -> score (m,)``, a faster exact score; ``None`` uses
         the generic tr[Phi^T A Phi].
       gram_matvec: ``(x_rows, x, w, c2, v) -> sum_r c2_r phi(x_rows, w_r) phi(x, w_r)^T v``
-        for ``v`` (n, k), in O((n_rows + n) m (P + k)) without an (n_rows, n) block;
+        for ``v`` (n, k), in O((n_rows + n) m (P + k)) without an (n_rows, n) block
+        (``x_rows`` ``None``: x, its features computed once);
         ``None`` falls back to :attr:`features` (:func:`rf_matvec`).
     """
 
@@ -122,7 +123,8 @@ def _relu_ntk_gram_matvec(x_rows, x, w, c2, v):
     n, k = v.shape
     s = (mm(x, w.T) >= 0).astype(x.dtype)  # (n, chunk) activation patterns
     t = mm(s.T, (v[:, :, None] * x[:, None, :]).reshape(n, -1)) * c2[:, None]  # (chunk, k d)
-    s_rows = (mm(x_rows, w.T) >= 0).astype(x.dtype)
+    s_rows = s if x_rows is None else (mm(x_rows, w.T) >= 0).astype(x.dtype)
+    x_rows = x if x_rows is None else x_rows
     out = mm(s_rows, t).reshape(x_rows.shape[0], k, -1)
     return jnp.sum(out * x_rows[:, None, :], axis=2)
 
@@ -188,7 +190,9 @@ def _arccos1_gram(x1, x2, w, c2):
 
 
 def _arccos1_gram_matvec(x_rows, x, w, c2, v):
-    return mm(jax.nn.relu(mm(x_rows, w.T)), c2[:, None] * mm(jax.nn.relu(mm(x, w.T)).T, v))
+    phi = jax.nn.relu(mm(x, w.T))
+    phi_rows = phi if x_rows is None else jax.nn.relu(mm(x_rows, w.T))
+    return mm(phi_rows, c2[:, None] * mm(phi.T, v))
 
 
 def _arccos1_bound(x, a, lam_max_a):
@@ -349,8 +353,10 @@ RF_MATVEC_ENTRIES = 2**23
 
 
 def _generic_gram_matvec(spec: FeatureKernel, x_rows, x, w, c2, v):
-    t = jnp.einsum("irp,ik->rkp", spec.features(x, w), v, precision=HIGHEST) * c2[:, None, None]
-    return jnp.einsum("jrp,rkp->jk", spec.features(x_rows, w), t, precision=HIGHEST)
+    phi = spec.features(x, w)
+    t = jnp.einsum("irp,ik->rkp", phi, v, precision=HIGHEST) * c2[:, None, None]
+    phi_rows = phi if x_rows is None else spec.features(x_rows, w)
+    return jnp.einsum("jrp,rkp->jk", phi_rows, t, precision=HIGHEST)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 6))
@@ -365,7 +371,8 @@ def _rf_matvec(spec: FeatureKernel, x_rows, x, w, scale, v, chunk: int):
     def body(acc, wc):
         return acc + apply(x_rows, x, wc[0], wc[1], v), None
 
-    total, _ = jax.lax.scan(body, jnp.zeros((x_rows.shape[0], v.shape[1]), x.dtype), (w, c2))
+    n_rows = x.shape[0] if x_rows is None else x_rows.shape[0]
+    total, _ = jax.lax.scan(body, jnp.zeros((n_rows, v.shape[1]), x.dtype), (w, c2))
     return total / m
 
 
@@ -402,8 +409,9 @@ def rf_matvec(
     """
     spec = get_kernel(kernel)
     x = _checks.as_matrix("x", x)
-    rows = x if rows is None else _checks.as_matrix("rows", rows, dtype=x.dtype)
-    _checks.check_same_features("rows", rows, "x", x)
+    if rows is not None:  # None: x itself, its features computed once per chunk
+        rows = _checks.as_matrix("rows", rows, dtype=x.dtype)
+        _checks.check_same_features("rows", rows, "x", x)
     w = _checks.as_matrix("sample.w", sample.w, dtype=x.dtype)
     scale = _checks.as_matrix("sample.scale", sample.scale, dtype=x.dtype, ndim=1)
     _checks.check_same_features("x", x, "sample.w", w)
@@ -481,7 +489,8 @@ TOP_EIGENVALUE_TOL = 1e-3
 def largest_eigenvalue(matvec: Callable, n: int, dtype, *, steps: int = TOP_EIGENVALUE_STEPS):
     """The largest |eigenvalue| of the symmetric operator ``matvec`` ((n,) -> (n,)) by
     ``steps`` Lanczos steps (:func:`_lanczos`, from ``normal(key(0))``), for a PSD operator its
-    largest eigenvalue (a Ritz value: from below).
+    largest eigenvalue (a Ritz value: from below).  As in :func:`nnkrr.krr.cg`, a
+    :class:`jax.tree_util.Partial` ``matvec`` is compiled once per shape.
 
     Raises:
       ValueError: when the relative Ritz residual is above :data:`TOP_EIGENVALUE_TOL`.
@@ -494,7 +503,10 @@ def largest_eigenvalue(matvec: Callable, n: int, dtype, *, steps: int = TOP_EIGE
     """
     steps = min(_checks.check_positive_int("steps", steps), n)
     v0 = jax.random.normal(jax.random.key(0), (n,), dtype)
-    value, residual = jax.jit(lambda v: _lanczos(matvec, v, steps))(v0)
+    if isinstance(matvec, jax.tree_util.Partial):
+        value, residual = _lanczos_jit(matvec, v0, steps)
+    else:  # a closure: traced and compiled on each call
+        value, residual = jax.jit(lambda v: _lanczos(matvec, v, steps))(v0)
     value, residual = float(value), float(residual)
     if residual > TOP_EIGENVALUE_TOL * max(value, np.finfo(np.dtype(dtype)).tiny):
         raise ValueError(
@@ -502,6 +514,9 @@ def largest_eigenvalue(matvec: Callable, n: int, dtype, *, steps: int = TOP_EIGE
             f"residual {residual / value:.2g} > {TOP_EIGENVALUE_TOL:g})"
         )
     return value
+
+
+_lanczos_jit = jax.jit(_lanczos, static_argnums=2)
 
 
 @functools.partial(jax.jit, static_argnames="steps")

@@ -458,7 +458,10 @@ def cg(
     :math:`M v` = ``matvec(v)`` (``v`` of shape (n, k)): the preconditioned conjugate gradients
     of :func:`solve_cg` (same ``tol``, ``maxiter``, :class:`CGInfo`), for kernels without a
     closed form here, such as the random-feature :math:`K_m`
-    (:func:`nnkrr.features.rf_matvec`).  ``matvec`` is traced once per call.
+    (:func:`nnkrr.features.rf_matvec`).  Pass ``matvec`` as a :class:`jax.tree_util.Partial`
+    of a module-level function and its arrays: the arrays are then arguments of one compiled
+    program, reused for every operator of the same shapes (a closure is traced and compiled
+    again on each call, its arrays embedded as constants).
 
     Example:
       >>> import jax.numpy as jnp
@@ -475,20 +478,25 @@ def cg(
     maxiter = _checks.check_positive_int("maxiter", maxiter)
     vector = y.ndim == 1
     y2 = y[:, None] if vector else y
-    lam_ = jnp.asarray(lam, y.dtype)
-
-    @jax.jit
-    def run(y2, tol):
-        return _pcg(
-            lambda v: matvec(v) + lam_ * v,
-            None if preconditioner is None else preconditioner.apply,
-            y2,
-            tol,
-            maxiter,
-        )
-
-    alpha, info = run(y2, jnp.asarray(tol, y.dtype))
+    args = (y2, jnp.asarray(lam, y.dtype), preconditioner, jnp.asarray(tol, y.dtype), maxiter)
+    if isinstance(matvec, jax.tree_util.Partial):
+        alpha, info = _cg_operator_jit(matvec, *args)
+    else:  # a closure: traced and compiled on each call, its arrays embedded as constants
+        alpha, info = jax.jit(_cg_operator, static_argnums=(0, 5))(matvec, *args)
     return (alpha[:, 0] if vector else alpha), info
+
+
+def _cg_operator(matvec, y, lam, precond, tol, maxiter):
+    return _pcg(
+        lambda v: matvec(v) + lam * v,
+        None if precond is None else precond.apply,
+        y,
+        tol,
+        maxiter,
+    )
+
+
+_cg_operator_jit = jax.jit(_cg_operator, static_argnames="maxiter")
 
 
 def nystrom_statistical_dimension(precond: Nystrom) -> jax.Array:

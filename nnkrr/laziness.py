@@ -53,16 +53,19 @@ from nnkrr._linalg import mm
 __all__ = ["pattern_flips", "predicted_flips"]
 
 
-def pattern_flips(x, w0, wt, block: int = 16384) -> float:
+def pattern_flips(x, w0, wt, block: int | None = None) -> float:
     r"""Fraction of pairs (i, r) whose pattern :math:`1[w_r^\top x_i > 0]` differs between
     ``w0`` and ``wt`` (both ``(m, d)``), counted ``block`` neurons at a time (no ``(n, m)``
-    intermediate larger than ``(n, block)``)."""
+    intermediate larger than ``(n, block)``; ``None``: :data:`FLIPS_CHUNK_ENTRIES` / n, at
+    most 16,384)."""
     x = _checks.as_matrix("x", x)
     w0, wt = _checks.as_matrix("w0", w0), _checks.as_matrix("wt", wt)
     if w0.shape != wt.shape:
         raise ValueError(f"w0 and wt must have the same shape, got {w0.shape} and {wt.shape}")
     _checks.check_same_features("x", x, "w0", w0)
     m = w0.shape[0]
+    if block is None:
+        block = min(16384, max(1, FLIPS_CHUNK_ENTRIES // x.shape[0]))
     block = min(_checks.check_positive_int("block", block), m)
     counts = np.asarray(_count_flips(x, w0, wt, block), np.int64)  # per block: no overflow
     return float(counts.sum()) / (x.shape[0] * m)

@@ -73,15 +73,16 @@ def _km_parts(problem, net, s: int, f0_train, f0_test, centre: str):
     with :math:`\kappa^2 K_m` by :func:`nnkrr.krr.cg` on :meth:`Network.km_matvec
     <nnkrr.models.Network.km_matvec>` (both right-hand sides in one CG), preconditioned by the
     exact kernel's Nyström preconditioner (:math:`K_m \approx K`), predictions by matvecs."""
-    k2 = problem.kappa**2
     ys = [problem.y] + ([problem.y - f0_train] if centre == "init" else [])
-    alpha, info = krr.cg(
-        lambda v: net.km_matvec(s, problem.x, v) / k2,
+    # The preconditioner P approximates K + ridge I, so kappa^2 P approximates kappa^2 K_m +
+    # lam I; a constant factor does not change CG's iterates.
+    beta, info = krr.cg(
+        net.km_operator(s, problem.x),
         jnp.stack(ys, axis=1),
-        problem.lam / k2,
+        problem.lam,
         preconditioner=problem.preconditioner,
     )
-    pred = net.km_matvec(s, problem.x, alpha / k2, rows=problem.x_test)
+    pred = net.km_matvec(s, problem.x, beta, rows=problem.x_test)
     f_m = pred[:, 0]
     f_lin_inf = f0_test + pred[:, 1] if centre == "init" else f_m
     return f_m, f_lin_inf, info

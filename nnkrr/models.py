@@ -512,20 +512,51 @@ class Network:
     abs_variables: dict  # ``variables`` with the readout by magnitude (the output sum's mass)
     backprop: str  # how its passes are computed: fused | autodiff (provenance)
     chunk: int | None
-    samples: object = None  # FeatureSample, leading seed axis (the paper's network only)
+    samples: object = None  # the feature draw (leading seed axis; without the symmetric
+    # pairs, whose K_m is the draw's: each feature twice, with the same c); two_layer only
     feature_kernels: tuple[str, ...] = ()  # K_m = sum of these random-feature kernels
     kappa: float = 1.0
 
-    def km_matvec(self, seed: int, x: jax.Array, v: jax.Array, rows=None) -> jax.Array:
-        r""":math:`\kappa^2 K_m(\mathrm{rows}, X)\, v` of seed ``seed``'s draw without forming
-        :math:`K_m` (:func:`nnkrr.features.rf_matvec`; ``rows`` ``None``: x)."""
-        from nnkrr import features, sampling
-
+    def km_operator(self, seed: int, x: jax.Array) -> jax.tree_util.Partial:
+        r""":math:`v \mapsto \kappa^2 K_m v` of seed ``seed``'s draw on inputs ``x``, without
+        forming :math:`K_m` (:func:`nnkrr.features.rf_matvec`): a
+        :class:`jax.tree_util.Partial` (its arrays are arguments, so :func:`nnkrr.krr.cg` and
+        :func:`nnkrr.features.largest_eigenvalue` compile it once for every seed)."""
         if self.samples is None:
-            raise ValueError("km_matvec needs the feature draw (the paper's network)")
-        sample = sampling.FeatureSample(self.samples.w[seed], self.samples.scale[seed])
-        out = sum(features.rf_matvec(x, sample, v, k, rows=rows) for k in self.feature_kernels)
-        return self.kappa**2 * out
+            raise ValueError("km_operator needs the feature draw (the paper's network)")
+        return jax.tree_util.Partial(
+            _KM_APPLY[self.feature_kernels],
+            x,
+            self.samples.w[seed],
+            self.samples.scale[seed],
+            jnp.asarray(self.kappa**2, x.dtype),
+        )
+
+    def km_matvec(self, seed: int, x: jax.Array, v: jax.Array, rows=None) -> jax.Array:
+        r""":math:`\kappa^2 K_m(\mathrm{rows}, X)\, v` of seed ``seed``'s draw (``rows`` ``None``:
+        x), as :meth:`km_operator`."""
+        if rows is None:
+            return self.km_operator(seed, x)(v)
+        op = self.km_operator(seed, x)
+        return op.func(*op.args, v, rows=rows)
+
+
+def _km_relu(x, w, scale, kappa2, v, rows=None):
+    from nnkrr import features, sampling
+
+    return kappa2 * features.rf_matvec(x, sampling.FeatureSample(w, scale), v, rows=rows)
+
+
+def _km_relu_arccos1(x, w, scale, kappa2, v, rows=None):
+    from nnkrr import features, sampling
+
+    sample = sampling.FeatureSample(w, scale)
+    out = features.rf_matvec(x, sample, v, rows=rows)
+    return kappa2 * (out + features.rf_matvec(x, sample, v, "arccos1", rows=rows))
+
+
+#: :attr:`Network.feature_kernels` -> the module-level K_m product of :meth:`Network.km_operator`.
+_KM_APPLY = {("relu_ntk",): _km_relu, ("relu_ntk", "arccos1"): _km_relu_arccos1}
 
 
 def abs_readout(variables: dict, name: str) -> dict:
@@ -562,6 +593,7 @@ def two_layer_network(
 
     kappa2 = kappa**2
     w, c, a = sample.w, sample.scale, signs
+    drawn = sampling.FeatureSample(w, c)  # K_m of the pairs is that of the draw (each twice)
     if symmetric:
         w, c, a = jax.vmap(symmetric_pairs)(w, c, a)
     km_train, km_test = [], []
@@ -601,7 +633,7 @@ def two_layer_network(
         abs_readout(variables, "a"),
         path,
         chunk,
-        samples=sampling.FeatureSample(w, c),
+        samples=drawn,
         feature_kernels=("relu_ntk", "arccos1") if train_readout else ("relu_ntk",),
         kappa=kappa,
     )

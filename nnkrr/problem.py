@@ -31,7 +31,7 @@ from nnkrr import data as data_lib
 from nnkrr import krr
 from nnkrr.scale import Scale
 
-__all__ = ["Formula", "Problem", "make_problem"]
+__all__ = ["Formula", "Problem", "Solved", "make_problem", "target_key"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +41,38 @@ class Formula:
 
     kernel: Callable
     diagonal: Callable | None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Solved:
+    r"""What the ``cg`` path's one CG gives, at the ridge on K (no :math:`\kappa`): the
+    coefficients :math:`(K + \mathrm{ridge}\, I)^{-1} Y` (n,), :math:`f^*` on the test points
+    (n_t,), :math:`s_\lambda` and its standard error, the CG's iterations and residual.  The
+    jobs of a sweep that share a :func:`target_key` share it (a cache the shell keeps)."""
+
+    alpha: np.ndarray
+    f_star: np.ndarray
+    s_lambda: float
+    s_lambda_se: float
+    iterations: int
+    residual: float
+
+
+def target_key(x, y, x_test, ridge: float, formula: Formula, rank: int, key) -> str:
+    """A digest of everything that determines :class:`Solved`: the data's bytes (training
+    inputs and targets, test inputs, float64), the ridge on K, the kernel's closed form, the
+    preconditioner's rank and key."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in (x, y, x_test):
+        a = np.ascontiguousarray(np.asarray(a, np.float64))
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    names = [getattr(f, "__qualname__", repr(f)) for f in (formula.kernel, formula.diagonal)]
+    h.update(repr((float(ridge), names, int(rank))).encode())
+    h.update(np.asarray(jax.random.key_data(key)).tobytes())
+    return h.hexdigest()[:32]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -103,6 +135,7 @@ def make_problem(
     formula: Formula | None = None,
     rank: int = krr.NYSTROM_RANK,
     key: jax.Array | None = None,
+    cache=None,
 ) -> Problem:
     r"""The :class:`Problem` of data set ``ds``'s output column ``target`` at ``scale``: the
     kernel :math:`\kappa^2 K` and the ridge :math:`\lambda = \kappa^2 \cdot \mathrm{ridge}`.
@@ -116,6 +149,9 @@ def make_problem(
       formula: the kernel's closed form (the ``cg`` path; the model kind's ``formula``).
       rank: the ``cg`` path's Nyström landmarks (at most n).
       key: the landmarks' and the :math:`s_\lambda` probes' key (default ``key(0)``).
+      cache: the ``cg`` path's store of :class:`Solved` (``get(key) -> Solved | None``,
+        ``put(key, solved)``, keyed by :func:`target_key`), so the jobs of a sweep that share
+        a target solve it once; ``None``: none.
 
     Needs ``jax_enable_x64`` (the references are float64)."""
     x, xt = jnp.asarray(ds.x_train, jnp.float64), jnp.asarray(ds.x_test, jnp.float64)
@@ -149,20 +185,20 @@ def make_problem(
     k_landmarks, k_probes = jax.random.split(key)
     ridge = lam / kappa**2  # KRR with (kappa^2 K, lam) is KRR with (K, ridge)
     precond = krr.nystrom(k_landmarks, x, ridge, rank, kernel=formula.kernel)
-    probes = jax.random.rademacher(k_probes, (x.shape[0], krr.S_LAMBDA_PROBES), jnp.float64)
-    alpha, info = krr.solve_cg(
-        x,
-        jnp.concatenate([y[:, None], probes], axis=1),
-        ridge,
-        kernel=formula.kernel,
-        diagonal=formula.diagonal,
-        preconditioner=precond,
+    digest = None if cache is None else target_key(x, y, xt, ridge, formula, rank, key)
+    solved = None if cache is None else cache.get(digest)
+    if solved is None:
+        solved = _solve_target(x, y, xt, ridge, formula, precond, k_probes)
+        if cache is not None:
+            cache.put(digest, solved)
+    beta = jnp.asarray(solved.alpha) / kappa**2
+    f_star = jnp.asarray(solved.f_star)
+    info = krr.CGInfo(
+        jnp.asarray(solved.iterations),
+        jnp.asarray(solved.residual),
+        jnp.asarray(solved.residual <= krr.CONVERGED_SLACK * krr.CG_TOL),
     )
-    beta = alpha[:, 0] / kappa**2
-    s_lam, s_se = krr.statistical_dimension_estimate(precond, probes, alpha[:, 1:])
-    f_star = kappa**2 * krr.kernel_matvec(
-        x, beta, kernel=formula.kernel, diagonal=formula.diagonal, rows=xt
-    )
+    s_lam, s_se = solved.s_lambda, solved.s_lambda_se
     return Problem(
         **common,
         solver=solver,
@@ -174,4 +210,29 @@ def make_problem(
         formula=formula,
         preconditioner=precond,
         info=info,
+    )
+
+
+def _solve_target(x, y, xt, ridge, formula: Formula, precond, key) -> Solved:
+    r"""The target and the :math:`s_\lambda` probes in one CG (right-hand sides [y, z_1..z_k])."""
+    probes = jax.random.rademacher(key, (x.shape[0], krr.S_LAMBDA_PROBES), jnp.float64)
+    alpha, info = krr.solve_cg(
+        x,
+        jnp.concatenate([y[:, None], probes], axis=1),
+        ridge,
+        kernel=formula.kernel,
+        diagonal=formula.diagonal,
+        preconditioner=precond,
+    )
+    s_lam, s_se = krr.statistical_dimension_estimate(precond, probes, alpha[:, 1:])
+    f_star = krr.kernel_matvec(
+        x, alpha[:, 0], kernel=formula.kernel, diagonal=formula.diagonal, rows=xt
+    )
+    return Solved(
+        np.asarray(alpha[:, 0]),
+        np.asarray(f_star),
+        s_lam,
+        s_se,
+        int(info.iterations),
+        float(info.residual),
     )

@@ -383,3 +383,25 @@ def test_matrix_free_job_equals_the_stored_one(extra):
 def test_matrix_free_needs_a_closed_form_kernel():
     with pytest.raises(experiment.ConfigError, match="solver must be cholesky or auto for model=mlp"):
         experiment.run(experiment.compose(["model=mlp", "solver=cg"]))
+
+
+def test_a_sweeps_jobs_share_the_matrix_free_target(tmp_path, monkeypatch):
+    """Two jobs of one target (two widths) through experiments.cache.TargetCache: the
+    second reads the first's solve instead of running its CG (solve_cg called once), and its
+    rows equal those of a job without the cache; another ridge is another key."""
+    from experiments.cache import TargetCache
+
+    calls = []
+    solve = problem._solve_target
+    monkeypatch.setattr(problem, "_solve_target", lambda *a: calls.append(1) or solve(*a))
+    store = TargetCache(tmp_path / ".targets")
+    base = MATRIX_FREE[:3] + ["seeds=1", "train.max_steps=50", "rank=40", "solver=cg"]
+    first = experiment.run(experiment.compose(base + ["model.width=64"]), cache=store)
+    second = experiment.run(experiment.compose(base + ["model.width=128"]), cache=store)
+    assert len(calls) == 1 and len(list((tmp_path / ".targets").glob("*.npz"))) == 1
+    alone = experiment.run(experiment.compose(base + ["model.width=128"]))
+    cols = [c for c in alone.columns if c != "wall_s"]
+    pd.testing.assert_frame_equal(second[cols], alone[cols])
+    assert first.krr_iterations.iloc[0] == second.krr_iterations.iloc[0] > 1
+    experiment.run(experiment.compose(base + ["model.width=64", "ridge=0.5"]), cache=store)
+    assert len(calls) == 3 and len(list((tmp_path / ".targets").glob("*.npz"))) == 2
