@@ -5,7 +5,8 @@ crossover), the time of each stage.
         [--seeds 3] [--samplers gaussian leverage] [--solver auto] [--out rows.csv] [OVERRIDE ...]
 
 One job per sampler (``nnkrr.experiment.run`` of the sweep config ``data.n_train=N
-data.dim=D ridge=R model.width=M seeds=S sampler=...`` plus any further overrides), with the
+data.dim=D ridge=R model.width=M seeds=S sampler=...`` plus any further overrides; the second
+reads the matrix-free target the first solved, as the jobs of a sweep do), with the
 seconds of each stage that ``nnkrr.experiment`` logs (problem: the NTK-KRR target and
 s_lambda; network: the feature draw; lambda_max: the step size's eigenvalue; training: network
 and linearisation, every seed; measurements: the gap's parts, flips), each also as a multiple
@@ -19,12 +20,14 @@ from __future__ import annotations
 import argparse
 import logging
 import resource
+import tempfile
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from nnkrr import data, experiment, krr  # noqa: E402
+from experiments.cache import TargetCache  # noqa: E402
+from nnkrr import experiment, krr  # noqa: E402
 
 from timing import best_time  # noqa: E402
 
@@ -68,9 +71,10 @@ def main() -> None:
           f"seeds={args.seeds} {' '.join(args.overrides)}; {jax.default_backend()}, "
           f"{len(jax.devices())} device(s); unit: one NTK matvec at this n, {unit:.2f} s")  # fmt: skip
     frames = []
+    cache = TargetCache(tempfile.mkdtemp(prefix="nnkrr-targets-"))  # as a sweep's jobs share it
     for cfg in cfgs:
         handler.stages.clear()
-        rows = experiment.run(cfg)
+        rows = experiment.run(cfg, cache=cache)
         frames.append(rows)
         r = rows.iloc[0]
         print(f"\n## sampler={r.sampler} (solver={r.krr_solver}; {r.steps} steps, lam_T="
@@ -80,7 +84,7 @@ def main() -> None:
         print("|---|---|---|---|")
         for name, sec in handler.stages.items():
             print(f"| {name} | {sec:.1f} | {sec / r.wall_s:.2f} | {sec / unit:.1f} |")
-        print(f"target: CG {r.krr_iterations} iterations, residual {r.krr_residual:.2g}; "
+        print(f"target (solved once, by the first job): CG {r.krr_iterations} iterations, residual {r.krr_residual:.2g}; "
               f"s_lambda {r.s_lambda:.1f} ± {r.s_lambda_se:.1f}")  # fmt: skip
         print("| seed | K_m CG iterations | residual | gap_rel | gap_kernel | gap_opt | gap_nonlin "
               "| pattern_flips | predicted | weight_move |")  # fmt: skip

@@ -43,8 +43,10 @@ def as_matrix(name: str, x, *, dtype=None, ndim: int = 2) -> jax.Array:
 
 
 def check_finite(name: str, x) -> None:
-    # by NumPy: a concrete array closed over inside a trace stays concrete (jnp would stage it)
-    if is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
+    if not is_concrete(x):
+        return
+    finite = jnp.all(jnp.isfinite(x))  # a tracer when x is a constant inside a trace: unchecked
+    if is_concrete(finite) and not bool(finite):
         raise ValueError(f"{name} contains NaN or inf")
 
 

@@ -381,7 +381,9 @@ def test_matrix_free_job_equals_the_stored_one(extra):
 
 
 def test_matrix_free_needs_a_closed_form_kernel():
-    with pytest.raises(experiment.ConfigError, match="solver must be cholesky or auto for model=mlp"):
+    with pytest.raises(
+        experiment.ConfigError, match="solver must be cholesky or auto for model=mlp"
+    ):
         experiment.run(experiment.compose(["model=mlp", "solver=cg"]))
 
 
