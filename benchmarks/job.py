@@ -40,7 +40,7 @@ class _Stages(logging.Handler):
     def emit(self, record):
         if record.msg.startswith("stage "):
             self.stages[record.args[0]] = record.args[1]
-            print(f"  {record.getMessage()}", flush=True)
+            print(f"  stage {record.args[0]}: {record.args[1]:.1f} s", flush=True)
 
 
 def main() -> None:

@@ -75,14 +75,14 @@ def load_data(cfg: dict):
 
 
 class _Stages:
-    """Logs each stage's seconds (``nnkrr.experiment`` at INFO: ``stage training: 12.3 s``)."""
+    """Logs each stage's seconds (``nnkrr.experiment`` at INFO: ``stage training done in 12.3 s``)."""
 
     def __init__(self, start: float):
         self.last = start
 
     def __call__(self, name: str) -> None:
         now = time.perf_counter()
-        _log.info("stage %s: %.1f s", name, now - self.last)
+        _log.info("stage %s done in %.1f s", name, now - self.last)
         self.last = now
 
 
