@@ -26,7 +26,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from experiments.cache import TargetCache  # noqa: E402
+from experiments.cache import SweepCache  # noqa: E402
 from nnkrr import experiment, krr  # noqa: E402
 
 from timing import best_time  # noqa: E402
@@ -71,7 +71,7 @@ def main() -> None:
           f"seeds={args.seeds} {' '.join(args.overrides)}; {jax.default_backend()}, "
           f"{len(jax.devices())} device(s); unit: one NTK matvec at this n, {unit:.2f} s")  # fmt: skip
     frames = []
-    cache = TargetCache(tempfile.mkdtemp(prefix="nnkrr-targets-"))  # as a sweep's jobs share it
+    cache = SweepCache(tempfile.mkdtemp(prefix="nnkrr-cache-"))  # as a sweep's jobs share it
     for cfg in cfgs:
         handler.stages.clear()
         rows = experiment.run(cfg, cache=cache)

@@ -158,7 +158,9 @@ class Finding:
 
     ``render(frame, tables) -> (regime, result)`` is its row of the findings table;
     ``blocks`` its generated blocks of ``docs/findings.md`` (marker -> ``block(tables)``);
-    ``figures`` maps a figure its analysis draws to its name under ``docs/figures/``."""
+    ``figures`` maps a figure its analysis draws to its name under ``docs/figures/``;
+    ``detail(frame, tables) -> (setting, result)``, where given, its row of the detail table
+    of ``docs/findings.md`` (:func:`detail_block`)."""
 
     name: str  # its folder under docs/results/
     what: str
@@ -170,6 +172,7 @@ class Finding:
     figures: tuple[tuple[str, str], ...] = ()  # (file in the sweep dir, name in docs/figures)
     blocks: tuple[tuple[str, Callable[[Tables], str]], ...] = ()
     extensions: tuple[tuple[str, ...], ...] = ()  # more sweeps into the same sweep directory
+    detail: Callable[[pd.DataFrame, Tables], tuple[str, str]] | None = None  # (setting, result)
 
     @property
     def command(self) -> str:
@@ -272,6 +275,53 @@ def _paper_wide(frame, _tables):
     return regime, result
 
 
+def _regime_map(frame, _tables):
+    ok = frame[frame.status == "ok"]
+    reached = analysis.threshold_widths(ok, ["dataset", "centre", "kappa"])
+    regime = (
+        f"Gaussian, κ ∈ {{{', '.join(f'{k:g}' for k in sorted(set(ok.kappa), reverse=True))}}} × "
+        f"centre {{0, W(0)}}, one target (ridge on K = {ok.ridge.iloc[0]:g}), {_widths(ok)}, "
+        f"{_span(ok.steps)} steps, λT = {_span(ok.lam_T, '{:.1f}')}"
+    )
+    parts = []
+    for (dataset, centre), sub in reached.groupby(["dataset", "centre"]):
+        sub = sub.sort_values("kappa", ascending=False)
+        where = ", ".join(
+            f"2^{int(math.log2(r.width))}" if r.reached else "—" for r in sub.itertuples()
+        )
+        label = "centre 0" if centre == "zero" else "centre W(0)"
+        parts.append(f"{dataset}, {label}: {where}")
+    kappas = ", ".join(f"{k:g}" for k in sorted(set(ok.kappa), reverse=True))
+    return regime, f"first width with gap_rel < 5% for κ = {kappas} (— not reached): " + "; ".join(
+        parts
+    )
+
+
+def _spectral_default(frame, _tables):
+    m = 4096 if 4096 in set(frame.width) else int(frame.width.max())
+    at = frame[frame.width == m].groupby(["dataset", "sampler"]).spectral_eps.median()
+    parts = []
+    for dataset, sub in frame.groupby("dataset", sort=False):
+        slopes = {
+            s: scaling.power_law(
+                g.groupby("width").spectral_eps.median().index,
+                g.groupby("width").spectral_eps.median().to_numpy(),
+                n_boot=1,
+            ).slope
+            for s, g in sub.groupby("sampler")
+        }
+        parts.append(
+            f"{dataset} (flatness {sub.flatness.median():.1f}): {at[dataset, 'gaussian']:.2f} "
+            f"(Gaussian) vs {at[dataset, 'leverage']:.2f} (leverage), slopes "
+            f"{_num(slopes['gaussian'])} / {_num(slopes['leverage'])}"
+        )
+    regime = (
+        f"no training; n = {frame.n_train.iloc[0]}, λ = {_span(frame.ridge, '{:g}')}, "
+        f"{_widths(frame)}, {frame.init_seed.nunique()} seeds"
+    )
+    return regime, f"median ε at m = {m}: " + "; ".join(parts)
+
+
 def _width_savings(frame, tables):
     table = tables["width_savings_table"]
     ok = frame[frame.status == "ok"]
@@ -344,6 +394,112 @@ def _equivalence_scaling(frame, tables):
     return regime, "; ".join(parts)
 
 
+# ---- the rows of docs/findings.md's detail table (``Finding.detail``) ----
+
+
+def _setting(ok: pd.DataFrame) -> str:
+    """Data, size, scale and seeds of a sweep's rows, as the detail table's setting."""
+    r = ok.iloc[0]
+    return (
+        f"{r.dataset}, n = {r.n_train}, d = {r.dim}, ridge on K = {_span(ok.ridge, '{:g}')}, "
+        f"κ = {_span(ok.kappa, '{:g}')}, centre {'W(0)' if r.centre == 'init' else '0'}, "
+        f"{ok.init_seed.nunique()} seeds"
+    )
+
+
+def _laziness(ok: pd.DataFrame) -> str:
+    """GD steps, λT and the flips and weight movement at the smallest and largest width."""
+    first, last = _flips_at_ends(ok)
+    flips = ", ".join(f"{_pct(first[s])} → {_pct(last[s])} ({s})" for s in first.index)
+    move = [ok[ok.width == w].weight_move.mean() for w in (ok.width.min(), ok.width.max())]
+    return (
+        f"{_span(ok.steps)} GD steps, λT = {_span(ok.lam_T, '{:.1f}')}, pattern flips {flips}, "
+        f"weight move {move[0]:.2g} → {move[1]:.2g}, from {_widths(ok).replace(' … ', ' to ')}"
+    )
+
+
+def _gap_detail(frame, _tables):
+    ok = frame[frame.status == "ok"]
+    parts = []
+    for sampler, g in ok.groupby("sampler"):
+        curve = g.groupby("width").gap_rms.mean()
+        rel = g.groupby("width").gap_rel.mean()
+        parts.append(
+            f"{sampler}: slope {_num(_slope(g, 'gap_rms'))}, gap {curve.iloc[0]:.2g} → "
+            f"{curve.iloc[-1]:.2g} (gap_rel {_pct(rel.iloc[0])} → {_pct(rel.iloc[-1])})"
+        )
+    return _setting(ok), "; ".join(parts) + "; " + _laziness(ok)
+
+
+def _paper_wide_detail(frame, tables):
+    setting, result = _gap_detail(frame, tables)
+    ok = frame[frame.status == "ok"]
+    g = ok[ok.sampler == "gaussian"].groupby("width")
+    flips, pred = g.pattern_flips.mean(), g.pattern_flips_pred.mean()
+    top = flips.index[-3:]
+    said = ", ".join(f"{flips[w]:.3f} ({pred[w]:.3f})" for w in top)
+    widths = " / ".join(f"2^{int(math.log2(w))}" for w in top)
+    _, glance = _paper_wide(frame, tables)
+    local = glance.split("local slope ")[1]
+    return setting, (
+        f"{result}; Gaussian local slope {local}; Gaussian flips (lazy prediction) at "
+        f"{widths}: {said}"
+    )
+
+
+def _regime_map_detail(frame, tables):
+    ok = frame[frame.status == "ok"]
+    setting = (
+        f"{', '.join(sorted(set(ok.dataset)))}, n = {ok.n_train.iloc[0]}, Gaussian, "
+        f"{ok.init_seed.nunique()} seeds, ridge on K = {ok.ridge.iloc[0]:g} for every κ"
+    )
+    _, result = _regime_map(frame, tables)
+    worst = []
+    for (dataset, centre), sub in ok.groupby(["dataset", "centre"]):
+        ratio = (
+            sub.groupby(["kappa", "width"]).pattern_flips.mean()
+            / sub.groupby(["kappa", "width"]).pattern_flips_pred.mean()
+        )
+        label = "centre 0" if centre == "zero" else "centre W(0)"
+        worst.append(f"{dataset}, {label} {_span(ratio, '{:.2f}')}")
+    return setting, f"{result}; measured/predicted flips over κ and width: " + "; ".join(worst)
+
+
+def _width_savings_detail(frame, tables):
+    table = tables["width_savings_table"]
+    ok = frame[frame.status == "ok"]
+    parts = []
+    for dataset, sub in table.groupby("dataset", sort=False):
+        ratios = ", ".join(
+            f"{r.ratio:.2f}× [{r.low:.2f}, {r.high:.2f}] at gap_rel {r.eps:.3f}"
+            for r in sub.itertuples()
+        )
+        parts.append(f"{dataset} (flatness {sub.flatness.iloc[0]:.2f}): {ratios}")
+    flips = ok[ok.width == ok.width.max()].groupby(["dataset", "sampler"]).pattern_flips.mean()
+    setting = (
+        f"{', '.join(sorted(set(ok.dataset)))}; n = {ok.n_train.iloc[0]}, both samplers, "
+        f"{_widths(ok)}, {ok.init_seed.nunique()} seeds, lazy"
+    )
+    return setting, (
+        "m_gauss/m_lev [90% bootstrap over seeds]: "
+        + "; ".join(parts)
+        + f"; {_span(ok.steps)} GD steps, λT = {_span(ok.lam_T, '{:.1f}')}, pattern flips at "
+        f"2^{int(math.log2(ok.width.max()))} {_span(flips * 100, '{:.2g}')}%"
+    )
+
+
+def _spectral_detail(frame, tables):
+    setting = (
+        f"{', '.join(sorted(set(frame.dataset)))}; n = {frame.n_train.iloc[0]}, "
+        f"λ = {_span(frame.ridge, '{:g}')}, both samplers, {frame.init_seed.nunique()} seeds"
+    )
+    _, result = _spectral_default(frame, tables)
+    zero = frame.groupby("dataset").zero_fraction.median()
+    return setting, result + "; Gaussian half-spaces that miss every point: " + ", ".join(
+        f"{d} {_pct(z)}" for d, z in zero.items()
+    )
+
+
 def _held_out_factor(lofo: pd.DataFrame, candidate: str, kind: str | None = None) -> float:
     """exp of the held-out RMS ln error of ``candidate``, pooled over levels (of ``kind``)."""
     rows = lofo[(lofo.candidate == candidate) & (lofo.family == "all")]
@@ -405,6 +561,108 @@ def _spectral_fits_block(tables) -> str:
             f"{r.slope:.2f} [{r.slope_low:.2f}, {r.slope_high:.2f}] | {r.rms_log_residual:.2f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _sphere(dataset: str) -> str:
+    return "sphere" if dataset == "synthetic" else dataset
+
+
+def _arrow(values, fmt: str = "{:.0f}") -> str:
+    """``first → last`` of a series ordered by n."""
+    return f"{fmt.format(values.iloc[0])} → {fmt.format(values.iloc[-1])}"
+
+
+def _spectral_summary_block(tables) -> str:
+    """The spectral scaling section's prose numbers: s_λ over n per ridge family, the
+    slopes against the theory's D, the constants against 8/3, what leverage saves."""
+    table, fits = tables["spectral_scaling_table"], tables["spectral_scaling_fits"]
+    ns = sorted(set(table.n))
+    s_lam = table.drop_duplicates(["dataset", "family", "n"]).sort_values("n")
+    grow = {
+        family: ", ".join(f"{_arrow(g.s_lambda)} ({_sphere(d)})" for d, g in sub.groupby("dataset"))
+        for family, sub in s_lam.groupby("family")
+    }
+    per = fits[(fits.data != "all") & (fits.eps == "all")]
+    paper = per.predictor.str.startswith("(n/λ)")
+    theory = per[~paper]
+    pooled = fits[(fits.data == "all") & (fits.eps == "all") & (fits.sampler == "leverage")]
+    lev = table[(table.sampler == "leverage") & (table.eps == 0.25)].sort_values("n")
+    flat = lev[lev.family == "per_point"]
+    wide = table[table.eps == 0.25].pivot_table(
+        index=["dataset", "family", "n"], columns="sampler", values="m_star"
+    )
+    saved = (wide.gaussian / wide.leverage).groupby(level="dataset")
+    flatness = (table.sup_score / table.s_lambda).groupby(table.dataset)
+    c = theory.groupby("data").C.mean()
+    across = (
+        f" Across geometries the constant moves {c.max() / c.min():.1f}× "
+        f"({_sphere(c.idxmax())} above {_sphere(c.idxmin())}), so s_λ alone does not set the "
+        f"leverage width (pooled over the data sets the slope in s_λ is "
+        f"{pooled.slope.iloc[0]:.2f})."
+        if len(c) > 1
+        else ""
+    )
+    return (
+        f"s_λ over n = {ns[0]} … {ns[-1]}: λ fixed {grow['fixed']}; λ = n·λ₀ "
+        f"{grow['per_point']}. Within one geometry the width each sampler needs is "
+        f"proportional to the quantity its bound names — s_λ for leverage, the sup score for "
+        f"Gaussian (free slopes {_span(theory.slope, '{:.2f}')}) — at "
+        f"{_span(1 / theory.C_over_8_3, '{:.2g}')}× below Avron et al.'s constant 8/3; n/λ, the "
+        f"paper's form of the Gaussian bound, does not predict it (slopes "
+        f"{_span(per[paper].slope, '{:.2f}')}, residual "
+        f"{_span(per[paper].rms_log_residual, '{:.2f}')} against "
+        f"{_span(theory.rms_log_residual, '{:.2f}')}).{across} Under λ = n·λ₀ the leverage "
+        f"m*(0.25) from n = {ns[0]} to {ns[-1]}: "
+        + ", ".join(
+            f"{_sphere(d)} {_arrow(g.m_star)} (s_λ {_arrow(g.s_lambda)})"
+            for d, g in flat.groupby("dataset")
+        )
+        + ". What leverage saves, m*_gauss/m*_lev at ε = 0.25 over every n of both families: "
+        + ", ".join(
+            f"{_span(r.dropna(), '{:.2f}')}× on the {_sphere(d)} (flatness "
+            f"{_span(flatness.get_group(d), '{:.1f}')})"
+            for d, r in saved
+        )
+        + ".\n"
+    )
+
+
+def _equivalence_summary_block(tables) -> str:
+    """The equivalence scaling section's prose numbers: GD steps and λT at m*, what
+    leverage saves per n and its exponent, the flips at m* per sampler."""
+    table, fits = tables["equivalence_scaling_table"], tables["equivalence_scaling_fits"]
+    lo, hi = min(analysis.GAP_LEVELS), max(analysis.GAP_LEVELS)
+    steps = ", ".join(
+        f"{_span(g.steps.dropna())} on the {_sphere(d)}" for d, g in table.groupby("dataset")
+    )
+    lam_t = table.groupby("n").lam_T.median()
+    wide = table.pivot_table(index=["dataset", "gap_level", "n"], columns="sampler",
+                             values="m_star")  # fmt: skip
+    ratio = (wide.gaussian / wide.leverage).rename("ratio").reset_index()
+    parts = []
+    for dataset, sub in ratio.groupby("dataset"):
+        levels = []
+        for level in (hi, lo):
+            r = sub[sub.gap_level == level].sort_values("n").ratio
+            fit = fits[(fits.dataset == dataset) & (fits.what == "m*_gauss / m*_lev")
+                       & (fits.gap_level == level)].iloc[0]  # fmt: skip
+            cells = ", ".join("—" if not np.isfinite(v) else f"{v:.1f}" for v in r)
+            levels.append(
+                f"{cells}× at {_pct(level)} (exponent in n {_num(fit.exponent)} "
+                f"[{_num(fit.low)}, {_num(fit.high)}])"
+            )
+        parts.append(f"on the {_sphere(dataset)} " + " and ".join(levels))
+    flips = table.groupby(["dataset", "sampler"]).pattern_flips
+    flip_parts = [f"{_sphere(d)} {s} {_span(g.dropna() * 100, '{:.2g}')}%" for (d, s), g in flips]
+    ns = sorted(set(table.n))
+    return (
+        f"GD steps at m*: {steps}; λT (median at m*) {_arrow(lam_t, '{:.1f}')} from n = "
+        f"{ns[0]} to {ns[-1]}. What leverage saves, m*_gauss/m*_lev at n = {ns[0]} … {ns[-1]}: "
+        + "; ".join(parts)
+        + ". Pattern flips at m*: "
+        + ", ".join(flip_parts)
+        + ".\n"
+    )
 
 
 def _equivalence_block(tables) -> str:
@@ -485,6 +743,27 @@ def savings_validation_block(folder: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def savings_failures_block(folder: Path) -> str:
+    """Where the law fails, in numbers: the range of savings it was fitted on, and on the
+    validation sets beyond it the measured savings, the law's over-statement, how many
+    measurements fall below its interval, and the sup law's factor there."""
+    fitted = pd.read_csv(folder / "savings_law_table.csv")
+    top = fitted.loc[fitted.ratio.idxmax()]
+    table = pd.read_csv(folder / "savings_law_validation.csv").dropna(subset=["measured"])
+    beyond = table[table.measured > top.ratio]
+    below = int((beyond.measured < beyond.predicted_low).sum())
+    sup = beyond.predicted_by_flatness / beyond.measured
+    return (
+        f"Beyond the range of savings it was fitted on (R ≤ {top.ratio:.1f}, {top.geometry}) it "
+        f"overstates: on {', '.join(sorted(set(beyond.geometry)))}, whose leverage sampling "
+        f"saves {_span(beyond.measured, '{:.0f}')}×, it predicts "
+        f"{_span(beyond.factor, '{:.2f}')}× too much, and {below} of those {len(beyond)} "
+        f"measurements fall below its 90% interval; the sup law refitted on the same "
+        f"geometries (the validation table's last column) lands within "
+        f"{_span(sup, '{:.1f}')}× of them.\n"
+    )
+
+
 #: The geometries of the savings law's network half beyond ``width_savings``' four.  Not
 #: MNIST-1D: at n = 128 its lazy horizon takes ~2,100 GD steps and its gap_rel falls only
 #: like m^-0.33 (0.21 at m = 512), so 5% lies past 2^14 and its jobs take minutes each here.
@@ -494,27 +773,40 @@ NETWORK_FAMILIES = ("cone_wide", "clusters", "anisotropic", "manifold", "digits"
 FINDINGS = (
     Finding("main", "network vs NTK-KRR gap", "sweep", (), "results.parquet", GAP, _main,
             (("gap_vs_width.png", "gap_vs_width_synthetic_lazy.png"),
-             ("gap_decomposition.png", "gap_decomposition_synthetic_lazy.png"))),
+             ("gap_decomposition.png", "gap_decomposition_synthetic_lazy.png")),
+            detail=_gap_detail),
     Finding("cone", "the gap on anisotropic data", "sweep", ("data=cone",), "results.parquet",
-            GAP, _cone, (("gap_vs_width.png", "gap_vs_width_cone_lazy.png"),)),
+            GAP, _cone, (("gap_vs_width.png", "gap_vs_width_cone_lazy.png"),),
+            detail=_gap_detail),
     Finding("regime_paper", "the paper's regime", "sweep", ("regime=paper",), "results.parquet",
-            GAP, _regime_paper, (("gap_vs_width.png", "gap_vs_width_synthetic_paper.png"),)),
+            GAP, _regime_paper, (("gap_vs_width.png", "gap_vs_width_synthetic_paper.png"),),
+            detail=_gap_detail),
     Finding("paper_wide", "the paper's regime at scale", "sweep", ("+experiment=paper_wide",),
             "results.parquet", GAP, _paper_wide,
-            (("gap_vs_width.png", "gap_vs_width_synthetic_paper_wide.png"),)),
+            (("gap_vs_width.png", "gap_vs_width_synthetic_paper_wide.png"),),
+            detail=_paper_wide_detail),
+    Finding("regime_map", "the regime map at one target", "sweep", ("+experiment=regime_map",),
+            "results.parquet", REGIME_MAP, _regime_map, (("regime_map.png", "regime_map.png"),),
+            (("regime-map", lambda tables: tables["regime_map_table"]),),
+            detail=_regime_map_detail),
     Finding("width_savings", "width leverage saves at equal gap", "sweep",
             ("+experiment=width_savings",), "results.parquet", WIDTH_SAVINGS, _width_savings,
             (("width_savings.png", "width_savings.png"),),
             (("width-savings",
-              lambda tables: analysis.width_savings_markdown(tables["width_savings_table"])),)),
+              lambda tables: analysis.width_savings_markdown(tables["width_savings_table"])),),
+            detail=_width_savings_detail),
+    Finding("spectral", "spectral error of K_m", "spectral", (), "spectral.parquet", SPECTRAL,
+            _spectral_default, (("eps_vs_m.png", "eps_vs_m.png"),), detail=_spectral_detail),
     Finding("spectral_scaling", "width the kernel approximation needs (Thm 3.3)", "spectral",
             ("+experiment=spectral_scaling",), "spectral.parquet", SPECTRAL_SCALING,
             _spectral_scaling, (("spectral_scaling.png", "spectral_scaling.png"),),
-            (("spectral-fits", _spectral_fits_block),)),
+            (("spectral-fits", _spectral_fits_block),
+             ("spectral-summary", _spectral_summary_block))),
     Finding("equivalence_scaling", "width the network needs against n", "sweep",
             ("+experiment=equivalence_scaling",), "results.parquet", EQUIVALENCE_SCALING,
             _equivalence_scaling, (("equivalence_scaling.png", "equivalence_scaling.png"),),
-            (("equivalence", _equivalence_block),),
+            (("equivalence", _equivalence_block),
+             ("equivalence-summary", _equivalence_summary_block)),
             # the cone's Gaussian networks need more than 2^14 to reach 2.5%
             (("data=cone", "sampler=gaussian", "model.width=32768,65536"),)),
     Finding("savings_families", "what leverage saves on twelve geometries (kernel)", "spectral",

@@ -107,6 +107,22 @@ def findings_table(results: Path = RESULTS) -> str:
     return "\n".join(lines) + "\n"
 
 
+def detail_block(results: Path = RESULTS) -> str:
+    """The detail table of docs/findings.md: one row per finding with a ``detail``, its
+    setting and result from its committed table, its command, time and date (``run.json``)."""
+    lines = ["| what | setting | result | command (time, date) |", "|---|---|---|---|"]
+    for f in FINDINGS:
+        if f.detail is None:
+            continue
+        setting, result = f.detail(*_tables(f, results))
+        meta = json.loads((results / f.name / "run.json").read_text())
+        lines.append(
+            f"| {f.what} | {setting} | {result} | `{f.command}` ({_duration(meta['wall_s'])}, "
+            f"{meta['date']}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def findings_blocks(results: Path = RESULTS) -> dict[str, str]:
     """The generated blocks of docs/findings.md: marker name -> its Markdown (each finding's
     blocks, from its analysis tables, and the savings law's)."""
@@ -114,9 +130,11 @@ def findings_blocks(results: Path = RESULTS) -> dict[str, str]:
     for f in FINDINGS:
         for name, block in f.blocks:
             out[name] = block(_tables(f, results)[1])
+    out["details"] = detail_block(results)
     out["savings-law"] = findings.savings_law_block(results / SAVINGS_LAW)
     out["savings-fits"] = findings.savings_fits_block(results / SAVINGS_LAW)
     out["savings-validation"] = findings.savings_validation_block(results / SAVINGS_LAW)
+    out["savings-failures"] = findings.savings_failures_block(results / SAVINGS_LAW)
     return out
 
 

@@ -62,8 +62,8 @@ def main(cfg: DictConfig) -> str | None:
                 progress=progress,
                 checked=True,
                 checkpoints=store,
-                # the sweep's jobs share a matrix-free target (experiments/cache.py)
-                cache=cache.TargetCache(out.parent / ".targets") if multirun else None,
+                # the sweep's jobs share targets and leverage set-ups (experiments/cache.py)
+                cache=cache.SweepCache(out.parent / ".cache") if multirun else None,
             )
     except Exception as err:
         if multirun:  # the sweep goes on; GatherResults reports this job in failures.csv

@@ -188,9 +188,10 @@ def run(
       checkpoints: where training saves its segments and resumes from them (an object
         whose ``stage(label)`` is a :class:`nnkrr.train.Checkpointer`, such as
         ``experiments.checkpoint.JobCheckpoints``); the rows are the same with or without.
-      cache: where the matrix-free path keeps its solved target for the other jobs of a
-        sweep (``get``/``put`` of :class:`nnkrr.problem.Solved`, such as
-        ``experiments.cache.TargetCache``); the rows are the same with or without.
+      cache: where the jobs of a sweep keep what they share (``get(key)``/``put(key,
+        value)``, such as ``experiments.cache.SweepCache``): the matrix-free path's solved
+        target (:func:`nnkrr.problem.target_key`) and the leverage set-up with its flatness
+        (:func:`nnkrr.sampling.leverage_key`); the rows are the same with or without.
 
     Returns:
       A DataFrame with the columns of :data:`nnkrr.row.COLUMNS` (and the data set's
@@ -233,7 +234,9 @@ def run(
             "and K_m stored: NaN in the rows)",
             ds.n_train,
         )
-    net, flatness = kind.network(cfg, scale, prob.x, prob.x_test, dtype, solver == "cholesky")
+    net, flatness = kind.network(
+        cfg, scale, prob.x, prob.x_test, dtype, solver == "cholesky", cache
+    )
     stage("network")
     lam_max = _largest_km_eigenvalue(net, prob.x)
     stage("lambda_max")

@@ -48,6 +48,8 @@ __all__ = [
     "largest_eigenvalue",
     "rf_kernel",
     "rf_matvec",
+    "rf_spectral_epsilon",
+    "ridge_factor",
     "rff_gaussian",
     "spectral_epsilon",
 ]
@@ -593,4 +595,119 @@ def spectral_epsilon(k, k_approx, lam, *, method: str = "auto") -> jax.Array:
                 f"spectral_epsilon: Lanczos did not converge in {min(LANCZOS_STEPS, n)} steps "
                 f"(relative Ritz residual {worst:.2g} > {LANCZOS_TOL:g}); use method='eigh'"
             )
+    return eps
+
+
+@functools.partial(jax.jit, static_argnums=(0, 7, 8))
+def _rf_spectral_epsilon(spec: FeatureKernel, x, k, factor, w, scale, v0, steps: int, chunk: int):
+    def eps(sample):
+        w_s, c_s = sample
+
+        def op(v):  # L^-1 (K_m - K) L^-T v, K_m applied by its features
+            u = jax.scipy.linalg.solve_triangular(factor, v, lower=True, trans=1)
+            d = _rf_matvec(spec, None, x, w_s, c_s, u[:, None], chunk)[:, 0] - mm(k, u)
+            return jax.scipy.linalg.solve_triangular(factor, d, lower=True)
+
+        return _lanczos(op, v0, steps)
+
+    return jax.lax.map(eps, (w, scale))
+
+
+def ridge_factor(k, lam) -> jax.Array:
+    r"""The lower Cholesky factor :math:`L` of :math:`K + \lambda I` (``k`` (n, n), ``lam`` > 0),
+    which :func:`rf_spectral_epsilon` whitens with."""
+    k = _checks.as_matrix("k", k, dtype=_checks.float_dtype_of(k))
+    _checks.check_positive("lam", lam)
+    return _ridge_factor(k, jnp.asarray(lam, k.dtype))
+
+
+@jax.jit
+def _ridge_factor(k, lam):
+    return jnp.linalg.cholesky(k + lam * jnp.eye(k.shape[0], dtype=k.dtype))
+
+
+def rf_spectral_epsilon(
+    x,
+    samples,
+    k,
+    lam,
+    kernel: str | FeatureKernel = "relu_ntk",
+    *,
+    factor=None,
+    chunk: int | None = None,
+) -> jax.Array:
+    r"""Spectral error of the random-feature kernels of ``samples``, never forming them:
+
+    .. math:: \epsilon = \|(K + \lambda I)^{-1/2} (K_m - K) (K + \lambda I)^{-1/2}\|_2
+              = \max |\theta(L^{-1} (K_m - K) L^{-\top})|, \quad L L^\top = K + \lambda I,
+
+    the largest :math:`|\theta|` after :data:`LANCZOS_STEPS` Lanczos steps (as
+    :func:`spectral_epsilon`'s ``lanczos``, with its Ritz residual check), each applying
+    :math:`K_m` by :func:`rf_matvec` (O(n m P)) and :math:`K`, :math:`L^{-1}`, :math:`L^{-\top}`
+    by stored matrices (O(n^2)).  Memory: K and its factor; K_m is never formed, so the cost of
+    a width is O(steps n (n + m P)) against O(n^2 m P) for forming it.  Below
+    :data:`SPECTRAL_LANCZOS_FROM_N` points, where one eigendecomposition of K is the faster
+    (and K_m small), each K_m is formed and :func:`spectral_epsilon`'s ``eigh`` taken.
+
+    Args:
+      x: inputs, shape ``(n, d)``.
+      samples: :class:`nnkrr.sampling.FeatureSample` s of one width m (each ``w`` (m, d)).
+      k: the exact kernel, shape ``(n, n)``, of the same ``kernel``.
+      lam: ridge, > 0.
+      kernel: a registry name or :class:`FeatureKernel`.
+      factor: :func:`ridge_factor` ``(k, lam)``, when already computed (shared by a job's widths).
+      chunk: features per step of :func:`rf_matvec`.
+
+    Returns:
+      :math:`\epsilon` of each sample, shape ``(len(samples),)``.
+
+    Raises:
+      ValueError: bad shapes, ``lam <= 0``, samples of different widths, or Lanczos not
+        converged (relative Ritz residual above :data:`LANCZOS_TOL`).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from nnkrr.sampling import FeatureSample
+      >>> x = jnp.array([[1.0, 0.0], [0.0, 2.0]])
+      >>> one = FeatureSample(jnp.array([[1.0, 1.0]]), jnp.array([1.0]))  # K_m = diag(1, 4)
+      >>> k = 2 * jnp.diag(jnp.array([1.0, 4.0]))  # eps = max |(1 - 2) / 3|, (4 - 8) / 9|
+      >>> round(float(rf_spectral_epsilon(x, [one], k, 1.0)[0]), 5)
+      0.44444
+    """
+    spec = get_kernel(kernel)
+    x = _checks.as_matrix("x", x)
+    k = _checks.as_matrix("k", k, dtype=x.dtype)
+    n = x.shape[0]
+    if k.shape != (n, n):
+        raise ValueError(f"k must have shape ({n}, {n}) for x of {n} rows, got {tuple(k.shape)}")
+    _checks.check_positive("lam", lam)
+    if not samples:
+        raise ValueError("samples is empty")
+    w = [_checks.as_matrix("sample.w", s.w, dtype=x.dtype) for s in samples]
+    if len({wi.shape for wi in w}) != 1:
+        raise ValueError(f"samples must share one width, got {sorted({wi.shape[0] for wi in w})}")
+    _checks.check_same_features("x", x, "sample.w", w[0])
+    scale = [_checks.as_matrix("sample.scale", s.scale, dtype=x.dtype, ndim=1) for s in samples]
+    if n < SPECTRAL_LANCZOS_FROM_N:  # small: K_m formed, one eigendecomposition of K
+        formed = jnp.stack([rf_kernel(x, None, s, spec) for s in samples])
+        return _spectral_epsilon(k, formed, jnp.asarray(lam, x.dtype))
+    factor = (
+        ridge_factor(k, lam)
+        if factor is None
+        else _checks.as_matrix("factor", factor, dtype=x.dtype)
+    )
+    if chunk is None:
+        chunk = max(64, 2 ** int(np.log2(max(RF_MATVEC_ENTRIES // n, 1))))
+    chunk = min(_checks.check_positive_int("chunk", chunk), w[0].shape[0])
+    steps = min(LANCZOS_STEPS, n)
+    v0 = jax.random.normal(jax.random.key(0), (n,), x.dtype)
+    eps, residual = _rf_spectral_epsilon(
+        spec, x, k, factor, jnp.stack(w), jnp.stack(scale), v0, steps, chunk
+    )
+    worst = float(jnp.max(residual / jnp.maximum(eps, jnp.finfo(x.dtype).tiny)))
+    if worst > LANCZOS_TOL:
+        raise ValueError(
+            f"rf_spectral_epsilon: Lanczos did not converge in {steps} steps (relative Ritz "
+            f"residual {worst:.2g} > {LANCZOS_TOL:g})"
+        )
     return eps

@@ -136,6 +136,12 @@ def _arccos1_formula(x1: jax.Array, x2: jax.Array | None) -> jax.Array:
     return norms * (jnp.sqrt(1 - u * u) + (jnp.pi - theta) * u) / (2 * jnp.pi)
 
 
+def _relu_ntk_diagonal(x: jax.Array) -> jax.Array:
+    """K(x_i, x_i) = |x_i|^2 / 2, exactly, of the ReLU NTK and of the arc-cosine kernel of
+    order 1 alike (u = 1; arccos is ill-conditioned there)."""
+    return jnp.sum(x * x, axis=1) / 2
+
+
 @jax.jit
 def _gaussian_formula(x1: jax.Array, x2: jax.Array | None, bandwidth) -> jax.Array:
     x2 = x1 if x2 is None else x2

@@ -30,7 +30,7 @@ from jax.sharding import Mesh, PartitionSpec
 
 from nnkrr import _checks, kernels
 from nnkrr._linalg import mm
-from nnkrr.kernels import _relu_ntk_formula
+from nnkrr.kernels import _relu_ntk_diagonal, _relu_ntk_formula
 
 __all__ = [
     "SOLVERS",
@@ -182,11 +182,6 @@ try:
     _shard_map = jax.shard_map
 except AttributeError:  # jax < 0.7
     from jax.experimental.shard_map import shard_map as _shard_map
-
-
-def _relu_ntk_diagonal(x: jax.Array) -> jax.Array:
-    """K(x_i, x_i) = |x_i|^2 / 2 of the ReLU NTK, exactly (arccos is ill-conditioned at u = 1)."""
-    return jnp.sum(x * x, axis=1) / 2
 
 
 @functools.partial(jax.jit, static_argnames=("kernel", "diagonal", "block", "mesh"))

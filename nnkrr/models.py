@@ -696,10 +696,13 @@ class Kind:
     this registry switches on the kind.
 
     Attributes:
-      network: ``network(cfg, scale, x, x_test, dtype) -> (Network, flatness)``: the job's
-        networks (one per seed, keys ``fold_in(key(cfg.seed), s)``) from the checked sweep
-        config; ``flatness`` is the sampler's statistic that travels beside them
-        (sup score / :math:`s_\lambda` of the leverage function; NaN otherwise).
+      network: ``network(cfg, scale, x, x_test, dtype, kernels, cache) -> (Network,
+        flatness)``: the job's networks (one per seed, keys ``fold_in(key(cfg.seed), s)``)
+        from the checked sweep config, with :math:`\kappa^2 K_m` stored when ``kernels`` (the
+        job's solver is Cholesky) or applied matrix-free, the sampler's set-up from the
+        sweep's ``cache`` where it has one; ``flatness`` is the sampler's statistic that
+        travels beside them (sup score / :math:`s_\lambda` of the leverage function; NaN
+        otherwise).
       kernel: ``kernel(model, x, x_test) -> (K, K_test)``: the exact kernel of the model
         config (without :math:`\kappa^2`), train-train and test-train.
       samplers: the first-layer samplers the kind can be initialised with.
@@ -724,7 +727,9 @@ def _seed_keys(cfg: dict) -> jax.Array:
     return jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(cfg["seeds"]))
 
 
-def _two_layer(cfg: dict, scale, x, x_test, dtype, kernels: bool = True) -> tuple[Network, float]:
+def _two_layer(
+    cfg: dict, scale, x, x_test, dtype, kernels: bool = True, cache=None
+) -> tuple[Network, float]:
     from nnkrr import sampling
 
     reg, mdl, smp = cfg["regime"], cfg["model"], cfg["sampler"]
@@ -740,6 +745,7 @@ def _two_layer(cfg: dict, scale, x, x_test, dtype, kernels: bool = True) -> tupl
         method=smp["method"],
         pool_size=smp.get("pool_size"),
         flatness_key=jax.random.fold_in(jax.random.key(cfg["seed"]), 2**29),
+        cache=cache,
     )
     net = two_layer_network(
         sample,
@@ -768,7 +774,13 @@ def _two_layer_kernel(model: dict, x, x_test):
     return k_train, k_test
 
 
-def _mlp(cfg: dict, scale, x, x_test, dtype, kernels: bool = True) -> tuple[Network, float]:
+def _mlp(
+    cfg: dict, scale, x, x_test, dtype, kernels: bool = True, cache=None
+) -> tuple[Network, float]:
+    # Gaussian init only: nothing a sweep's jobs could share (cache); a kind without a
+    # formula is always on the stored path (the config check refuses cg)
+    if not kernels:
+        raise ValueError("model.kind=mlp has no matrix-free kernel: its jobs store K_m")
     mdl = cfg["model"]
     net = mlp_network(
         _seed_keys(cfg),
@@ -791,22 +803,19 @@ def _ntk_and_arccos1(x1, x2):
     return _relu_ntk_formula(x1, x2) + _arccos1_formula(x1, x2)
 
 
-def _half_square_norms(x):
-    return jnp.sum(x * x, axis=1) / 2
+def _ntk_and_arccos1_diagonal(x):
+    from nnkrr.kernels import _relu_ntk_diagonal
 
-
-def _square_norms(x):
-    return jnp.sum(x * x, axis=1)
+    return 2 * _relu_ntk_diagonal(x)  # each of the two kernels: |x|^2 / 2
 
 
 def _two_layer_formula(model: dict):
-    from nnkrr.kernels import _relu_ntk_formula
+    from nnkrr.kernels import _relu_ntk_diagonal, _relu_ntk_formula
     from nnkrr.problem import Formula
 
-    # the diagonals exactly: |x|^2 / 2 for each of the two kernels (u = 1)
     if model["train_readout"]:
-        return Formula(_ntk_and_arccos1, _square_norms)
-    return Formula(_relu_ntk_formula, _half_square_norms)
+        return Formula(_ntk_and_arccos1, _ntk_and_arccos1_diagonal)
+    return Formula(_relu_ntk_formula, _relu_ntk_diagonal)
 
 
 def _mlp_kernel(model: dict, x, x_test):

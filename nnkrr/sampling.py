@@ -63,6 +63,7 @@ __all__ = [
     "sample",
     "SEED_AXIS",
     "draw_first_layer",
+    "leverage_key",
     "resolve_seed_axis",
     "sample_batch",
     "statistical_dimension",
@@ -759,6 +760,23 @@ def _bernstein_variances(lev: Leverage, w: jax.Array, score: jax.Array, chunk: i
     return norm(v_p), norm(v_q), jnp.trace(v_p)
 
 
+def leverage_key(x, lam: float, flatness_key=None) -> str:
+    """A digest of what determines :func:`draw_first_layer`'s leverage set-up and flatness
+    (:func:`leverage` of ``x`` at ``lam`` with its default kernel, rows and subsample key;
+    the flatness key): the data's bytes (float64), the ridge, :data:`LEVERAGE_EXACT_MAX_N`,
+    :data:`LEVERAGE_POINTS` and :data:`DEFENSIVE`."""
+    import hashlib
+
+    h = hashlib.sha256(b"leverage")
+    a = np.ascontiguousarray(np.asarray(x, np.float64))
+    h.update(str(a.shape).encode())
+    h.update(a.tobytes())
+    h.update(repr((float(lam), LEVERAGE_EXACT_MAX_N, LEVERAGE_POINTS, DEFENSIVE)).encode())
+    if flatness_key is not None:
+        h.update(np.asarray(jax.random.key_data(flatness_key)).tobytes())
+    return "leverage-" + h.hexdigest()[:32]
+
+
 def draw_first_layer(
     keys: jax.Array,
     x,
@@ -769,6 +787,7 @@ def draw_first_layer(
     method: str = "rejection",
     pool_size: int | None = None,
     flatness_key: jax.Array | None = None,
+    cache=None,
 ) -> tuple[FeatureSample, jax.Array, float]:
     r"""A job's feature draw: per seed key, ``n_features`` first-layer features
     (:func:`sample_batch`, one call for all seeds) and readout signs :math:`a_r = \pm 1`.
@@ -777,6 +796,9 @@ def draw_first_layer(
     the second the signs (float64 Rademacher).  For leverage sampling ``lam`` is the ridge
     of the leverage function; with ``flatness_key`` the leverage function's flatness
     (:func:`flatness`, sup score / :math:`s_\lambda`) is estimated too (NaN otherwise).
+    ``cache`` (``get(key)``/``put(key, (lev, flatness))``, keyed by :func:`leverage_key`) keeps
+    the leverage set-up and its flatness for the other jobs of a sweep on the same data and
+    ridge (``experiments.cache.SweepCache``); the draws are the same with or without.
 
     Returns:
       ``(sample, signs, flatness)``: ``sample.w`` (seeds, m, d), ``sample.scale`` (seeds, m),
@@ -785,9 +807,16 @@ def draw_first_layer(
     kw: dict = {"sampler": sampler}
     flat = float("nan")
     if sampler == "leverage":
-        lev = leverage(x, lam)
-        if flatness_key is not None:
-            flat = flatness(flatness_key, lev, variance_draws=0)["flatness"]  # the sup only
+        digest = None if cache is None else leverage_key(x, lam, flatness_key)
+        got = None if cache is None else cache.get(digest)
+        if got is None:
+            lev = leverage(x, lam)
+            if flatness_key is not None:
+                flat = flatness(flatness_key, lev, variance_draws=0)["flatness"]  # the sup only
+            if cache is not None:
+                cache.put(digest, (lev, flat))
+        else:
+            lev, flat = got
         kw.update(lev=lev, method=method, pool_size=pool_size)
     keys = jax.vmap(jax.random.split)(keys)
     sample = sample_batch(keys[:, 0], x, n_features, **kw)

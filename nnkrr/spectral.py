@@ -1,14 +1,19 @@
 r"""One job of the spectral experiment, callable from Python: a config in, a table of rows out.
 
 For each sampler, number of features m and seed, a feature sample is drawn
-(:func:`nnkrr.sampling.sample`), its random-feature kernel :math:`K_m` formed
-(:func:`nnkrr.features.rf_kernel`) and its spectral error recorded,
+(:func:`nnkrr.sampling.sample`) and the spectral error of its random-feature kernel
+:math:`K_m` recorded,
 
 .. math:: \varepsilon = \|(K + \lambda I)^{-1/2} (K_m - K) (K + \lambda I)^{-1/2}\|_2
 
-(:func:`nnkrr.features.spectral_epsilon`; Lee et al. 2020, Thm 3.3; Avron et al. 2017), beside
-the leverage function's statistical dimension :math:`s_\lambda` and flatness
-(:func:`nnkrr.sampling.flatness`).  :math:`\lambda` is the ridge on K (there is no output
+(:func:`nnkrr.features.rf_spectral_epsilon`: Lanczos on :math:`L^{-1}(K_m - K)L^{-\top}` with
+:math:`K_m` applied by its features, never formed; Lee et al. 2020, Thm 3.3; Avron et al.
+2017).  A job holds K and one Cholesky factor of :math:`K + \lambda I`: 16 n² bytes in float64
+(:func:`memory_needed`), and refuses, in one line naming ``data.n_train``, an n whose two
+matrices do not fit in the machine's memory (:data:`MEMORY_FRACTION` of it).  Beside ε,
+:math:`s_\lambda` of K (exactly: :math:`n - \lambda \|L^{-1}\|_F^2`) and the leverage
+function's flatness statistics (:func:`nnkrr.sampling.flatness`; of the subsample's function
+when the leverage function is approximate, n > :data:`nnkrr.sampling.LEVERAGE_EXACT_MAX_N`).  :math:`\lambda` is the ridge on K (there is no output
 scale here, so :math:`\lambda` is the config's ``ridge``, as ``lam = kappa^2 * ridge`` with
 :math:`\kappa = 1`): ``ridge``, or ``n_train * ridge_per_point`` for the per-sample family.
 The columns carry the sweep's names for the same quantities (``n_train``, ``width``,
@@ -40,7 +45,18 @@ from nnkrr import experiment, row
 from nnkrr.config import check
 from nnkrr.scale import per_point
 
-__all__ = ["COLUMNS", "FLATNESS_SEED_OFFSET", "Problem", "cell", "make_problem", "reference", "run"]
+__all__ = [
+    "COLUMNS",
+    "FLATNESS_SEED_OFFSET",
+    "MEMORY_FRACTION",
+    "Problem",
+    "cell",
+    "check_memory",
+    "make_problem",
+    "memory_needed",
+    "reference",
+    "run",
+]
 
 #: Every column of a spectral row, in order, with what it holds.
 COLUMNS: dict[str, str] = {
@@ -58,7 +74,7 @@ COLUMNS: dict[str, str] = {
     "width": "number of features m",
     "init_seed": "the feature sample's index s (key fold_in(key(data_seed), s))",
     "spectral_eps": "spectral error ||(K + lam I)^-1/2 (K_m - K) (K + lam I)^-1/2||_2",
-    "s_lambda": "statistical dimension s_lambda of K at lambda",
+    "s_lambda": "statistical dimension s_lambda of K at lambda (exact at every n)",
     "flatness": "sup score / s_lambda of the leverage function (a lower estimate)",
     "bound_over_s_lambda": "the provable sup score bound over s_lambda",
     "zero_fraction": "P_p(score = 0): the Gaussian mass where the leverage function vanishes",
@@ -70,7 +86,7 @@ COLUMNS: dict[str, str] = {
     "delta": "failure probability of the theory curves' log(s_lambda / delta)",
     "acceptance_rate": "rejection sampler's acceptance rate (NaN otherwise)",
     "ess_fraction": "SIR's effective sample size over the pool (NaN otherwise)",
-    "wall_s": "seconds for the sample, its K_m and its share of the eps computation",
+    "wall_s": "seconds for the sample and its eps",
 }
 #: The columns of the score distribution's statistics (:func:`nnkrr.sampling.flatness`).
 SCORE_COLUMNS = ("score_second_moment", "score_q99", "variance_ratio", "intrinsic_dimension")
@@ -88,9 +104,51 @@ class Problem:
     lam: float
     spec: Any  # a nnkrr.features.FeatureKernel
     k: jax.Array
+    factor: jax.Array  # lower Cholesky factor of K + lam I
+    s_lambda: float
     lev: Any  # a nnkrr.sampling.Leverage
     flat: dict
     base: dict
+
+
+#: A spectral job may take at most this fraction of the machine's memory for K and its factor.
+MEMORY_FRACTION = 0.7
+
+
+def memory_needed(n: int, x64: bool = True) -> int:
+    """Bytes of a spectral job's two n×n matrices: K and the Cholesky factor of K + λI."""
+    return 2 * n * n * (8 if x64 else 4)
+
+
+def _memory_available() -> int:
+    import os
+
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(n: int, x64: bool) -> None:
+    """Refuse, in one line naming ``data.n_train``, an n whose K and factor do not fit."""
+    from nnkrr.config import ConfigError
+
+    need, have = memory_needed(n, x64), _memory_available()
+    if need > MEMORY_FRACTION * have:
+        raise ConfigError(
+            f"data.n_train={n}: the spectral error needs K and its Cholesky factor "
+            f"({need / 2**30:.1f} GiB), more than {MEMORY_FRACTION:.0%} of this machine's "
+            f"{have / 2**30:.1f} GiB: unavailable at this n (the sweep's jobs, solver=cg, are not "
+            "limited so)"
+        )
+
+
+def _statistical_dimension(factor, lam, block: int = 1024):
+    """s_lam = tr K (K + lam I)^-1 = n - lam ||L^-1||_F^2, L^-1 in column blocks."""
+    n = factor.shape[0]
+    total = 0.0
+    for start in range(0, n, block):
+        eye = jnp.eye(n, min(block, n - start), -start, dtype=factor.dtype)
+        inv = jax.scipy.linalg.solve_triangular(factor, eye, lower=True)
+        total += float(jnp.sum(inv * inv))
+    return n - lam * total
 
 
 def make_problem(cfg: dict) -> Problem:
@@ -99,11 +157,14 @@ def make_problem(cfg: dict) -> Problem:
     from nnkrr import features, sampling
 
     ds = experiment.load_data(cfg)
+    check_memory(ds.n_train, cfg["x64"])
     x = jnp.asarray(ds.x_train)
     fixed = cfg["ridge_per_point"] is None
     lam = cfg["ridge"] if fixed else per_point(ds.n_train, cfg["ridge_per_point"])
     spec = features.get_kernel(cfg["kernel"])
     k = spec.exact(x)
+    factor = features.ridge_factor(k, lam)
+    s_lambda = _statistical_dimension(factor, float(lam))
     lev = sampling.leverage(x, lam, k=k, kernel=spec)
     key = jax.random.key(FLATNESS_SEED_OFFSET + cfg["seed"])
     flat = sampling.flatness(key, lev, num=cfg["flatness_draws"])
@@ -117,15 +178,15 @@ def make_problem(cfg: dict) -> Problem:
         "ridge_per_point": cfg["ridge_per_point"],
         **row.data_columns(cfg["data"]),
     }
-    return Problem(x, float(lam), spec, k, lev, flat, base)
+    return Problem(x, float(lam), spec, k, factor, s_lambda, lev, flat, base)
 
 
 def cell(cfg: dict, prob: Problem, sampler: str, m: int) -> list[dict]:
     """The rows of one (sampler, m): ``seeds`` feature samples (keys ``fold_in(key(seed),
-    index)``), their K_m and one eps each (one eigendecomposition of K for all)."""
+    index)``) and one eps each (:func:`nnkrr.features.rf_spectral_epsilon`, the job's factor)."""
     from nnkrr import features, sampling
 
-    k_ms, stats, walls = [], [], []
+    samples, stats, walls = [], [], []
     for seed in range(cfg["seeds"]):
         start = time.perf_counter()
         sample = sampling.sample(
@@ -139,11 +200,13 @@ def cell(cfg: dict, prob: Problem, sampler: str, m: int) -> list[dict]:
             pool_size=cfg["pool_size"],
             lev=prob.lev,
         )
-        k_ms.append(features.rf_kernel(prob.x, None, sample, prob.spec))
+        samples.append(sample)
         stats.append({name: float(v) for name, v in sample.stats.items()})
         walls.append(time.perf_counter() - start)
     start = time.perf_counter()
-    eps = features.spectral_epsilon(prob.k, jnp.stack(k_ms), prob.lam)
+    eps = features.rf_spectral_epsilon(
+        prob.x, samples, prob.k, prob.lam, prob.spec, factor=prob.factor
+    )
     eps_wall = (time.perf_counter() - start) / cfg["seeds"]
     flat = prob.flat
     return [
@@ -155,7 +218,7 @@ def cell(cfg: dict, prob: Problem, sampler: str, m: int) -> list[dict]:
             "width": m,
             "init_seed": seed,
             "spectral_eps": float(eps[seed]),
-            "s_lambda": flat["s_lambda"],
+            "s_lambda": prob.s_lambda,
             "flatness": flat["flatness"],
             "bound_over_s_lambda": flat["bound_over_s_lambda"],
             "zero_fraction": flat["zero_fraction"],

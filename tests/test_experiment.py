@@ -388,22 +388,53 @@ def test_matrix_free_needs_a_closed_form_kernel():
 
 
 def test_a_sweeps_jobs_share_the_matrix_free_target(tmp_path, monkeypatch):
-    """Two jobs of one target (two widths) through experiments.cache.TargetCache: the
+    """Two jobs of one target (two widths) through experiments.cache.SweepCache: the
     second reads the first's solve instead of running its CG (solve_cg called once), and its
     rows equal those of a job without the cache; another ridge is another key."""
-    from experiments.cache import TargetCache
+    from experiments.cache import SweepCache
 
     calls = []
     solve = problem._solve_target
     monkeypatch.setattr(problem, "_solve_target", lambda *a: calls.append(1) or solve(*a))
-    store = TargetCache(tmp_path / ".targets")
+    store = SweepCache(tmp_path / ".cache")
     base = MATRIX_FREE[:3] + ["seeds=1", "train.max_steps=50", "rank=40", "solver=cg"]
     first = experiment.run(experiment.compose(base + ["model.width=64"]), cache=store)
     second = experiment.run(experiment.compose(base + ["model.width=128"]), cache=store)
-    assert len(calls) == 1 and len(list((tmp_path / ".targets").glob("*.npz"))) == 1
+    assert len(calls) == 1 and len(list((tmp_path / ".cache").glob("*.npz"))) == 1
     alone = experiment.run(experiment.compose(base + ["model.width=128"]))
     cols = [c for c in alone.columns if c != "wall_s"]
     pd.testing.assert_frame_equal(second[cols], alone[cols])
     assert first.krr_iterations.iloc[0] == second.krr_iterations.iloc[0] > 1
     experiment.run(experiment.compose(base + ["model.width=64", "ridge=0.5"]), cache=store)
-    assert len(calls) == 3 and len(list((tmp_path / ".targets").glob("*.npz"))) == 2
+    assert len(calls) == 3 and len(list((tmp_path / ".cache").glob("*.npz"))) == 2
+
+
+@pytest.mark.parametrize("subsample", [False, True])
+def test_a_sweeps_jobs_share_the_leverage_set_up(tmp_path, monkeypatch, subsample):
+    """Two leverage jobs on one data set and ridge (two widths) set the sampler up once
+    through the cache, and their rows equal those of jobs without it; another ridge is
+    another key.  Exact, and a subsample's (n = 100 above an exact limit lowered to 64)."""
+    from experiments.cache import SweepCache
+    from nnkrr import sampling
+
+    n = 100 if subsample else 60
+    if subsample:
+        monkeypatch.setattr(sampling, "LEVERAGE_EXACT_MAX_N", 64)
+        monkeypatch.setattr(sampling, "LEVERAGE_POINTS", 32)
+    calls = []
+    setup = sampling.leverage
+    monkeypatch.setattr(sampling, "leverage", lambda *a, **k: calls.append(1) or setup(*a, **k))
+    store = SweepCache(tmp_path / ".cache")
+    base = [f"data.n_train={n}", "data.n_test=20", "data.dim=4", "sampler=leverage", "seeds=2",
+            "train.max_steps=5", "solver=cg", "rank=40"]  # fmt: skip
+    for width in (32, 64):
+        cached = experiment.run(experiment.compose(base + [f"model.width={width}"]), cache=store)
+    assert len(calls) == 1
+    assert len(list((tmp_path / ".cache").glob("leverage-*.npz"))) == 1
+    assert cached.leverage_points.iloc[0] == (32 if subsample else n)
+    alone = experiment.run(experiment.compose(base + ["model.width=64"]))
+    cols = [c for c in alone.columns if c != "wall_s"]
+    pd.testing.assert_frame_equal(cached[cols], alone[cols])
+    assert cached.flatness.iloc[0] == alone.flatness.iloc[0] > 1
+    experiment.run(experiment.compose(base + ["model.width=32", "ridge=0.5"]), cache=store)
+    assert len(calls) == 3  # one more with the cache, one for the job without it

@@ -217,3 +217,44 @@ def test_largest_eigenvalue_equals_eigvalsh_and_refuses_an_unconverged_one(x64):
     flat = jnp.linspace(1.0, 1.001, 300) + 0.2 * jnp.cos(jnp.arange(300.0))  # no gap at the top
     with pytest.raises(ValueError, match="did not converge in 2 steps"):
         features.largest_eigenvalue(lambda v: flat * v, 300, jnp.float64, steps=2)
+
+
+@pytest.mark.parametrize("kernel", ["relu_ntk", "arccos1", "rff_gaussian"])
+@pytest.mark.parametrize("dataset", ["synthetic", "cone"])
+def test_rf_spectral_epsilon_equals_the_formed_kernels(x64, monkeypatch, dataset, kernel):
+    """K_m applied by its features inside Lanczos gives the eigendecomposition's eps of the
+    formed K_m (n = 300 > Lanczos steps, with the features path forced below its default
+    SPECTRAL_LANCZOS_FROM_N; widths below and above n; the generic path too)."""
+    monkeypatch.setattr(features, "SPECTRAL_LANCZOS_FROM_N", 0)
+    x = getattr(data, dataset)(0, n_train=300, n_test=1, dim=6).x_train
+    spec = features.get_kernel(kernel)
+    k = spec.exact(x)
+    for m, lam in ((32, 1e-3), (512, 0.1), (2048, 10.0)):
+        draws = [sampling.sample(jax.random.key(m + i), x, m, sampler="gaussian", kernel=spec)
+                 for i in range(3)]  # fmt: skip
+        formed = jnp.stack([features.rf_kernel(x, None, d, spec) for d in draws])
+        exact = features.spectral_epsilon(k, formed, lam, method="eigh")
+        got = features.rf_spectral_epsilon(
+            x, draws, k, lam, spec, factor=features.ridge_factor(k, lam), chunk=100
+        )
+        np.testing.assert_allclose(got, exact, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda x, d, k: features.rf_spectral_epsilon(x, [], k, 0.1), "samples is empty"),
+        (lambda x, d, k: features.rf_spectral_epsilon(x, [d(8), d(16)], k, 0.1), "one width"),
+        (lambda x, d, k: features.rf_spectral_epsilon(x, [d(8)], k[:5], 0.1), r"k must have"),
+        (lambda x, d, k: features.rf_spectral_epsilon(x, [d(8)], k, 0.0), "lam"),
+    ],
+)
+def test_rf_spectral_epsilon_refuses_bad_input(call, match):
+    x = data.synthetic(0, n_train=20, n_test=1, dim=3).x_train
+    k = kernels.relu_ntk_closed_form(x)
+
+    def draw(m):
+        return sampling.sample(jax.random.key(m), x, m, sampler="gaussian")
+
+    with pytest.raises(ValueError, match=match):
+        call(x, draw, k)

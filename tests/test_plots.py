@@ -87,3 +87,43 @@ def test_width_savings_table_recovers_a_known_ratio(tmp_path, factor):
     findings.WIDTH_SAVINGS(frame(curves), tmp_path)
     assert (tmp_path / "width_savings.png").stat().st_size > 10_000
     assert "| cone | 8.00 |" in (tmp_path / "width_savings_table.md").read_text()
+
+
+def test_the_regime_map_and_gap_rows_read_their_numbers_from_the_rows():
+    """The findings page's generated rows (``Finding.render``/``detail``) on curves with known
+    answers: the first width below 5%, the fitted slope, measured over predicted flips."""
+    curves = {
+        ("sphere", "gaussian", "zero", 1.0): lambda m: 0.8 * (m / 256) ** -0.5,  # not < 5%
+        ("sphere", "gaussian", "zero", 0.1): lambda m: 0.3,
+        ("sphere", "gaussian", "init", 1.0): lambda m: 0.2 * (m / 256) ** -0.5,  # 2^14
+    }
+    _, result = findings._regime_map(frame(curves), {})
+    assert "sphere, centre 0: —, —" in result and "sphere, centre W(0): 2^14" in result
+    _, detail = findings._regime_map_detail(frame(curves), {})
+    assert detail.endswith("sphere, centre W(0) 0.83; sphere, centre 0 0.83")  # 0.1 / 0.12
+    line = {("sphere", "gaussian", "init", 1.0): lambda m: 0.4 * (m / 256) ** -0.25}
+    setting, result = findings._gap_detail(frame(line, weight_move=0.02), {})
+    assert setting == "sphere, n = 128, d = 8, ridge on K = 0.1, κ = 1, centre W(0), 3 seeds"
+    # 0.4 at 2^8, 0.4 / 256^0.25 = 0.1 at 2^16
+    assert result.startswith("gaussian: slope −0.25, gap 0.4 → 0.1 (gap_rel 40% → 10%)")
+    assert "pattern flips 10% → 10% (gaussian), weight move 0.02 → 0.02" in result
+
+
+def test_where_the_savings_law_fails_is_counted_from_its_tables(tmp_path):
+    pd.DataFrame({"ratio": [1.0, 6.4, 3.0], "geometry": ["sphere", "cone", "cone"]}).to_csv(
+        tmp_path / "savings_law_table.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "geometry": ["a", "b", "c", "d"],
+            "measured": [12.0, 8.0, 1.0, np.nan],  # c inside the fitted range, d not bracketed
+            "predicted": [15.0, 9.0, 1.1, 2.0],
+            "predicted_low": [13.0, 7.0, 0.9, 1.5],
+            "factor": [1.25, 1.125, 1.1, np.nan],
+            "predicted_by_flatness": [10.8, 8.8, 1.0, 2.0],
+        }
+    ).to_csv(tmp_path / "savings_law_validation.csv", index=False)
+    text = findings.savings_failures_block(tmp_path)
+    assert text.startswith("Beyond the range of savings it was fitted on (R ≤ 6.4, cone)")
+    assert "on a, b, whose leverage sampling saves 8–12×, it predicts 1.12–1.25× too much" in text
+    assert "1 of those 2 measurements fall below" in text and "within 0.9–1.1×" in text

@@ -123,3 +123,13 @@ def test_equivalence_table_and_exponents():
     saves = fits[(fits.what == "m*_gauss / m*_lev") & (fits.gap_level == 0.025)].iloc[0]
     assert gauss.exponent == pytest.approx(0.8, abs=1e-9) and gauss.C == pytest.approx(100)
     assert saves.exponent == pytest.approx(0.3, abs=1e-9)  # n^0.8 / n^0.5
+
+
+def test_the_spectral_summary_reads_its_numbers_from_the_tables():
+    """docs/findings.md's generated paragraph: what leverage saves is C_gauss·sup/(C_lev·s_λ)
+    = 2.5 x flatness here; the slopes are 1 and the constants C / (8/3) = 3/16 and 15/8."""
+    frame = synthetic_frame()
+    text = findings._spectral_summary_block(findings._spectral_tables(frame))
+    assert "λ fixed 20 → 200 (cone); λ = n·λ₀ 20 → 200 (cone)" in text
+    assert "(free slopes 1.00)" in text and "at 0.53–1.3× below" in text
+    assert "18.75–20.00× on the cone (flatness 7.5–8.0)" in text

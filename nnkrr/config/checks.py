@@ -255,6 +255,10 @@ def check(cfg, entry: str = "sweep") -> dict:
     _check_node(ENTRY_POINTS[entry], cfg, "")
     if entry == "sweep":
         _cross_check_sweep(cfg)
+    if entry == "spectral" and isinstance(cfg["data"].get("n_train"), int):
+        from nnkrr.spectral import check_memory  # K and its factor must fit: one line if not
+
+        check_memory(cfg["data"]["n_train"], cfg["x64"])
     return cfg
 
 
