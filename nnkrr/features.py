@@ -589,13 +589,20 @@ def spectral_epsilon(k, k_approx, lam, *, method: str = "auto") -> jax.Array:
         k, k_approx, jnp.asarray(lam, k.dtype), min(LANCZOS_STEPS, n)
     )
     if _checks.is_concrete(residual):
-        worst = float(jnp.max(residual / jnp.maximum(eps, jnp.finfo(k.dtype).tiny)))
-        if worst > LANCZOS_TOL:
-            raise ValueError(
-                f"spectral_epsilon: Lanczos did not converge in {min(LANCZOS_STEPS, n)} steps "
-                f"(relative Ritz residual {worst:.2g} > {LANCZOS_TOL:g}); use method='eigh'"
-            )
+        _check_converged(
+            "spectral_epsilon", eps, residual, min(LANCZOS_STEPS, n), "; use method='eigh'"
+        )
     return eps
+
+
+def _check_converged(name: str, eps, residual, steps: int, hint: str = "") -> None:
+    """Raise unless every Ritz residual is within :data:`LANCZOS_TOL` of its eps."""
+    worst = float(jnp.max(residual / jnp.maximum(eps, jnp.finfo(eps.dtype).tiny)))
+    if worst > LANCZOS_TOL:
+        raise ValueError(
+            f"{name}: Lanczos did not converge in {steps} steps (relative Ritz residual "
+            f"{worst:.2g} > {LANCZOS_TOL:g}){hint}"
+        )
 
 
 @functools.partial(jax.jit, static_argnums=(0, 7, 8))
@@ -611,6 +618,12 @@ def _rf_spectral_epsilon(spec: FeatureKernel, x, k, factor, w, scale, v0, steps:
         return _lanczos(op, v0, steps)
 
     return jax.lax.map(eps, (w, scale))
+
+
+#: :func:`rf_spectral_epsilon` applies K_m by its features from this n on and forms it below:
+#: at n = 8,192 the features were 1.8x (m = 1,024) and 1.55x (m = 16,384) the faster, at
+#: n = 2,048 1.05x and 0.37x (3 samples, float64; benchmarks/results/cpu_spectral_job.txt).
+RF_SPECTRAL_FEATURES_FROM_N = 8192
 
 
 def ridge_factor(k, lam) -> jax.Array:
@@ -646,8 +659,8 @@ def rf_spectral_epsilon(
     :math:`K_m` by :func:`rf_matvec` (O(n m P)) and :math:`K`, :math:`L^{-1}`, :math:`L^{-\top}`
     by stored matrices (O(n^2)).  Memory: K and its factor; K_m is never formed, so the cost of
     a width is O(steps n (n + m P)) against O(n^2 m P) for forming it.  Below
-    :data:`SPECTRAL_LANCZOS_FROM_N` points, where one eigendecomposition of K is the faster
-    (and K_m small), each K_m is formed and :func:`spectral_epsilon`'s ``eigh`` taken.
+    :data:`RF_SPECTRAL_FEATURES_FROM_N` points, where forming K_m was measured the faster,
+    each K_m is formed and :func:`spectral_epsilon` (``auto``) taken.
 
     Args:
       x: inputs, shape ``(n, d)``.
@@ -688,9 +701,9 @@ def rf_spectral_epsilon(
         raise ValueError(f"samples must share one width, got {sorted({wi.shape[0] for wi in w})}")
     _checks.check_same_features("x", x, "sample.w", w[0])
     scale = [_checks.as_matrix("sample.scale", s.scale, dtype=x.dtype, ndim=1) for s in samples]
-    if n < SPECTRAL_LANCZOS_FROM_N:  # small: K_m formed, one eigendecomposition of K
+    if n < RF_SPECTRAL_FEATURES_FROM_N:  # K_m formed: the faster below (measured)
         formed = jnp.stack([rf_kernel(x, None, s, spec) for s in samples])
-        return _spectral_epsilon(k, formed, jnp.asarray(lam, x.dtype))
+        return spectral_epsilon(k, formed, lam)
     factor = (
         ridge_factor(k, lam)
         if factor is None
@@ -704,10 +717,5 @@ def rf_spectral_epsilon(
     eps, residual = _rf_spectral_epsilon(
         spec, x, k, factor, jnp.stack(w), jnp.stack(scale), v0, steps, chunk
     )
-    worst = float(jnp.max(residual / jnp.maximum(eps, jnp.finfo(x.dtype).tiny)))
-    if worst > LANCZOS_TOL:
-        raise ValueError(
-            f"rf_spectral_epsilon: Lanczos did not converge in {steps} steps (relative Ritz "
-            f"residual {worst:.2g} > {LANCZOS_TOL:g})"
-        )
+    _check_converged("rf_spectral_epsilon", eps, residual, steps)
     return eps

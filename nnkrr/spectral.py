@@ -7,8 +7,9 @@ For each sampler, number of features m and seed, a feature sample is drawn
 .. math:: \varepsilon = \|(K + \lambda I)^{-1/2} (K_m - K) (K + \lambda I)^{-1/2}\|_2
 
 (:func:`nnkrr.features.rf_spectral_epsilon`: Lanczos on :math:`L^{-1}(K_m - K)L^{-\top}` with
-:math:`K_m` applied by its features, never formed; Lee et al. 2020, Thm 3.3; Avron et al.
-2017).  A job holds K and one Cholesky factor of :math:`K + \lambda I`: 16 n² bytes in float64
+:math:`K_m` applied by its features from :data:`nnkrr.features.RF_SPECTRAL_FEATURES_FROM_N`
+points on, formed below, where that is the faster; Lee et al. 2020, Thm 3.3; Avron et al.
+2017).  Beyond that n a job holds K and one Cholesky factor of :math:`K + \lambda I`: 16 n² bytes in float64
 (:func:`memory_needed`), and refuses, in one line naming ``data.n_train``, an n whose two
 matrices do not fit in the machine's memory (:data:`MEMORY_FRACTION` of it).  Beside ε,
 :math:`s_\lambda` of K (exactly: :math:`n - \lambda \|L^{-1}\|_F^2`) and the leverage

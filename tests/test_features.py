@@ -224,8 +224,8 @@ def test_largest_eigenvalue_equals_eigvalsh_and_refuses_an_unconverged_one(x64):
 def test_rf_spectral_epsilon_equals_the_formed_kernels(x64, monkeypatch, dataset, kernel):
     """K_m applied by its features inside Lanczos gives the eigendecomposition's eps of the
     formed K_m (n = 300 > Lanczos steps, with the features path forced below its default
-    SPECTRAL_LANCZOS_FROM_N; widths below and above n; the generic path too)."""
-    monkeypatch.setattr(features, "SPECTRAL_LANCZOS_FROM_N", 0)
+    RF_SPECTRAL_FEATURES_FROM_N; widths below and above n; the generic path too)."""
+    monkeypatch.setattr(features, "RF_SPECTRAL_FEATURES_FROM_N", 0)
     x = getattr(data, dataset)(0, n_train=300, n_test=1, dim=6).x_train
     spec = features.get_kernel(kernel)
     k = spec.exact(x)
