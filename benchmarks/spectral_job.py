@@ -58,7 +58,7 @@ def main() -> None:
         factor = jax.block_until_ready(features.ridge_factor(k, args.lam))
         s_lam = spectral._statistical_dimension(factor, args.lam)
         fixed = time.perf_counter() - start
-        gib = spectral.memory_needed(n) / 2**30
+        gib = 2 * n * n * 8 / 2**30  # K and its factor
         for m in args.m:
             draws = [
                 sampling.sample(jax.random.key(i), x, m, sampler="gaussian")

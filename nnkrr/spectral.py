@@ -9,9 +9,9 @@ For each sampler, number of features m and seed, a feature sample is drawn
 (:func:`nnkrr.features.rf_spectral_epsilon`: Lanczos on :math:`L^{-1}(K_m - K)L^{-\top}` with
 :math:`K_m` applied by its features from :data:`nnkrr.features.RF_SPECTRAL_FEATURES_FROM_N`
 points on, formed below, where that is the faster; Lee et al. 2020, Thm 3.3; Avron et al.
-2017).  Beyond that n a job holds K and one Cholesky factor of :math:`K + \lambda I`: 16 n² bytes in float64
-(:func:`memory_needed`), and refuses, in one line naming ``data.n_train``, an n whose two
-matrices do not fit in the machine's memory (:data:`MEMORY_FRACTION` of it).  Beside ε,
+2017).  Beyond that n a job holds K and one Cholesky factor of :math:`K + \lambda I`: 16 n² bytes in float64,
+and refuses, in one line naming ``data.n_train``, an n whose two matrices do not fit
+(:func:`nnkrr.config.checks.check_spectral_memory`).  Beside ε,
 :math:`s_\lambda` of K (exactly: :math:`n - \lambda \|L^{-1}\|_F^2`) and the leverage
 function's flatness statistics (:func:`nnkrr.sampling.flatness`; of the subsample's function
 when the leverage function is approximate, n > :data:`nnkrr.sampling.LEVERAGE_EXACT_MAX_N`).  :math:`\lambda` is the ridge on K (there is no output
@@ -44,17 +44,15 @@ import pandas as pd
 
 from nnkrr import experiment, row
 from nnkrr.config import check
+from nnkrr.config.checks import check_spectral_memory
 from nnkrr.scale import per_point
 
 __all__ = [
     "COLUMNS",
     "FLATNESS_SEED_OFFSET",
-    "MEMORY_FRACTION",
     "Problem",
     "cell",
-    "check_memory",
     "make_problem",
-    "memory_needed",
     "reference",
     "run",
 ]
@@ -112,35 +110,6 @@ class Problem:
     base: dict
 
 
-#: A spectral job may take at most this fraction of the machine's memory for K and its factor.
-MEMORY_FRACTION = 0.7
-
-
-def memory_needed(n: int, x64: bool = True) -> int:
-    """Bytes of a spectral job's two n×n matrices: K and the Cholesky factor of K + λI."""
-    return 2 * n * n * (8 if x64 else 4)
-
-
-def _memory_available() -> int:
-    import os
-
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def check_memory(n: int, x64: bool) -> None:
-    """Refuse, in one line naming ``data.n_train``, an n whose K and factor do not fit."""
-    from nnkrr.config import ConfigError
-
-    need, have = memory_needed(n, x64), _memory_available()
-    if need > MEMORY_FRACTION * have:
-        raise ConfigError(
-            f"data.n_train={n}: the spectral error needs K and its Cholesky factor "
-            f"({need / 2**30:.1f} GiB), more than {MEMORY_FRACTION:.0%} of this machine's "
-            f"{have / 2**30:.1f} GiB: unavailable at this n (the sweep's jobs, solver=cg, are not "
-            "limited so)"
-        )
-
-
 def _statistical_dimension(factor, lam, block: int = 1024):
     """s_lam = tr K (K + lam I)^-1 = n - lam ||L^-1||_F^2, L^-1 in column blocks."""
     n = factor.shape[0]
@@ -158,7 +127,7 @@ def make_problem(cfg: dict) -> Problem:
     from nnkrr import features, sampling
 
     ds = experiment.load_data(cfg)
-    check_memory(ds.n_train, cfg["x64"])
+    check_spectral_memory(ds.n_train, cfg["x64"])
     x = jnp.asarray(ds.x_train)
     fixed = cfg["ridge_per_point"] is None
     lam = cfg["ridge"] if fixed else per_point(ds.n_train, cfg["ridge_per_point"])

@@ -107,19 +107,21 @@ def test_spectral_checks(overrides, message):
 @pytest.mark.parametrize("n,x64,refused", [(4096, True, False), (8192, True, True),
                                            (8192, False, False), (12288, False, True)])  # fmt: skip
 def test_a_spectral_n_whose_matrices_do_not_fit_is_refused(monkeypatch, n, x64, refused):
-    """K and its factor, 2 n^2 floats, against 70% of a machine of 1 GiB: 4096^2 x 16 B =
+    """K and its factor, 2 n^2 floats, against half of a device of 1 GiB: 4096^2 x 16 B =
     0.25 GiB fits, 8192^2 x 16 B = 1 GiB does not (in float32 it is 0.5 GiB and fits)."""
-    from nnkrr import spectral
+    from nnkrr import krr
 
-    monkeypatch.setattr(spectral, "_memory_available", lambda: 2**30)
-    assert spectral.memory_needed(n, x64) == 2 * n * n * (8 if x64 else 4)
+    monkeypatch.setattr(krr, "device_memory", lambda: 2**30)
     cfg = config.compose([f"data.n_train={n}", f"x64={str(x64).lower()}"], "spectral")
     if not refused:
         assert config.check(cfg, "spectral")["data"]["n_train"] == n
         return
     with pytest.raises(config.ConfigError) as err:
         config.check(cfg, "spectral")
-    assert str(err.value).startswith(f"data.n_train={n}: the spectral error needs K and its")
+    gib = 2 * n * n * (8 if x64 else 4) / 2**30
+    assert str(err.value).startswith(
+        f"data.n_train={n}: the spectral error needs K and its Cholesky factor ({gib:.1f} GiB)"
+    )
     assert "\n" not in str(err.value)
 
 

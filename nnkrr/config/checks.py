@@ -256,10 +256,24 @@ def check(cfg, entry: str = "sweep") -> dict:
     if entry == "sweep":
         _cross_check_sweep(cfg)
     if entry == "spectral" and isinstance(cfg["data"].get("n_train"), int):
-        from nnkrr.spectral import check_memory  # K and its factor must fit: one line if not
-
-        check_memory(cfg["data"]["n_train"], cfg["x64"])
+        check_spectral_memory(cfg["data"]["n_train"], cfg["x64"])
     return cfg
+
+
+def check_spectral_memory(n: int, x64: bool) -> None:
+    """Refuse, in one line naming ``data.n_train``, a spectral job whose K and Cholesky factor
+    (2 n² floats) exceed :data:`nnkrr.krr.DENSE_MEMORY_FRACTION` of the device's memory
+    (:func:`nnkrr.krr.device_memory`), the same rule as the dense KRR path's."""
+    from nnkrr import krr
+
+    need, have = 2 * n * n * (8 if x64 else 4), krr.device_memory()
+    if need > krr.DENSE_MEMORY_FRACTION * have:
+        raise ConfigError(
+            f"data.n_train={n}: the spectral error needs K and its Cholesky factor "
+            f"({need / 2**30:.1f} GiB), more than {krr.DENSE_MEMORY_FRACTION:.0%} of this "
+            f"machine's {have / 2**30:.1f} GiB: unavailable at this n (the sweep's jobs, "
+            "solver=cg, are not limited so)"
+        )
 
 
 def _cross_check_sweep(cfg: dict) -> None:
