@@ -369,7 +369,11 @@ def _read(key: str, path: str, columns: list[str] | None, tag: str):
         raise ValueError(f"{key}: no such file {str(path)!r}")
     suffix = os.path.splitext(str(path))[1].lower()
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as arrays:
+        try:
+            opened = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as err:  # not an npz archive (numpy's words after ours)
+            raise ValueError(f"{key}: {path} is not a readable .npz file ({err})") from None
+        with opened as arrays:
             names = sorted(arrays.files)
             if "x" not in names or "y" not in names:
                 raise ValueError(f"{key}: {path} must hold arrays x and y, has {names}")

@@ -103,7 +103,7 @@ class Problem:
     lam: float
     spec: Any  # a nnkrr.features.FeatureKernel
     k: jax.Array
-    factor: jax.Array  # lower Cholesky factor of K + lam I
+    factor: jax.Array | None  # lower Cholesky factor of K + lam I, where it is needed
     s_lambda: float
     lev: Any  # a nnkrr.sampling.Leverage
     flat: dict
@@ -133,9 +133,13 @@ def make_problem(cfg: dict) -> Problem:
     lam = cfg["ridge"] if fixed else per_point(ds.n_train, cfg["ridge_per_point"])
     spec = features.get_kernel(cfg["kernel"])
     k = spec.exact(x)
-    factor = features.ridge_factor(k, lam)
-    s_lambda = _statistical_dimension(factor, float(lam))
     lev = sampling.leverage(x, lam, k=k, kernel=spec)
+    exact = lev.x.shape[0] == ds.n_train  # its s_lambda is K's (an eigendecomposition of K)
+    # the factor only where something reads it: the features path's eps, or s_lambda of K
+    # when the leverage function is a subsample's
+    wanted = not exact or ds.n_train >= features.RF_SPECTRAL_FEATURES_FROM_N
+    factor = features.ridge_factor(k, lam) if wanted else None
+    s_lambda = float(lev.s_lambda) if exact else _statistical_dimension(factor, float(lam))
     key = jax.random.key(FLATNESS_SEED_OFFSET + cfg["seed"])
     flat = sampling.flatness(key, lev, num=cfg["flatness_draws"])
     base = {

@@ -296,6 +296,7 @@ def test_bad_override_is_refused_with_its_key(tmp_path, overrides, message):
 MULTIRUN_BAD_FILES = [
     (["data.path=absent.npz"], "data.path: no such file 'absent.npz'"),
     (["data.path=nan.npz"], "data.path: nan.npz: x has non-finite values (first at x[4])"),
+    (["data.path=junk.npz"], "data.path: junk.npz is not a readable .npz file ("),
     (["data.path=text.csv", "data.columns=[y]"], "data.path: column 'b' of text.csv is not"),
     (["data.path=table.csv", "data.columns=[z]"], "data.columns: no column 'z' in table.csv"),
     (["data.path=small.npz", "data.n_train=30"], "data.n_train: 30 training points leave no"),
@@ -307,6 +308,7 @@ MULTIRUN_BAD_FILES = [
 )
 def test_a_bad_file_in_a_multirun_is_refused_before_launching(tmp_path, overrides, message):
     write_bad_files(tmp_path)
+    (tmp_path / "junk.npz").write_text("not an archive")
     frame = pd.read_csv(tmp_path / "table.csv")
     frame.assign(b="word").to_csv(tmp_path / "text.csv", index=False)
     before = sorted(tmp_path.rglob("*"))

@@ -258,3 +258,19 @@ def test_rf_spectral_epsilon_refuses_bad_input(call, match):
 
     with pytest.raises(ValueError, match=match):
         call(x, draw, k)
+
+
+def test_the_spectral_jobs_s_lambda_is_k_s_where_leverage_is_a_subsample(x64, monkeypatch):
+    """Where the leverage function is a subsample's, the spectral job's s_lambda comes from the
+    factor of K + lam I (n - lam |L^-1|_F^2, in column blocks): K's, as eigvalsh says."""
+    from nnkrr import config, spectral
+
+    monkeypatch.setattr(sampling, "LEVERAGE_EXACT_MAX_N", 64)
+    monkeypatch.setattr(sampling, "LEVERAGE_POINTS", 32)
+    overrides = ["data=cone", "data.n_train=200", "data.n_test=1", "flatness_draws=1024"]
+    prob = spectral.make_problem(config.check(config.compose(overrides, "spectral"), "spectral"))
+    assert prob.lev.x.shape[0] == 32 and prob.factor is not None
+    exact = float(sampling.statistical_dimension(prob.k, prob.lam))
+    np.testing.assert_allclose(prob.s_lambda, exact, rtol=1e-10)
+    blocks = spectral._statistical_dimension(prob.factor, prob.lam, block=64)  # 4 blocks
+    np.testing.assert_allclose(blocks, exact, rtol=1e-10)
