@@ -3,15 +3,15 @@
     uv run python benchmarks/spectral_job.py [--n 2048 8192] [--m 1024 16384] [--seeds 5]
         [--data synthetic] [--lam 0.1]
 
-For each n: the job's fixed part (K, the Cholesky factor of K + lam I, s_lam from it; seconds and
+For each n: the job's fixed part (K, the whitener W = L^-1 of K + lam I = L L^T, s_lam from it; seconds and
 the two matrices' GiB) and, for each width m, the time of one cell of ``--seeds`` Gaussian
 samples' eps two ways, as a ratio measured in the same run:
 
 * ``formed``: each sample's K_m formed (``features.rf_kernel``, O(n^2 m d)) and its eps by
   Lanczos on the stored matrices (``features.spectral_epsilon(method="lanczos")``), the job
   before this change; it holds seeds x n^2 more floats;
-* ``features``: ``features.rf_spectral_epsilon`` (Lanczos with K_m applied by its features,
-  O(steps n (n + m d))), the job now.
+* ``features``: ``features.rf_spectral_epsilon`` (Lanczos with K_m applied by its features and
+  W stored, the samples' runs vmapped; O(steps n (n + m d))), the job now.
 
 With the relative difference of the two eps (the same Lanczos; only rounding differs).
 """
@@ -27,7 +27,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 
-from nnkrr import data, features, sampling, spectral  # noqa: E402
+from nnkrr import data, features, sampling  # noqa: E402
 
 
 def _timed(fn):
@@ -46,28 +46,31 @@ def main() -> None:
     parser.add_argument("--data", choices=["cone", "synthetic"], default="synthetic")
     parser.add_argument("--formed-max-n", type=int, default=8192, help="skip 'formed' above")
     args = parser.parse_args()
+    # the features path at every n (the job takes it from RF_SPECTRAL_FEATURES_FROM_N on): the
+    # comparison that sets that threshold
+    features.RF_SPECTRAL_FEATURES_FROM_N = 0
     print(f"{args.data} d={args.dim} lam={args.lam}, {args.seeds} Gaussian samples a cell, "
           f"float64, {features.LANCZOS_STEPS} Lanczos steps; {jax.default_backend()}")  # fmt: skip
-    print("| n | fixed part s (K, factor, s_λ) | K + factor GiB | m | formed / features (time) "
+    print("| n | fixed part s (K, whitener, s_λ) | K + whitener GiB | m | formed / features (time) "
           "| features s | relative difference |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
     for n in args.n:
         x = getattr(data, args.data)(0, n_train=n, n_test=1, dim=args.dim).x_train
         start = time.perf_counter()
         k = jax.block_until_ready(features.RELU_NTK.exact(x))
-        factor = jax.block_until_ready(features.ridge_factor(k, args.lam))
-        s_lam = spectral._statistical_dimension(factor, args.lam)
+        whitener = jax.block_until_ready(features.ridge_whitener(k, args.lam))
+        s_lam = n - args.lam * float(jnp.sum(whitener**2))
         fixed = time.perf_counter() - start
-        gib = 2 * n * n * 8 / 2**30  # K and its factor
+        gib = 2 * n * n * 8 / 2**30  # K and its whitener
         for m in args.m:
             draws = [
                 sampling.sample(jax.random.key(i), x, m, sampler="gaussian")
                 for i in range(args.seeds)
             ]
             # compile once at this shape, then time
-            features.rf_spectral_epsilon(x, draws[:1] * args.seeds, k, args.lam, factor=factor)
+            features.rf_spectral_epsilon(x, draws[:1] * args.seeds, k, args.lam, whitener=whitener)
             eps_f, t_features = _timed(
-                lambda: features.rf_spectral_epsilon(x, draws, k, args.lam, factor=factor)  # noqa: B023
+                lambda: features.rf_spectral_epsilon(x, draws, k, args.lam, whitener=whitener)  # noqa: B023
             )
             if n <= args.formed_max_n:
 

@@ -29,13 +29,17 @@ does not pull in Flax and optax.  :data:`LAYERS` orders them: a module imports o
 of lower layers (``tests/test_layers.py``).
 """
 
-from nnkrr import data, kernels, krr
+from nnkrr import _blas
+
+_blas.prefer_haswell()  # before numpy/scipy/jax load OpenBLAS (nnkrr._blas says why)
+
+from nnkrr import data, kernels, krr  # noqa: E402
 
 __version__ = "0.1.0"
 
 #: The modules of nnkrr from the bottom up; a module imports only from layers below its own.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_checks", "_linalg", "_nt", "rules"),
+    ("_blas", "_checks", "_linalg", "_nt", "rules"),
     ("scale", "kernels", "data", "laziness", "scaling"),
     ("krr",),
     ("features", "gap", "problem"),

@@ -49,7 +49,7 @@ __all__ = [
     "rf_kernel",
     "rf_matvec",
     "rf_spectral_epsilon",
-    "ridge_factor",
+    "ridge_whitener",
     "rff_gaussian",
     "spectral_epsilon",
 ]
@@ -606,18 +606,23 @@ def _check_converged(name: str, eps, residual, steps: int, hint: str = "") -> No
 
 
 @functools.partial(jax.jit, static_argnums=(0, 7, 8))
-def _rf_spectral_epsilon(spec: FeatureKernel, x, k, factor, w, scale, v0, steps: int, chunk: int):
-    def eps(sample):
-        w_s, c_s = sample
-
-        def op(v):  # L^-1 (K_m - K) L^-T v, K_m applied by its features
-            u = jax.scipy.linalg.solve_triangular(factor, v, lower=True, trans=1)
-            d = _rf_matvec(spec, None, x, w_s, c_s, u[:, None], chunk)[:, 0] - mm(k, u)
-            return jax.scipy.linalg.solve_triangular(factor, d, lower=True)
+def _rf_spectral_epsilon(
+    spec: FeatureKernel, x, whitener, lam, w, scale, v0, steps: int, chunk: int
+):
+    # Every sample's Lanczos runs at once (vmap): each step's two products with W = L^-1 take
+    # the samples' vectors side by side, so W (the O(n^2) part, memory-bound) is read once a
+    # step for all of them.  With L L^T = K + lam I, L^-1 K L^-T = I - lam W W^T, so the
+    # whitened difference needs no product with K:
+    #   W (K_m - K) W^T v = W (K_m u + lam u) - v,   u = W^T v.
+    def eps(w_s, c_s):
+        def op(v):
+            u = mm(v[None, :], whitener)[0]  # W^T v as a row: the faster product (measured)
+            k_m_u = _rf_matvec(spec, None, x, w_s, c_s, u[:, None], chunk)[:, 0]
+            return mm(whitener, k_m_u + lam * u) - v
 
         return _lanczos(op, v0, steps)
 
-    return jax.lax.map(eps, (w, scale))
+    return jax.vmap(eps)(w, scale)
 
 
 #: :func:`rf_spectral_epsilon` applies K_m by its features from this n on and forms it below:
@@ -626,17 +631,30 @@ def _rf_spectral_epsilon(spec: FeatureKernel, x, k, factor, w, scale, v0, steps:
 RF_SPECTRAL_FEATURES_FROM_N = 8192
 
 
-def ridge_factor(k, lam) -> jax.Array:
-    r"""The lower Cholesky factor :math:`L` of :math:`K + \lambda I` (``k`` (n, n), ``lam`` > 0),
-    which :func:`rf_spectral_epsilon` whitens with."""
+def ridge_whitener(k, lam) -> jax.Array:
+    r"""The whitener :math:`W = L^{-1}` of :math:`K + \lambda I = L L^\top` (``k`` (n, n),
+    ``lam`` > 0; lower triangular, (n, n)), which :func:`rf_spectral_epsilon` whitens with:
+    :math:`W (K + \lambda I) W^\top = I`.  Its squared Frobenius norm gives the statistical
+    dimension, :math:`s_\lambda = \operatorname{tr} K (K + \lambda I)^{-1} = n - \lambda
+    \|W\|_F^2`.  A product with the stored W was measured 12x (W v) to 23x (v^T W) faster than
+    the triangular solve with L it replaces (n = 8,192, float64, CPU), and W costs one more
+    triangular solve with n right-hand sides (O(n^3)).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> w = ridge_whitener(jnp.diag(jnp.array([3.0, 8.0])), 1.0)  # diag(1/2, 1/3)
+      >>> round(float(w[0, 0]), 4), round(float(w[1, 1]), 4)
+      (0.5, 0.3333)
+    """
     k = _checks.as_matrix("k", k, dtype=_checks.float_dtype_of(k))
     _checks.check_positive("lam", lam)
-    return _ridge_factor(k, jnp.asarray(lam, k.dtype))
+    return _ridge_whitener(k, jnp.asarray(lam, k.dtype))
 
 
 @jax.jit
-def _ridge_factor(k, lam):
-    return jnp.linalg.cholesky(k + lam * jnp.eye(k.shape[0], dtype=k.dtype))
+def _ridge_whitener(k, lam):
+    eye = jnp.eye(k.shape[0], dtype=k.dtype)
+    return jax.scipy.linalg.solve_triangular(jnp.linalg.cholesky(k + lam * eye), eye, lower=True)
 
 
 def rf_spectral_epsilon(
@@ -646,7 +664,7 @@ def rf_spectral_epsilon(
     lam,
     kernel: str | FeatureKernel = "relu_ntk",
     *,
-    factor=None,
+    whitener=None,
     chunk: int | None = None,
 ) -> jax.Array:
     r"""Spectral error of the random-feature kernels of ``samples``, never forming them:
@@ -656,9 +674,15 @@ def rf_spectral_epsilon(
 
     the largest :math:`|\theta|` after :data:`LANCZOS_STEPS` Lanczos steps (as
     :func:`spectral_epsilon`'s ``lanczos``, with its Ritz residual check), each applying
-    :math:`K_m` by :func:`rf_matvec` (O(n m P)) and :math:`K`, :math:`L^{-1}`, :math:`L^{-\top}`
-    by stored matrices (O(n^2)).  Memory: K and its factor; K_m is never formed, so the cost of
-    a width is O(steps n (n + m P)) against O(n^2 m P) for forming it.  Below
+    :math:`K_m` by :func:`rf_matvec` (O(n m P)) and :math:`W = L^{-1}`, :math:`W^\top` by the
+    stored :func:`ridge_whitener` (O(n^2)); K enters through W alone, as
+    :math:`W K W^\top = I - \lambda W W^\top`:
+
+    .. math:: W (K_m - K) W^\top v = W (K_m u + \lambda u) - v, \quad u = W^\top v.
+
+    The samples' Lanczos runs go side by side (vmapped), so one pass over W serves them all.
+    Memory: K and W; K_m is never formed, so the cost of a width is
+    O(steps n (n + m P)) against O(n^2 m P) for forming it.  Below
     :data:`RF_SPECTRAL_FEATURES_FROM_N` points, where forming K_m was measured the faster,
     each K_m is formed and :func:`spectral_epsilon` (``auto``) taken.
 
@@ -668,7 +692,8 @@ def rf_spectral_epsilon(
       k: the exact kernel, shape ``(n, n)``, of the same ``kernel``.
       lam: ridge, > 0.
       kernel: a registry name or :class:`FeatureKernel`.
-      factor: :func:`ridge_factor` ``(k, lam)``, when already computed (shared by a job's widths).
+      whitener: :func:`ridge_whitener` ``(k, lam)``, when already computed (shared by a job's
+        widths).
       chunk: features per step of :func:`rf_matvec`.
 
     Returns:
@@ -701,21 +726,30 @@ def rf_spectral_epsilon(
         raise ValueError(f"samples must share one width, got {sorted({wi.shape[0] for wi in w})}")
     _checks.check_same_features("x", x, "sample.w", w[0])
     scale = [_checks.as_matrix("sample.scale", s.scale, dtype=x.dtype, ndim=1) for s in samples]
+    if whitener is not None:
+        whitener = _checks.as_matrix("whitener", whitener, dtype=x.dtype)
+        if whitener.shape != (n, n):
+            raise ValueError(f"whitener must have shape ({n}, {n}), got {tuple(whitener.shape)}")
     if n < RF_SPECTRAL_FEATURES_FROM_N:  # K_m formed: the faster below (measured)
         formed = jnp.stack([rf_kernel(x, None, s, spec) for s in samples])
         return spectral_epsilon(k, formed, lam)
-    factor = (
-        ridge_factor(k, lam)
-        if factor is None
-        else _checks.as_matrix("factor", factor, dtype=x.dtype)
-    )
-    if chunk is None:
-        chunk = max(64, 2 ** int(np.log2(max(RF_MATVEC_ENTRIES // n, 1))))
+    if whitener is None:
+        whitener = ridge_whitener(k, lam)
+    if chunk is None:  # the samples' patterns side by side: RF_MATVEC_ENTRIES in all
+        chunk = max(64, 2 ** int(np.log2(max(RF_MATVEC_ENTRIES // (n * len(w)), 1))))
     chunk = min(_checks.check_positive_int("chunk", chunk), w[0].shape[0])
     steps = min(LANCZOS_STEPS, n)
     v0 = jax.random.normal(jax.random.key(0), (n,), x.dtype)
     eps, residual = _rf_spectral_epsilon(
-        spec, x, k, factor, jnp.stack(w), jnp.stack(scale), v0, steps, chunk
+        spec,
+        x,
+        whitener,
+        jnp.asarray(lam, x.dtype),
+        jnp.stack(w),
+        jnp.stack(scale),
+        v0,
+        steps,
+        chunk,
     )
     _check_converged("rf_spectral_epsilon", eps, residual, steps)
     return eps

@@ -9,10 +9,11 @@ For each sampler, number of features m and seed, a feature sample is drawn
 (:func:`nnkrr.features.rf_spectral_epsilon`: Lanczos on :math:`L^{-1}(K_m - K)L^{-\top}` with
 :math:`K_m` applied by its features from :data:`nnkrr.features.RF_SPECTRAL_FEATURES_FROM_N`
 points on, formed below, where that is the faster; Lee et al. 2020, Thm 3.3; Avron et al.
-2017).  Beyond that n a job holds K and one Cholesky factor of :math:`K + \lambda I`: 16 n² bytes in float64,
-and refuses, in one line naming ``data.n_train``, an n whose two matrices do not fit
+2017).  Beyond that n a job holds K and the whitener :math:`W = L^{-1}` of
+:math:`K + \lambda I = L L^\top` (:func:`nnkrr.features.ridge_whitener`): 16 n² bytes in
+float64, and refuses, in one line naming ``data.n_train``, an n whose two matrices do not fit
 (:func:`nnkrr.config.checks.check_spectral_memory`).  Beside ε,
-:math:`s_\lambda` of K (exactly: :math:`n - \lambda \|L^{-1}\|_F^2`) and the leverage
+:math:`s_\lambda` of K (exactly: :math:`n - \lambda \|W\|_F^2`) and the leverage
 function's flatness statistics (:func:`nnkrr.sampling.flatness`; of the subsample's function
 when the leverage function is approximate, n > :data:`nnkrr.sampling.LEVERAGE_EXACT_MAX_N`).  :math:`\lambda` is the ridge on K (there is no output
 scale here, so :math:`\lambda` is the config's ``ridge``, as ``lam = kappa^2 * ridge`` with
@@ -103,22 +104,11 @@ class Problem:
     lam: float
     spec: Any  # a nnkrr.features.FeatureKernel
     k: jax.Array
-    factor: jax.Array | None  # lower Cholesky factor of K + lam I, where it is needed
+    whitener: jax.Array | None  # W = L^-1, L L^T = K + lam I, where it is needed
     s_lambda: float
     lev: Any  # a nnkrr.sampling.Leverage
     flat: dict
     base: dict
-
-
-def _statistical_dimension(factor, lam, block: int = 1024):
-    """s_lam = tr K (K + lam I)^-1 = n - lam ||L^-1||_F^2, L^-1 in column blocks."""
-    n = factor.shape[0]
-    total = 0.0
-    for start in range(0, n, block):
-        eye = jnp.eye(n, min(block, n - start), -start, dtype=factor.dtype)
-        inv = jax.scipy.linalg.solve_triangular(factor, eye, lower=True)
-        total += float(jnp.sum(inv * inv))
-    return n - lam * total
 
 
 def make_problem(cfg: dict) -> Problem:
@@ -135,11 +125,13 @@ def make_problem(cfg: dict) -> Problem:
     k = spec.exact(x)
     lev = sampling.leverage(x, lam, k=k, kernel=spec)
     exact = lev.x.shape[0] == ds.n_train  # its s_lambda is K's (an eigendecomposition of K)
-    # the factor only where something reads it: the features path's eps, or s_lambda of K
-    # when the leverage function is a subsample's
+    # the whitener only where something reads it: the features path's eps, or s_lambda of K
+    # when the leverage function is a subsample's (s_lambda = n - lam ||W||_F^2)
     wanted = not exact or ds.n_train >= features.RF_SPECTRAL_FEATURES_FROM_N
-    factor = features.ridge_factor(k, lam) if wanted else None
-    s_lambda = float(lev.s_lambda) if exact else _statistical_dimension(factor, float(lam))
+    whitener = features.ridge_whitener(k, lam) if wanted else None
+    s_lambda = (
+        float(lev.s_lambda) if exact else ds.n_train - float(lam) * float(jnp.sum(whitener**2))
+    )
     key = jax.random.key(FLATNESS_SEED_OFFSET + cfg["seed"])
     flat = sampling.flatness(key, lev, num=cfg["flatness_draws"])
     base = {
@@ -152,12 +144,12 @@ def make_problem(cfg: dict) -> Problem:
         "ridge_per_point": cfg["ridge_per_point"],
         **row.data_columns(cfg["data"]),
     }
-    return Problem(x, float(lam), spec, k, factor, s_lambda, lev, flat, base)
+    return Problem(x, float(lam), spec, k, whitener, s_lambda, lev, flat, base)
 
 
 def cell(cfg: dict, prob: Problem, sampler: str, m: int) -> list[dict]:
     """The rows of one (sampler, m): ``seeds`` feature samples (keys ``fold_in(key(seed),
-    index)``) and one eps each (:func:`nnkrr.features.rf_spectral_epsilon`, the job's factor)."""
+    index)``) and one eps each (:func:`nnkrr.features.rf_spectral_epsilon`, the job's whitener)."""
     from nnkrr import features, sampling
 
     samples, stats, walls = [], [], []
@@ -179,7 +171,7 @@ def cell(cfg: dict, prob: Problem, sampler: str, m: int) -> list[dict]:
         walls.append(time.perf_counter() - start)
     start = time.perf_counter()
     eps = features.rf_spectral_epsilon(
-        prob.x, samples, prob.k, prob.lam, prob.spec, factor=prob.factor
+        prob.x, samples, prob.k, prob.lam, prob.spec, whitener=prob.whitener
     )
     eps_wall = (time.perf_counter() - start) / cfg["seeds"]
     flat = prob.flat

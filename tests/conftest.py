@@ -6,6 +6,8 @@ import contextlib
 import jax
 import pytest
 
+import nnkrr  # noqa: F401  before the tests load scipy: OpenBLAS's kernels (nnkrr._blas)
+
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 

@@ -107,7 +107,7 @@ def test_spectral_checks(overrides, message):
 @pytest.mark.parametrize("n,x64,refused", [(4096, True, False), (8192, True, True),
                                            (8192, False, False), (12288, False, True)])  # fmt: skip
 def test_a_spectral_n_whose_matrices_do_not_fit_is_refused(monkeypatch, n, x64, refused):
-    """K and its factor, 2 n^2 floats, against half of a device of 1 GiB: 4096^2 x 16 B =
+    """K and its whitener, 2 n^2 floats, against half of a device of 1 GiB: 4096^2 x 16 B =
     0.25 GiB fits, 8192^2 x 16 B = 1 GiB does not (in float32 it is 0.5 GiB and fits)."""
     from nnkrr import krr
 
@@ -120,7 +120,7 @@ def test_a_spectral_n_whose_matrices_do_not_fit_is_refused(monkeypatch, n, x64, 
         config.check(cfg, "spectral")
     gib = 2 * n * n * (8 if x64 else 4) / 2**30
     assert str(err.value).startswith(
-        f"data.n_train={n}: the spectral error needs K and its Cholesky factor ({gib:.1f} GiB)"
+        f"data.n_train={n}: the spectral error needs K and its whitener L^-1 ({gib:.1f} GiB)"
     )
     assert "\n" not in str(err.value)
 

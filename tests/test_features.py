@@ -235,7 +235,7 @@ def test_rf_spectral_epsilon_equals_the_formed_kernels(x64, monkeypatch, dataset
         formed = jnp.stack([features.rf_kernel(x, None, d, spec) for d in draws])
         exact = features.spectral_epsilon(k, formed, lam, method="eigh")
         got = features.rf_spectral_epsilon(
-            x, draws, k, lam, spec, factor=features.ridge_factor(k, lam), chunk=100
+            x, draws, k, lam, spec, whitener=features.ridge_whitener(k, lam), chunk=100
         )
         np.testing.assert_allclose(got, exact, rtol=1e-9)
 
@@ -247,6 +247,10 @@ def test_rf_spectral_epsilon_equals_the_formed_kernels(x64, monkeypatch, dataset
         (lambda x, d, k: features.rf_spectral_epsilon(x, [d(8), d(16)], k, 0.1), "one width"),
         (lambda x, d, k: features.rf_spectral_epsilon(x, [d(8)], k[:5], 0.1), r"k must have"),
         (lambda x, d, k: features.rf_spectral_epsilon(x, [d(8)], k, 0.0), "lam"),
+        (
+            lambda x, d, k: features.rf_spectral_epsilon(x, [d(8)], k, 0.1, whitener=k[:5, :5]),
+            r"whitener must have shape",
+        ),
     ],
 )
 def test_rf_spectral_epsilon_refuses_bad_input(call, match):
@@ -262,15 +266,27 @@ def test_rf_spectral_epsilon_refuses_bad_input(call, match):
 
 def test_the_spectral_jobs_s_lambda_is_k_s_where_leverage_is_a_subsample(x64, monkeypatch):
     """Where the leverage function is a subsample's, the spectral job's s_lambda comes from the
-    factor of K + lam I (n - lam |L^-1|_F^2, in column blocks): K's, as eigvalsh says."""
+    whitener W = L^-1 of K + lam I (n - lam |W|_F^2): K's, as eigvalsh says."""
     from nnkrr import config, spectral
 
     monkeypatch.setattr(sampling, "LEVERAGE_EXACT_MAX_N", 64)
     monkeypatch.setattr(sampling, "LEVERAGE_POINTS", 32)
     overrides = ["data=cone", "data.n_train=200", "data.n_test=1", "flatness_draws=1024"]
     prob = spectral.make_problem(config.check(config.compose(overrides, "spectral"), "spectral"))
-    assert prob.lev.x.shape[0] == 32 and prob.factor is not None
+    assert prob.lev.x.shape[0] == 32 and prob.whitener is not None
     exact = float(sampling.statistical_dimension(prob.k, prob.lam))
     np.testing.assert_allclose(prob.s_lambda, exact, rtol=1e-10)
-    blocks = spectral._statistical_dimension(prob.factor, prob.lam, block=64)  # 4 blocks
-    np.testing.assert_allclose(blocks, exact, rtol=1e-10)
+
+
+@pytest.mark.parametrize("lam", [1e-3, 0.1, 10.0])
+def test_ridge_whitener_whitens_and_gives_s_lambda(lam, x64):
+    """W = L^-1: W (K + lam I) W^T = I, W lower triangular, and n - lam ||W||_F^2 equals
+    s_lam = sum_i mu_i / (mu_i + lam) from K's eigenvalues (an independent computation)."""
+    x = data.cone(0, n_train=200, n_test=1, dim=5).x_train
+    k = features.RELU_NTK.exact(x)
+    w = features.ridge_whitener(k, lam)
+    n = k.shape[0]
+    np.testing.assert_allclose(w @ (k + lam * jnp.eye(n)) @ w.T, np.eye(n), atol=1e-8)
+    assert float(jnp.max(jnp.abs(jnp.triu(w, 1)))) == 0.0
+    mu = np.linalg.eigvalsh(np.asarray(k))
+    np.testing.assert_allclose(n - lam * float(jnp.sum(w**2)), np.sum(mu / (mu + lam)), rtol=1e-9)

@@ -261,7 +261,7 @@ def check(cfg, entry: str = "sweep") -> dict:
 
 
 def check_spectral_memory(n: int, x64: bool) -> None:
-    """Refuse, in one line naming ``data.n_train``, a spectral job whose K and Cholesky factor
+    """Refuse, in one line naming ``data.n_train``, a spectral job whose K and whitener L^-1
     (2 n² floats) exceed :data:`nnkrr.krr.DENSE_MEMORY_FRACTION` of the device's memory
     (:func:`nnkrr.krr.device_memory`), the same rule as the dense KRR path's."""
     from nnkrr import krr
@@ -269,7 +269,7 @@ def check_spectral_memory(n: int, x64: bool) -> None:
     need, have = 2 * n * n * (8 if x64 else 4), krr.device_memory()
     if need > krr.DENSE_MEMORY_FRACTION * have:
         raise ConfigError(
-            f"data.n_train={n}: the spectral error needs K and its Cholesky factor "
+            f"data.n_train={n}: the spectral error needs K and its whitener L^-1 "
             f"({need / 2**30:.1f} GiB), more than {krr.DENSE_MEMORY_FRACTION:.0%} of this "
             f"machine's {have / 2**30:.1f} GiB: unavailable at this n (the sweep's jobs, "
             "solver=cg, are not limited so)"
