@@ -56,8 +56,7 @@ print(json.dumps(out))
 
 
 def _run(coretype: str | None, *args: str) -> tuple[int, dict | None]:
-    env = dict(os.environ, NNKRR_OPENBLAS_CORETYPE="keep")  # nnkrr is not imported anyway
-    env.pop("OPENBLAS_CORETYPE", None)
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}  # no nnkrr here
     if coretype:
         env["OPENBLAS_CORETYPE"] = coretype
     done = subprocess.run(

@@ -616,7 +616,7 @@ def _rf_spectral_epsilon(
     #   W (K_m - K) W^T v = W (K_m u + lam u) - v,   u = W^T v.
     def eps(w_s, c_s):
         def op(v):
-            u = mm(v[None, :], whitener)[0]  # W^T v as a row: the faster product (measured)
+            u = mm(v[None, :], whitener)[0]  # W^T v, as the row v^T W
             k_m_u = _rf_matvec(spec, None, x, w_s, c_s, u[:, None], chunk)[:, 0]
             return mm(whitener, k_m_u + lam * u) - v
 
@@ -636,9 +636,9 @@ def ridge_whitener(k, lam) -> jax.Array:
     ``lam`` > 0; lower triangular, (n, n)), which :func:`rf_spectral_epsilon` whitens with:
     :math:`W (K + \lambda I) W^\top = I`.  Its squared Frobenius norm gives the statistical
     dimension, :math:`s_\lambda = \operatorname{tr} K (K + \lambda I)^{-1} = n - \lambda
-    \|W\|_F^2`.  A product with the stored W was measured 12x (W v) to 23x (v^T W) faster than
-    the triangular solve with L it replaces (n = 8,192, float64, CPU), and W costs one more
-    triangular solve with n right-hand sides (O(n^3)).
+    \|W\|_F^2`.  W costs one triangular solve with n right-hand sides (O(n^3)) more than L;
+    products with it replace the triangular solves with L in every Lanczos step (a width at
+    n = 8,192 1.22x faster, ``benchmarks/results/cpu_spectral_job.txt``).
 
     Example:
       >>> import jax.numpy as jnp
