@@ -290,3 +290,27 @@ def test_ridge_whitener_whitens_and_gives_s_lambda(lam, x64):
     assert float(jnp.max(jnp.abs(jnp.triu(w, 1)))) == 0.0
     mu = np.linalg.eigvalsh(np.asarray(k))
     np.testing.assert_allclose(n - lam * float(jnp.sum(w**2)), np.sum(mu / (mu + lam)), rtol=1e-9)
+
+
+@pytest.mark.parametrize("path", ["formed", "features"])
+def test_a_draw_lanczos_left_unconverged_runs_again_with_more_steps(x64, monkeypatch, path):
+    """With 6 Lanczos steps the first pass leaves draws unconverged (it raises when no more
+    steps are allowed); re-run with doubled steps they reach the eigendecomposition's eps."""
+    monkeypatch.setattr(features, "RF_SPECTRAL_FEATURES_FROM_N", 0)
+    monkeypatch.setattr(features, "LANCZOS_STEPS", 6)
+    x = data.cone(0, n_train=300, n_test=1, dim=6).x_train
+    k = features.RELU_NTK.exact(x)
+    draws = [sampling.sample(jax.random.key(i), x, 256, sampler="gaussian") for i in range(3)]
+    formed = jnp.stack([features.rf_kernel(x, None, d) for d in draws])
+    exact = features.spectral_epsilon(k, formed, 0.1, method="eigh")
+
+    def eps():
+        if path == "formed":
+            return features.spectral_epsilon(k, formed, 0.1, method="lanczos")
+        return features.rf_spectral_epsilon(x, draws, k, 0.1)
+
+    monkeypatch.setattr(features, "LANCZOS_MAX_STEPS", 6)
+    with pytest.raises(ValueError, match="did not converge in 6 steps"):
+        eps()
+    monkeypatch.setattr(features, "LANCZOS_MAX_STEPS", 384)
+    np.testing.assert_allclose(eps(), exact, rtol=1e-9)
