@@ -607,7 +607,8 @@ def _spectral_summary_block(tables) -> str:
         f"{grow['per_point']}. Within one geometry the width each sampler needs is "
         f"proportional to the quantity its bound names — s_λ for leverage, the sup score for "
         f"Gaussian (free slopes {_span(theory.slope, '{:.2f}')}) — at "
-        f"{_span(1 / theory.C_over_8_3, '{:.2g}')}× below Avron et al.'s constant 8/3; n/λ, the "
+        f"{_span([float(f'{v:.2g}') for v in 1 / theory.C_over_8_3], '{:g}')}× below Avron et "
+        "al.'s constant 8/3; n/λ, the "
         f"paper's form of the Gaussian bound, does not predict it (slopes "
         f"{_span(per[paper].slope, '{:.2f}')}, residual "
         f"{_span(per[paper].rms_log_residual, '{:.2f}')} against "
@@ -801,7 +802,9 @@ FINDINGS = (
             ("+experiment=spectral_scaling",), "spectral.parquet", SPECTRAL_SCALING,
             _spectral_scaling, (("spectral_scaling.png", "spectral_scaling.png"),),
             (("spectral-fits", _spectral_fits_block),
-             ("spectral-summary", _spectral_summary_block))),
+             ("spectral-summary", _spectral_summary_block)),
+            # the per-sample family, whose widths stay bounded, one n further
+            (("data.n_train=4096", "ridge_per_point=0.00078125"),)),
     Finding("equivalence_scaling", "width the network needs against n", "sweep",
             ("+experiment=equivalence_scaling",), "results.parquet", EQUIVALENCE_SCALING,
             _equivalence_scaling, (("equivalence_scaling.png", "equivalence_scaling.png"),),

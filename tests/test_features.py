@@ -118,6 +118,7 @@ def test_lanczos_that_has_not_converged_says_so(x64, monkeypatch):
     k = kernels.relu_ntk_closed_form(x)
     k_m = features.rf_kernel(x, None, sampling.sample(jax.random.key(0), x, 64, sampler="gaussian"))
     monkeypatch.setattr(features, "LANCZOS_STEPS", 2)
+    monkeypatch.setattr(features, "LANCZOS_MAX_STEPS", 2)  # no second run with more steps
     with pytest.raises(
         ValueError, match=r"Lanczos did not converge in 2 steps .* use method='eigh'"
     ):
