@@ -3,8 +3,8 @@
 OpenBLAS picks its kernels by CPU when its library loads, and reads ``OPENBLAS_CORETYPE`` then.
 On CPUs with AVX-512 it picks SkylakeX kernels, whose threaded Cholesky (OpenBLAS 0.3.30 and
 0.3.31, as bundled with scipy and numpy) kills the process at n = 16,384 in float64 (SIGSEGV or
-SIGABRT, nothing written); the Haswell kernels do not, at 1.15x the Cholesky's time and 1.17x
-a triangular solve's (``benchmarks/results/cpu_openblas_coretype.txt``).  :func:`prefer_haswell`
+SIGABRT, nothing written); the Haswell kernels do not, at 1.07-1.15x the Cholesky's time and
+1.14-1.17x a triangular solve's (``benchmarks/results/cpu_openblas_coretype.txt``).  :func:`prefer_haswell`
 sets ``OPENBLAS_CORETYPE=Haswell`` on such CPUs unless the variable is already set (set it to
 ``SkylakeX`` to keep those kernels); ``import nnkrr`` calls it first.  jax loads scipy's
 OpenBLAS at its first CPU LAPACK call, so the setting reaches jax unless such a call (or an
