@@ -3,6 +3,7 @@ crossover), the time of each stage.
 
     uv run python benchmarks/job.py [--n 16384] [--dim 40] [--ridge 10] [--width 4096]
         [--seeds 3] [--samplers gaussian leverage] [--solver auto] [--out rows.csv] [OVERRIDE ...]
+    uv run python benchmarks/job.py --n 1048576 --ridge preset +experiment=large_n  # its ridge
 
 One job per sampler (``nnkrr.experiment.run`` of the sweep config ``data.n_train=N
 data.dim=D ridge=R model.width=M seeds=S sampler=...`` plus any further overrides; the second
@@ -47,7 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=16384)
     parser.add_argument("--dim", type=int, default=40)
-    parser.add_argument("--ridge", type=float, default=10.0)
+    parser.add_argument("--ridge", default="10.0",
+                        help="ridge on K, or 'preset': the composed config's (e.g. +experiment=...)")
     parser.add_argument("--width", type=int, default=4096)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--samplers", nargs="+", default=["gaussian", "leverage"])
@@ -55,7 +57,8 @@ def main() -> None:
     parser.add_argument("--out", help="write the rows here (.csv)")
     parser.add_argument("overrides", nargs="*", help="further sweep overrides (key=value)")
     args = parser.parse_args()
-    common = [f"data.n_train={args.n}", f"data.dim={args.dim}", f"ridge={args.ridge}",
+    ridge = [] if args.ridge == "preset" else [f"ridge={float(args.ridge)}"]
+    common = [f"data.n_train={args.n}", f"data.dim={args.dim}", *ridge,
               f"model.width={args.width}", f"seeds={args.seeds}", f"solver={args.solver}",
               *args.overrides]  # fmt: skip
     cfgs = [experiment.compose([*common, f"sampler={s}"]) for s in args.samplers]
@@ -67,7 +70,7 @@ def main() -> None:
     log = logging.getLogger("nnkrr.experiment")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    print(f"{ds.name} n={args.n} d={args.dim} ridge={args.ridge} m={args.width} "
+    print(f"{ds.name} n={args.n} d={args.dim} ridge={cfgs[0]['ridge']:g} m={args.width} "
           f"seeds={args.seeds} {' '.join(args.overrides)}; {jax.default_backend()}, "
           f"{len(jax.devices())} device(s); unit: one NTK matvec at this n, {unit:.2f} s")  # fmt: skip
     frames = []
@@ -95,6 +98,10 @@ def main() -> None:
                   f"{s.pattern_flips:.3g} | {s.pattern_flips_pred:.3g} | {s.weight_move:.3g} |")  # fmt: skip
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"\npeak resident memory {peak:.2f} GiB")
+    stats = jax.devices()[0].memory_stats() if jax.default_backend() != "cpu" else None
+    if stats and "peak_bytes_in_use" in stats:
+        print(f"peak device memory {stats['peak_bytes_in_use'] / 2**30:.2f} GiB "
+              f"(of {stats.get('bytes_limit', 0) / 2**30:.0f} GiB)")  # fmt: skip
     if args.out:
         import pandas as pd
 

@@ -73,6 +73,12 @@ __all__ = [
 #: at 512, 35.3 at 1024 and 35.1 at 4096).
 BLOCK_ELEMENTS = 2**21
 
+#: The most pre-activations one step of :func:`two_layer` holds on accelerators (per seed): 2^30
+#: float32 (4 GiB).  Below it the whole width is one block (faster there, see
+#: :func:`resolve_chunk`); past it, at n = 2^20 and m = 4096 on an H200, one block of 3 seeds
+#: (48 GiB) ran out of memory while XLA autotuned its product.
+ACCELERATOR_BLOCK_ELEMENTS = 2**30
+
 #: How the network's passes are computed, per backend, each measured by ``benchmarks/train.py`` (outputs with their
 #: commands in ``benchmarks/results/``): on 2 CPU cores the fused pass beats autodiff
 #: (``cpu_train.txt``, jax 0.10.2: 36.1 vs 61.7 ms per step at n = 1024, d = 64, m = 16384); on
@@ -294,12 +300,13 @@ def resolve_chunk(chunk: int | None, width: int, n: int) -> int:
     two nearest :data:`BLOCK_ELEMENTS` / n (at least 128), and on accelerators the whole
     width, where one large product beats a ``lax.scan`` of small ones (``benchmarks/train.py``
     on an H200, n = 1024, d = 64, m = 16384: 0.33 ms per step with one chunk, 0.45 ms with
-    chunks of 4096).  Never more than ``width``."""
+    chunks of 4096), up to :data:`ACCELERATOR_BLOCK_ELEMENTS` / n (the largest power of two
+    within it).  Never more than ``width``."""
     if chunk is not None:
         return min(_checks.check_positive_int("chunk", chunk), width)
-    if jax.default_backend() != "cpu":
-        return width
     n = _checks.check_positive_int("n", n)
+    if jax.default_backend() != "cpu":
+        return min(width, max(1, 2 ** math.floor(math.log2(ACCELERATOR_BLOCK_ELEMENTS / n))))
     return min(max(128, 2 ** round(math.log2(BLOCK_ELEMENTS / n))), width)
 
 

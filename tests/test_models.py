@@ -172,6 +172,17 @@ def test_resolve_chunk(n, width, expected):
         models.resolve_chunk(0, width, n)
 
 
+@pytest.mark.parametrize(
+    ("n", "width", "expected"),
+    [(1024, 16384, 16384), (2**20, 4096, 1024), (3 * 10**6, 4096, 256), (2**31, 64, 1)],
+)
+def test_resolve_chunk_on_accelerators(monkeypatch, n, width, expected):
+    # The whole width while (width, n) holds <= ACCELERATOR_BLOCK_ELEMENTS, else a power of two.
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert models.resolve_chunk(None, width, n) == expected
+    assert expected * n <= max(models.ACCELERATOR_BLOCK_ELEMENTS, n)
+
+
 def test_resolve_backprop():
     expected = models.DEFAULT_BACKPROP.get(jax.default_backend(), "autodiff")
     assert models.resolve_backprop(None) == expected
