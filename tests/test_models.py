@@ -163,8 +163,9 @@ def test_linearize_is_first_order_taylor(x64):
         (128, 5000, 5000),
     ],
 )
-def test_resolve_chunk(n, width, expected):
-    # CI runs on CPU: the power of two nearest BLOCK_ELEMENTS / n, >= 128, <= width.
+def test_resolve_chunk(monkeypatch, n, width, expected):
+    # On CPUs: the power of two nearest BLOCK_ELEMENTS / n, >= 128, <= width.
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
     assert models.resolve_chunk(None, width, n) == expected
     assert models.resolve_chunk(64, width, n) == 64
     assert models.resolve_chunk(10**9, width, n) == width
