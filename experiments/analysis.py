@@ -368,6 +368,65 @@ def equivalence_scaling_table(frame: pd.DataFrame, levels=GAP_LEVELS, n_boot: in
     return pd.DataFrame(out)
 
 
+def _mean_curve(group: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Widths (increasing) and the mean over seeds of ``column`` at each."""
+    mean = group.groupby("width")[column].mean().sort_index()
+    return mean.index.to_numpy(np.float64), mean.to_numpy(np.float64)
+
+
+def _log_interp(widths: np.ndarray, values: np.ndarray, m: float) -> float:
+    """``values`` at width ``m``, interpolated linearly in log-log; NaN outside the grid."""
+    if not np.isfinite(m) or m < widths[0] or m > widths[-1] or np.any(values <= 0):
+        return math.nan
+    return float(np.exp(np.interp(np.log(m), np.log(widths), np.log(values))))
+
+
+def equivalence_flips_table(frame: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """What leverage saves at equal gap and at equal laziness, per (data set, n, gap level).
+
+    At equal gap: R_gap = m*_gauss / m*_lev (``table``, :func:`equivalence_scaling_table`).
+    At equal pattern flips: f = the Gaussian networks' mean flipped fraction at m*_gauss
+    (log-log interpolated between grid widths); m_lev(f) the width at which the leverage
+    networks' mean flips come down to f, and R_flips = m*_gauss / m_lev(f); beside it the
+    leverage networks' gap_rel there. Where the leverage grid does not reach f,
+    ``m_lev_flips`` is NaN and ``saving_flips_at_most`` = m*_gauss / (its widest width) bounds
+    R_flips from above."""
+    ok = frame[frame["status"] == "ok"]
+    out = []
+    for (dataset, n, level), sub in table.groupby(["dataset", "n", "gap_level"]):
+        by = sub.set_index("sampler").m_star
+        if not {"gaussian", "leverage"} <= set(by.index):
+            continue
+        rows = ok[(ok.dataset == dataset) & (ok.n_train == n)]
+        m_g = float(by["gaussian"])
+        flips_g = _log_interp(*_mean_curve(rows[rows.sampler == "gaussian"], "pattern_flips"), m_g)
+        lev = rows[rows.sampler == "leverage"]
+        widths, flips_l = _mean_curve(lev, "pattern_flips")
+        m_f = (
+            scaling.width_at(np.log(widths), np.log(flips_l), math.log(flips_g))
+            if np.isfinite(flips_g) and np.all(flips_l > 0)
+            else math.nan
+        )
+        out.append(
+            {
+                "dataset": dataset,
+                "n": int(n),
+                "gap_level": level,
+                "m_gauss": m_g,
+                "m_lev": float(by["leverage"]),
+                "saving_gap": m_g / float(by["leverage"]),
+                "flips_gauss": flips_g,
+                "flips_lev_at_m_lev": _log_interp(widths, flips_l, float(by["leverage"])),
+                "m_lev_flips": m_f,
+                "saving_flips": m_g / m_f,
+                "saving_flips_at_most": m_g / widths[-1] if not np.isfinite(m_f) else math.nan,
+                "lev_widest": widths[-1],
+                "gap_lev_at_m_lev_flips": _log_interp(*_mean_curve(lev, "gap_rel"), m_f),
+            }
+        )
+    return pd.DataFrame(out)
+
+
 def _exponent_row(dataset: str, what: str, level: float, fit: scaling.PowerLaw) -> dict:
     return {
         "dataset": dataset,

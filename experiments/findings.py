@@ -85,6 +85,7 @@ def _equivalence_tables(frame: pd.DataFrame) -> Tables:
     return {
         "equivalence_scaling_table": table,
         "equivalence_scaling_fits": analysis.equivalence_scaling_fits(table),
+        "equivalence_flips_table": analysis.equivalence_flips_table(frame, table),
     }
 
 
@@ -148,6 +149,7 @@ EQUIVALENCE_SCALING = Analysis(
             tables["equivalence_scaling_table"]
         ),
         "equivalence_scaling_fits.md": analysis.markdown_table(tables["equivalence_scaling_fits"]),
+        "equivalence_flips_table.md": analysis.markdown_table(tables["equivalence_flips_table"]),
     },
 )
 
@@ -628,6 +630,27 @@ def _spectral_summary_block(tables) -> str:
     )
 
 
+def _equivalence_flips_block(tables) -> str:
+    """What leverage saves at equal gap against at equal pattern flips, per data set, level
+    and n (``analysis.equivalence_flips_table``)."""
+    flips = tables["equivalence_flips_table"]
+    lines = [
+        "| data | gap level | n | m*_gauss / m*_lev (equal gap) | flips at m*: gaussian, leverage "
+        "| m*_gauss / m_lev (equal flips) | leverage gap_rel there |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, r in flips.sort_values(["dataset", "gap_level", "n"], ascending=[True, False, True]).iterrows():
+        if np.isfinite(r.saving_flips):
+            at_flips, gap = f"{r.saving_flips:.2f}×", _pct(r.gap_lev_at_m_lev_flips)
+        else:
+            at_flips, gap = f"≤ {r.saving_flips_at_most:.2f}× (not reached by {r.lev_widest:,.0f})", "—"
+        lines.append(
+            f"| {_sphere(r.dataset)} | {_pct(r.gap_level)} | {r.n} | {r.saving_gap:.1f}× | "
+            f"{_pct(r.flips_gauss)}, {_pct(r.flips_lev_at_m_lev)} | {at_flips} | {gap} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _equivalence_summary_block(tables) -> str:
     """The equivalence scaling section's prose numbers: GD steps and λT at m*, what
     leverage saves per n and its exponent, the flips at m* per sampler."""
@@ -809,7 +832,8 @@ FINDINGS = (
             ("+experiment=equivalence_scaling",), "results.parquet", EQUIVALENCE_SCALING,
             _equivalence_scaling, (("equivalence_scaling.png", "equivalence_scaling.png"),),
             (("equivalence", _equivalence_block),
-             ("equivalence-summary", _equivalence_summary_block)),
+             ("equivalence-summary", _equivalence_summary_block),
+             ("equivalence-flips", _equivalence_flips_block)),
             # the cone's Gaussian networks need more than 2^14 to reach 2.5%
             (("data=cone", "sampler=gaussian", "model.width=32768,65536"),)),
     Finding("savings_families", "what leverage saves on twelve geometries (kernel)", "spectral",

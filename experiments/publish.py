@@ -61,13 +61,18 @@ BEGIN, END = "<!-- nnkrr:{} -->", "<!-- /nnkrr:{} -->"
 def figures(results: Path = RESULTS, out: Path = DOCS / "figures", only=None) -> list[Path]:
     """Redraw the figures of :data:`~experiments.findings.FINDINGS` (those named in ``only``,
     default all) into ``out`` from the committed tables: each finding's analysis writes
-    into a scratch folder, and its figures are copied under their published names."""
+    into a scratch folder, its figures are copied under their published names and its table
+    files (``.md``, ``.csv``) into the finding's folder under ``results``."""
     written = []
     for finding in FINDINGS:
         if only is not None and finding.name not in only:
             continue
+        frame, tables = _tables(finding, results)
         with tempfile.TemporaryDirectory() as tmp:
-            finding.analysis(*_tables(finding, results), tmp)
+            finding.analysis(frame, tables, tmp)
+            for name in finding.analysis.files(tables):
+                shutil.copy2(Path(tmp) / name, results / finding.name / name)
+                written.append(results / finding.name / name)
             for drawn, published in finding.figures:
                 shutil.copy2(Path(tmp) / drawn, out / published)
                 written.append(out / published)

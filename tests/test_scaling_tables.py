@@ -125,6 +125,30 @@ def test_equivalence_table_and_exponents():
     assert saves.exponent == pytest.approx(0.3, abs=1e-9)  # n^0.8 / n^0.5
 
 
+@pytest.mark.parametrize(("d_lev", "widest"), [(0.02, 2.0**21), (0.5, 2.0**10)])
+def test_saving_at_equal_flips(d_lev, widest):
+    """Flips = D m^-1/2 per sampler (D_gauss = 0.01): at m*_gauss the Gaussian flips
+    f = 0.01 m*^-1/2, and the leverage networks come down to f at m = (D_lev / f)^2, so the
+    saving at equal flips is m*_gauss / m_lev(f) = (0.01 / D_lev)^2 whatever n; where that width
+    is past the leverage grid, the table bounds the saving by m*_gauss / (widest width)."""
+    frame = equivalence_frame()
+    frame = frame[(frame.sampler == "gaussian") | (frame.width <= widest)].copy()
+    d = np.where(frame.sampler == "gaussian", 0.01, d_lev)
+    frame["pattern_flips"] = d * frame.width.to_numpy(np.float64) ** -0.5
+    table = tables.equivalence_scaling_table(frame, n_boot=20)
+    flips = tables.equivalence_flips_table(frame, table)
+    assert len(flips) == 8  # 4 n x 2 levels
+    for r in flips.itertuples():
+        m_g = 100 * r.n**0.8 * (0.05 / r.gap_level) ** 2
+        assert r.m_gauss == pytest.approx(m_g, rel=1e-9)
+        assert r.flips_gauss == pytest.approx(0.01 * m_g**-0.5, rel=1e-9)
+        if (d_lev / r.flips_gauss) ** 2 <= widest:
+            assert r.saving_flips == pytest.approx((0.01 / d_lev) ** 2, rel=1e-9)
+            assert np.isnan(r.saving_flips_at_most)
+        else:
+            assert np.isnan(r.saving_flips) and r.saving_flips_at_most == pytest.approx(m_g / widest)
+
+
 def test_the_spectral_summary_reads_its_numbers_from_the_tables():
     """docs/findings.md's generated paragraph: what leverage saves is C_gauss·sup/(C_lev·s_λ)
     = 2.5 x flatness here; the slopes are 1 and the constants C / (8/3) = 3/16 and 15/8."""
