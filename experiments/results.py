@@ -263,24 +263,24 @@ def _grid(config: DictConfig) -> list[list[str]] | None:
     return BasicSweeper.split_arguments(parser.parse_overrides(params), None)[0]
 
 
-class GatherResults(Callback):
-    """Hydra callback around a multirun: checks the grid first, gathers and reports at the end.
+def _subdirs(jobs) -> list[str] | None:
+    """The jobs' directories under the sweep's, where the grid names them (the default,
+    ``${hydra.job.num}``, is set only as each job starts: then None)."""
+    try:
+        return [str(job.hydra.sweep.subdir) for _, job in jobs]
+    except Exception:  # noqa: BLE001 - omegaconf's missing-value errors
+        return None
 
-    ``on_multirun_start``: with ``validate`` set, every combination of the grid is composed and
-    checked before any job is launched, and with ``data`` set its data read; invalid values end
-    the sweep with exit code 1 and nothing on disk: one line when every job has the same error,
-    otherwise one line per bad combination (``overrides: error``).
 
-    ``on_multirun_end``: concatenates the finished jobs' tables into the sweep directory,
-    draws the sweep's figures, and, if some jobs of this sweep left no table (an exception:
-    the job wrote ``failure.json``; or killed, cancelled, timed out), writes ``failures.csv``
-    (overrides, the error's last line, the log's path), prints ``N of M jobs failed; see
-    failures.csv`` and exits with code 1.
+class CheckJobs(Callback):
+    """Hydra callback that checks a multirun's grid before any job is launched: every
+    combination is composed and checked with ``validate``, and with ``data`` set its data
+    read; invalid values end the sweep with exit code 1 and nothing on disk: one line when every
+    job has the same error, otherwise one line per bad combination (``overrides: error``).
+    The entry points without a gathered table (``advise.py``, ``krr.py``) use it alone;
+    :class:`GatherResults` adds the gathering.
 
     Args:
-      table: the per-job table's file stem (``<job dir>/<table>.parquet``).
-      plot: ``"module:function"`` called as ``function(frame, path)`` to draw the
-        sweep's figure(s) into the sweep directory, or null.
       validate: ``"module:function"`` checking one job's config (raising ``ValueError``) and
         returning it as a plain dict, or null.
       data: ``"module:function"`` reading a checked job config's data set (raising
@@ -288,15 +288,7 @@ class GatherResults(Callback):
         distinct ``data`` node of the grid before launching, or null.
     """
 
-    def __init__(
-        self,
-        table: str,
-        plot: str | None = None,
-        validate: str | None = None,
-        data: str | None = None,
-    ) -> None:
-        self.table = table
-        self.plot = plot
+    def __init__(self, validate: str | None = None, data: str | None = None) -> None:
         self.validate = validate
         self.data = data
         self.jobs: list[str] | None = None
@@ -308,9 +300,9 @@ class GatherResults(Callback):
             loader = _config_loader()
             jobs = [(c, loader.load_sweep_config(config, c)) for c in combos or []]
         except Exception as err:  # noqa: BLE001 - composition errors are Hydra's to report
-            log.debug("could not expand the grid: %s", err)
+            log.warning("could not expand the grid: %r", err)
             combos, jobs = None, []
-        self.jobs = None if combos is None else [str(j.hydra.sweep.subdir) for _, j in jobs]
+        self.jobs = None if combos is None else _subdirs(jobs)
         if not self.validate:
             return
         check = function_of(self.validate)
@@ -336,6 +328,35 @@ class GatherResults(Callback):
             raise SystemExit(_refusal(bad, len(jobs)))
         what = "configs and data" if self.data else "configs"
         log.info("checked the %s of all %d jobs", what, len(jobs))
+
+
+class GatherResults(CheckJobs):
+    """Hydra callback around a multirun: checks the grid first (:class:`CheckJobs`), gathers
+    and reports at the end.
+
+    ``on_multirun_end``: concatenates the finished jobs' tables into the sweep directory,
+    draws the sweep's figures, and, if some jobs of this sweep left no table (an exception:
+    the job wrote ``failure.json``; or killed, cancelled, timed out), writes ``failures.csv``
+    (overrides, the error's last line, the log's path), prints ``N of M jobs failed; see
+    failures.csv`` and exits with code 1.
+
+    Args:
+      table: the per-job table's file stem (``<job dir>/<table>.parquet``).
+      plot: ``"module:function"`` called as ``function(frame, path)`` to draw the
+        sweep's figure(s) into the sweep directory, or null.
+      validate, data: as :class:`CheckJobs`'s.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        plot: str | None = None,
+        validate: str | None = None,
+        data: str | None = None,
+    ) -> None:
+        super().__init__(validate, data)
+        self.table = table
+        self.plot = plot
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)

@@ -320,6 +320,21 @@ def test_a_bad_file_in_a_multirun_is_refused_before_launching(tmp_path, override
     assert sorted(tmp_path.rglob("*")) == before  # no multirun/ folder, nothing else
 
 
+@pytest.mark.parametrize("script", ["advise.py", "krr.py", "spectral.py"])
+def test_every_entry_point_refuses_a_bad_file_in_a_multirun_before_launching(tmp_path, script):
+    """Each entry point's grid is checked and its data read before any job (results.CheckJobs):
+    one line naming the key, exit code 1, no multirun/ folder."""
+    write_bad_files(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    proc = app(script, "-m", "data=file", "data.path=nan.npz", "seed=0,1", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        "Error in config: data.path: nan.npz: x has non-finite values (first at x[4]) "
+        "(all 2 jobs; nothing was launched)"
+    )
+    assert sorted(tmp_path.rglob("*")) == before
+
+
 @pytest.mark.parametrize("where", ["data/mine.npz", "../data/mine.npz", "absolute"])
 def test_a_sweep_on_a_file_anywhere_gathers_every_job(tmp_path, where):
     """A data path with ``/`` (relative, ``../``, absolute): one folder per job, all gathered."""

@@ -33,6 +33,8 @@ from __future__ import annotations
 from nnkrr.config.checks import (
     EXTRA_OPTIONS,
     check,
+    check_advise,
+    check_krr,
     check_spectral,
     compose,
     default,
@@ -92,6 +94,8 @@ __all__ = [
     "Train",
     "TwoLayer",
     "check",
+    "check_advise",
+    "check_krr",
     "check_spectral",
     "compose",
     "config_dir",
