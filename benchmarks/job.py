@@ -48,8 +48,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=16384)
     parser.add_argument("--dim", type=int, default=40)
-    parser.add_argument("--ridge", default="10.0",
-                        help="ridge on K, or 'preset': the composed config's (e.g. +experiment=...)")
+    parser.add_argument(
+        "--ridge",
+        default="10.0",
+        help="ridge on K, or 'preset': the composed config's (e.g. +experiment=...)",
+    )
     parser.add_argument("--width", type=int, default=4096)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--samplers", nargs="+", default=["gaussian", "leverage"])

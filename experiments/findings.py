@@ -639,11 +639,16 @@ def _equivalence_flips_block(tables) -> str:
         "| m*_gauss / m_lev (equal flips) | leverage gap_rel there |",
         "|---|---|---|---|---|---|---|",
     ]
-    for _, r in flips.sort_values(["dataset", "gap_level", "n"], ascending=[True, False, True]).iterrows():
+    for _, r in flips.sort_values(
+        ["dataset", "gap_level", "n"], ascending=[True, False, True]
+    ).iterrows():
         if np.isfinite(r.saving_flips):
             at_flips, gap = f"{r.saving_flips:.2f}×", _pct(r.gap_lev_at_m_lev_flips)
         else:
-            at_flips, gap = f"≤ {r.saving_flips_at_most:.2f}× (not reached by {r.lev_widest:,.0f})", "—"
+            at_flips, gap = (
+                f"≤ {r.saving_flips_at_most:.2f}× (not reached by {r.lev_widest:,.0f})",
+                "—",
+            )
         lines.append(
             f"| {_sphere(r.dataset)} | {_pct(r.gap_level)} | {r.n} | {r.saving_gap:.1f}× | "
             f"{_pct(r.flips_gauss)}, {_pct(r.flips_lev_at_m_lev)} | {at_flips} | {gap} |"

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import zipfile
 from collections.abc import Callable
 
 import numpy as np
@@ -369,9 +370,14 @@ def _read(key: str, path: str, columns: list[str] | None, tag: str):
         raise ValueError(f"{key}: no such file {str(path)!r}")
     suffix = os.path.splitext(str(path))[1].lower()
     if suffix == ".npz":
+        if not zipfile.is_zipfile(path):  # numpy would say "pickled data", which misleads
+            raise ValueError(
+                f"{key}: {path} is not a readable .npz file (not a zip archive, as "
+                "numpy.savez writes)"
+            )
         try:
             opened = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as err:  # not an npz archive (numpy's words after ours)
+        except (ValueError, OSError) as err:  # a damaged archive (numpy's words after ours)
             raise ValueError(f"{key}: {path} is not a readable .npz file ({err})") from None
         with opened as arrays:
             names = sorted(arrays.files)

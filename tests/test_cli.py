@@ -296,7 +296,10 @@ def test_bad_override_is_refused_with_its_key(tmp_path, overrides, message):
 MULTIRUN_BAD_FILES = [
     (["data.path=absent.npz"], "data.path: no such file 'absent.npz'"),
     (["data.path=nan.npz"], "data.path: nan.npz: x has non-finite values (first at x[4])"),
-    (["data.path=junk.npz"], "data.path: junk.npz is not a readable .npz file ("),
+    (
+        ["data.path=junk.npz"],
+        "data.path: junk.npz is not a readable .npz file (not a zip archive, as numpy.savez writes)",
+    ),
     (["data.path=text.csv", "data.columns=[y]"], "data.path: column 'b' of text.csv is not"),
     (["data.path=table.csv", "data.columns=[z]"], "data.columns: no column 'z' in table.csv"),
     (["data.path=small.npz", "data.n_train=30"], "data.n_train: 30 training points leave no"),

@@ -146,7 +146,9 @@ def test_saving_at_equal_flips(d_lev, widest):
             assert r.saving_flips == pytest.approx((0.01 / d_lev) ** 2, rel=1e-9)
             assert np.isnan(r.saving_flips_at_most)
         else:
-            assert np.isnan(r.saving_flips) and r.saving_flips_at_most == pytest.approx(m_g / widest)
+            assert np.isnan(r.saving_flips) and r.saving_flips_at_most == pytest.approx(
+                m_g / widest
+            )
 
 
 def test_the_spectral_summary_reads_its_numbers_from_the_tables():
