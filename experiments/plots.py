@@ -253,7 +253,7 @@ def width_savings_figure(
             ax,
             "width m",
             "gap_rel = RMS |f_nn − f*| / RMS f*",
-            f"{_setting(group)}, flatness {group.flatness.median():.2f}\n"
+            f"{_setting(group)}\nflatness {group.flatness.median():.2f}, "
             f"{_schedule(group)}, {group.init_seed.nunique()} seeds",
         )
     path_fig = _save(fig, directory / "width_savings.png")
