@@ -14,6 +14,8 @@ samples' eps two ways, as a ratio measured in the same run:
   W stored, the samples' runs vmapped; O(steps n (n + m d))), the job now.
 
 With the relative difference of the two eps (the same Lanczos; only rounding differs).
+With ``--looped``, also the features path one sample at a time (``looped / batched``: what
+vmapping a cell's samples saves, or costs, at each size; the same eps).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=8)
     parser.add_argument("--data", choices=["cone", "synthetic"], default="synthetic")
     parser.add_argument("--formed-max-n", type=int, default=8192, help="skip 'formed' above")
+    parser.add_argument("--looped", action="store_true", help="also the samples one at a time")
     args = parser.parse_args()
     # the features path at every n (the job takes it from RF_SPECTRAL_FEATURES_FROM_N on): the
     # comparison that sets that threshold
@@ -52,8 +55,8 @@ def main() -> None:
     print(f"{args.data} d={args.dim} lam={args.lam}, {args.seeds} Gaussian samples a cell, "
           f"float64, {features.LANCZOS_STEPS} Lanczos steps; {jax.default_backend()}")  # fmt: skip
     print("| n | fixed part s (K, whitener, s_λ) | K + whitener GiB | m | formed / features (time) "
-          "| features s | relative difference |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+          "| features s | relative difference | looped / batched (time) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for n in args.n:
         x = getattr(data, args.data)(0, n_train=n, n_test=1, dim=args.dim).x_train
         start = time.perf_counter()
@@ -88,8 +91,21 @@ def main() -> None:
                 diff = f"{float(jnp.max(jnp.abs(eps_k / eps_f - 1))):.1e}"
             else:
                 ratio, diff = "(not run)", "—"
-            print(f"| {n} | {fixed:.1f} | {gib:.2f} | {m} | {ratio} | {t_features:.1f} | {diff} |",
-                  flush=True)  # fmt: skip
+            looped = "(not run)"
+            if args.looped:
+
+                def one_by_one(x=x, k=k, draws=draws, w=whitener):
+                    return jnp.concatenate([
+                        features.rf_spectral_epsilon(x, [d], k, args.lam, whitener=w)
+                        for d in draws
+                    ])  # fmt: skip
+
+                features.rf_spectral_epsilon(x, draws[:1], k, args.lam, whitener=whitener)
+                eps_l, t_looped = _timed(one_by_one)
+                assert float(jnp.max(jnp.abs(eps_l / eps_f - 1))) < 1e-8
+                looped = f"{t_looped / t_features:.2f}"
+            print(f"| {n} | {fixed:.1f} | {gib:.2f} | {m} | {ratio} | {t_features:.1f} | {diff} "
+                  f"| {looped} |", flush=True)  # fmt: skip
         print(f"(n = {n}: s_λ = {s_lam:.1f})")
 
 
