@@ -390,7 +390,9 @@ def equivalence_flips_table(frame: pd.DataFrame, table: pd.DataFrame) -> pd.Data
     networks' mean flips come down to f, and R_flips = m*_gauss / m_lev(f); beside it the
     leverage networks' gap_rel there. Where the leverage grid does not reach f,
     ``m_lev_flips`` is NaN and ``saving_flips_at_most`` = m*_gauss / (its widest width) bounds
-    R_flips from above."""
+    R_flips from above. Laziness in function space beside it: ``nonlin_share_gauss`` and
+    ``nonlin_share_lev``, each sampler's mean gap_nonlin / gap_rms (the network's distance from
+    its own linearisation, as a multiple of its distance from f*) at its m*."""
     ok = frame[frame["status"] == "ok"]
     out = []
     for (dataset, n, level), sub in table.groupby(["dataset", "n", "gap_level"]):
@@ -400,6 +402,11 @@ def equivalence_flips_table(frame: pd.DataFrame, table: pd.DataFrame) -> pd.Data
         rows = ok[(ok.dataset == dataset) & (ok.n_train == n)]
         m_g = float(by["gaussian"])
         flips_g = _log_interp(*_mean_curve(rows[rows.sampler == "gaussian"], "pattern_flips"), m_g)
+        rows = rows.assign(nonlin_share=rows.gap_nonlin / rows.gap_rms)
+        share = {
+            s: _log_interp(*_mean_curve(rows[rows.sampler == s], "nonlin_share"), float(by[s]))
+            for s in ("gaussian", "leverage")
+        }
         lev = rows[rows.sampler == "leverage"]
         widths, flips_l = _mean_curve(lev, "pattern_flips")
         m_f = (
@@ -422,6 +429,8 @@ def equivalence_flips_table(frame: pd.DataFrame, table: pd.DataFrame) -> pd.Data
                 "saving_flips_at_most": m_g / widths[-1] if not np.isfinite(m_f) else math.nan,
                 "lev_widest": widths[-1],
                 "gap_lev_at_m_lev_flips": _log_interp(*_mean_curve(lev, "gap_rel"), m_f),
+                "nonlin_share_gauss": share["gaussian"],
+                "nonlin_share_lev": share["leverage"],
             }
         )
     return pd.DataFrame(out)

@@ -135,6 +135,9 @@ def test_saving_at_equal_flips(d_lev, widest):
     frame = frame[(frame.sampler == "gaussian") | (frame.width <= widest)].copy()
     d = np.where(frame.sampler == "gaussian", 0.01, d_lev)
     frame["pattern_flips"] = d * frame.width.to_numpy(np.float64) ** -0.5
+    # the function-space share: gap_nonlin / gap_rms = 0.5 (gaussian), 0.25 (leverage)
+    frame["gap_rms"] = 2 * frame.gap_rel
+    frame["gap_nonlin"] = np.where(frame.sampler == "gaussian", 1.0, 0.5) * frame.gap_rel
     table = tables.equivalence_scaling_table(frame, n_boot=20)
     flips = tables.equivalence_flips_table(frame, table)
     assert len(flips) == 8  # 4 n x 2 levels
@@ -142,6 +145,13 @@ def test_saving_at_equal_flips(d_lev, widest):
         m_g = 100 * r.n**0.8 * (0.05 / r.gap_level) ** 2
         assert r.m_gauss == pytest.approx(m_g, rel=1e-9)
         assert r.flips_gauss == pytest.approx(0.01 * m_g**-0.5, rel=1e-9)
+        assert r.nonlin_share_gauss == pytest.approx(0.5)
+        # at m*_lev, where the leverage grid reaches the level
+        assert (
+            r.nonlin_share_lev == pytest.approx(0.25)
+            if r.m_lev <= widest
+            else np.isnan(r.nonlin_share_lev)
+        )
         if (d_lev / r.flips_gauss) ** 2 <= widest:
             assert r.saving_flips == pytest.approx((0.01 / d_lev) ** 2, rel=1e-9)
             assert np.isnan(r.saving_flips_at_most)
