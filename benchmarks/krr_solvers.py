@@ -2,6 +2,7 @@
 
     uv run python benchmarks/krr_solvers.py [--sizes 1024 2048 4096 8192] [--dim 40]
         [--lam 0.1] [--rank 512]
+    uv run python benchmarks/krr_solvers.py --predictions [--sizes ...]   # accuracy only
 
 On the sphere (d = --dim, the sweep's synthetic inputs' geometry), float64, for each n:
 
@@ -20,6 +21,11 @@ peak measured in the same run: its GEMM part (2 n^2 d FLOP for the inner product
 the product with v) as a rate and a fraction of the peak, and the share of its time spent
 elsewhere (the kernel's elementwise arccos and scaling: the matvec's time less that of the same
 blocked loop with the inner products alone).
+
+With ``--predictions``: no timings; on the sphere and the cone, for each n, the matrix-free
+solve as a job runs it (``krr.solve_cg``, tolerance ``krr.CG_TOL``, Nystrom preconditioner of
+rank ``krr.NYSTROM_RANK``) against the Cholesky solve, compared where a user reads them: the
+predictions at 1,024 test points, RMS relative difference ||p_cg - p_chol|| / ||p_chol||.
 """
 
 from __future__ import annotations
@@ -43,7 +49,10 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=40)
     parser.add_argument("--lam", type=float, default=0.1)
     parser.add_argument("--rank", type=int, default=512)
+    parser.add_argument("--predictions", action="store_true", help="accuracy of predictions only")
     args = parser.parse_args()
+    if args.predictions:
+        return predictions(args)
     print(f"sphere d={args.dim}, lam={args.lam}, float64, Nystrom rank {args.rank}, "
           f"matvec block {krr.MATVEC_BLOCK}, tol {krr.CG_TOL}; {jax.default_backend()}")  # fmt: skip
     print(
@@ -77,6 +86,29 @@ def main() -> None:
             flush=True,
         )
     matvec_against_peak(x)
+
+
+def predictions(args) -> None:
+    print(f"d={args.dim}, lam={args.lam}, float64, Nystrom rank {krr.NYSTROM_RANK}, tol "
+          f"{krr.CG_TOL}, 1,024 test points; {jax.default_backend()}")  # fmt: skip
+    print(
+        "| data | n | CG iterations | CG residual | RMS rel. diff of predictions | max rel. diff |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name in ("synthetic", "cone"):
+        for n in args.sizes:
+            ds = getattr(data, name)(0, n_train=n, n_test=1024, dim=args.dim)
+            x, y = np.asarray(ds.x_train, np.float64), np.asarray(ds.y_train, np.float64)
+            xt = np.asarray(ds.x_test, np.float64)
+            dense = krr.solve(kernels.relu_ntk_closed_form(x), y, args.lam)
+            p_dense = np.asarray(mm(kernels.relu_ntk_closed_form(xt, x), dense))
+            precond = krr.nystrom(jax.random.key(0), x, args.lam, min(krr.NYSTROM_RANK, n))
+            alpha, info = krr.solve_cg(x, y, args.lam, preconditioner=precond)
+            p_cg = np.asarray(krr.kernel_matvec(x, alpha, rows=xt))
+            rms = float(np.linalg.norm(p_cg - p_dense) / np.linalg.norm(p_dense))
+            mx = float(np.max(np.abs(p_cg - p_dense)) / np.max(np.abs(p_dense)))
+            print(f"| {name} | {n} | {int(info.iterations)} | {float(info.residual):.1e} | "
+                  f"{rms:.1e} | {mx:.1e} |", flush=True)  # fmt: skip
 
 
 def matvec_against_peak(x: np.ndarray) -> None:
