@@ -286,11 +286,16 @@ class CheckJobs(Callback):
       data: ``"module:function"`` reading a checked job config's data set (raising
         ``ValueError`` naming the key: a missing file, a NaN, too few rows), called once per
         distinct ``data`` node of the grid before launching, or null.
+      entry: passed to ``validate`` as its second argument when set (``nnkrr.config:check``
+        takes the entry point whose schema applies: ``advise``, ``krr``).
     """
 
-    def __init__(self, validate: str | None = None, data: str | None = None) -> None:
+    def __init__(
+        self, validate: str | None = None, data: str | None = None, entry: str | None = None
+    ) -> None:
         self.validate = validate
         self.data = data
+        self.entry = entry
         self.jobs: list[str] | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
@@ -300,12 +305,14 @@ class CheckJobs(Callback):
             loader = _config_loader()
             jobs = [(c, loader.load_sweep_config(config, c)) for c in combos or []]
         except Exception as err:  # noqa: BLE001 - composition errors are Hydra's to report
-            log.warning("could not expand the grid: %r", err)
+            log.debug("could not expand the grid: %s", err)
             combos, jobs = None, []
         self.jobs = None if combos is None else _subdirs(jobs)
         if not self.validate:
             return
-        check = function_of(self.validate)
+        validate = function_of(self.validate)
+        args = () if self.entry is None else (self.entry,)
+        check = lambda job: validate(job, *args)  # noqa: E731
         bad, checked = [], []
         for combo, job in jobs:
             try:

@@ -33,8 +33,6 @@ from __future__ import annotations
 from nnkrr.config.checks import (
     EXTRA_OPTIONS,
     check,
-    check_advise,
-    check_krr,
     check_spectral,
     compose,
     default,
@@ -94,8 +92,6 @@ __all__ = [
     "Train",
     "TwoLayer",
     "check",
-    "check_advise",
-    "check_krr",
     "check_spectral",
     "compose",
     "config_dir",

@@ -307,13 +307,3 @@ def _cross_check_sweep(cfg: dict) -> None:
 def check_spectral(cfg) -> dict:
     """:func:`check` for ``experiments/spectral.py``."""
     return check(cfg, "spectral")
-
-
-def check_advise(cfg) -> dict:
-    """:func:`check` for ``experiments/advise.py``."""
-    return check(cfg, "advise")
-
-
-def check_krr(cfg) -> dict:
-    """:func:`check` for ``experiments/krr.py``."""
-    return check(cfg, "krr")
