@@ -307,6 +307,37 @@ def spectral_scaling_fits(table: pd.DataFrame, n_boot: int = 2000) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def spectral_n_exponents(table: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
+    """The exponent a of m*(eps) = C n^a per (data set, ridge family, sampler, eps), with its
+    90% bootstrap interval over the n (:func:`nnkrr.scaling.power_law`), and the same for
+    s_lam: under lam fixed both grow with n (s_lam does); under lam = n lam0 an exponent near
+    0 says the width stops growing once s_lam settles.  The smallest n, where the families
+    are one run, belongs to both."""
+    rows = []
+    for (dataset, fam, sampler, eps), sub in table.groupby(
+        ["dataset", "family", "sampler", "eps"], sort=True
+    ):
+        sub = sub[np.isfinite(sub.m_star)].sort_values("n")
+        width = scaling.power_law(sub.n, sub.m_star, n_boot=n_boot)
+        s_lam = scaling.power_law(sub.n, sub.s_lambda, n_boot=1)
+        rows.append(
+            {
+                "dataset": dataset,
+                "family": fam,
+                "sampler": sampler,
+                "eps": eps,
+                "points": width.points,
+                "n_min": int(sub.n.min()),
+                "n_max": int(sub.n.max()),
+                "exponent": width.slope,
+                "low": width.slope_low,
+                "high": width.slope_high,
+                "s_lambda_exponent": s_lam.slope,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def markdown_table(frame: pd.DataFrame, floats: str = "{:.3g}") -> str:
     """A table in Markdown, floats as ``floats`` formats them."""
     cols = list(frame.columns)

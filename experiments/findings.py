@@ -73,6 +73,7 @@ def _spectral_tables(frame: pd.DataFrame) -> Tables:
     return {
         "spectral_scaling_table": table,
         "spectral_scaling_fits": analysis.spectral_scaling_fits(table),
+        "spectral_n_exponents": analysis.spectral_n_exponents(table),
     }
 
 
@@ -113,8 +114,8 @@ WIDTH_SAVINGS = Analysis(
         "width_savings_table.md": analysis.width_savings_markdown(tables["width_savings_table"])
     },
 )
-#: ``+experiment=spectral_scaling``: ``spectral_scaling.png``, its table (``.csv``, ``.md``)
-#: and fits (``.md``).
+#: ``+experiment=spectral_scaling``: ``spectral_scaling.png``, its table (``.csv``, ``.md``),
+#: fits (``.md``) and exponents in n (``spectral_n_exponents.md``).
 SPECTRAL_SCALING = Analysis(
     figures=(
         lambda frame, tables, directory: plots.spectral_scaling_figure(
@@ -128,6 +129,7 @@ SPECTRAL_SCALING = Analysis(
             tables["spectral_scaling_table"][_SPECTRAL_SHOWN]
         ),
         "spectral_scaling_fits.md": analysis.markdown_table(tables["spectral_scaling_fits"]),
+        "spectral_n_exponents.md": analysis.markdown_table(tables["spectral_n_exponents"]),
     },
 )
 #: ``+experiment=equivalence_scaling``: ``equivalence_scaling.png``, its table (``.csv``,
@@ -358,8 +360,11 @@ def _spectral_scaling(frame, tables):
     per = fits[(fits.data != "all") & (fits.eps == "all")]
     theory = per[per.predictor != "(n/λ) ln(16 s_λ/δ)"]
     paper = per[per.predictor == "(n/λ) ln(16 s_λ/δ)"]
-    ns = sorted(set(frame.n_train))
-    regime = f"no training; n = {ns[0]} … {ns[-1]}, λ fixed or n·λ₀"
+    fixed = frame.ridge_per_point.isna()
+    regime = (
+        f"no training; n = {frame.n_train.min()} … {frame[fixed].n_train.max()} (λ fixed), "
+        f"… {frame[~fixed].n_train.max()} (λ = n·λ₀)"
+    )
     result = (
         f"leverage ∝ s_λ, Gaussian ∝ sup score (slopes {_span(theory.slope, '{:.2f}')}), "
         f"{_span(1 / theory.C_over_8_3, '{:.0f}')}× below 8/3; n/λ slopes "
@@ -565,6 +570,29 @@ def _spectral_fits_block(tables) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _spectral_exponents_block(tables) -> str:
+    """Per data set, ridge family and sampler: m*(0.25) and m*(0.5) against n as n^a, with
+    90% intervals (``analysis.spectral_n_exponents``), beside s_lambda's exponent."""
+    exps = tables["spectral_n_exponents"]
+    lines = [
+        "| data | ridge | sampler | n | a of m*(0.5) ∝ n^a [90%] | a of m*(0.25) [90%] "
+        "| a of s_λ |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    families = {"per_point": "λ = n·λ₀", "fixed": "λ fixed"}
+    for (dataset, fam, sampler), sub in exps.groupby(["dataset", "family", "sampler"]):
+        cells = [
+            f"{_num(r.exponent)} [{_num(r.low)}, {_num(r.high)}]"
+            for r in sub.sort_values("eps", ascending=False).itertuples()
+        ]
+        r = sub.iloc[0]
+        lines.append(
+            f"| {_sphere(dataset)} | {families[fam]} | {sampler} | {r.n_min:,} … {r.n_max:,} "
+            f"({r.points}) | {' | '.join(cells)} | {_num(r.s_lambda_exponent)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _sphere(dataset: str) -> str:
     return "sphere" if dataset == "synthetic" else dataset
 
@@ -581,7 +609,8 @@ def _spectral_summary_block(tables) -> str:
     ns = sorted(set(table.n))
     s_lam = table.drop_duplicates(["dataset", "family", "n"]).sort_values("n")
     grow = {
-        family: ", ".join(f"{_arrow(g.s_lambda)} ({_sphere(d)})" for d, g in sub.groupby("dataset"))
+        family: f"(n = {sub.n.min():,} … {sub.n.max():,}) "
+        + ", ".join(f"{_arrow(g.s_lambda)} ({_sphere(d)})" for d, g in sub.groupby("dataset"))
         for family, sub in s_lam.groupby("family")
     }
     per = fits[(fits.data != "all") & (fits.eps == "all")]
@@ -605,7 +634,7 @@ def _spectral_summary_block(tables) -> str:
         else ""
     )
     return (
-        f"s_λ over n = {ns[0]} … {ns[-1]}: λ fixed {grow['fixed']}; λ = n·λ₀ "
+        f"s_λ over n: λ fixed {grow['fixed']}; λ = n·λ₀ "
         f"{grow['per_point']}. Within one geometry the width each sampler needs is "
         f"proportional to the quantity its bound names — s_λ for leverage, the sup score for "
         f"Gaussian (free slopes {_span(theory.slope, '{:.2f}')}) — at "
@@ -682,13 +711,16 @@ def _equivalence_summary_block(tables) -> str:
                 f"{cells}× at {_pct(level)} (exponent in n {_num(fit.exponent)} "
                 f"[{_num(fit.low)}, {_num(fit.high)}])"
             )
-        parts.append(f"on the {_sphere(dataset)} " + " and ".join(levels))
+        parts.append(
+            f"on the {_sphere(dataset)} (n = {sub.n.min():,} … {sub.n.max():,}) "
+            + " and ".join(levels)
+        )
     flips = table.groupby(["dataset", "sampler"]).pattern_flips
     flip_parts = [f"{_sphere(d)} {s} {_span(g.dropna() * 100, '{:.2g}')}%" for (d, s), g in flips]
     ns = sorted(set(table.n))
     return (
         f"GD steps at m*: {steps}; λT (median at m*) {_arrow(lam_t, '{:.1f}')} from n = "
-        f"{ns[0]} to {ns[-1]}. What leverage saves, m*_gauss/m*_lev at n = {ns[0]} … {ns[-1]}: "
+        f"{ns[0]} to {ns[-1]}. What leverage saves, m*_gauss/m*_lev by doublings of n: "
         + "; ".join(parts)
         + ". Pattern flips at m*: "
         + ", ".join(flip_parts)
@@ -702,11 +734,10 @@ def _equivalence_block(tables) -> str:
     table = tables["equivalence_scaling_table"]
     fits = tables["equivalence_scaling_fits"].set_index(["dataset", "what", "gap_level"])
     hi, lo = max(analysis.GAP_LEVELS), min(analysis.GAP_LEVELS)
-    ns = sorted(set(table.n))
     lines = [
-        f"| data | sampler | m*({_pct(hi)}) at n = {ns[0]} … {ns[-1]} | m*({_pct(lo)}) at n = "
-        f"{ns[0]} … {ns[-1]} | a of m*({_pct(lo)}) ∝ n^a [90%] | pattern flips at m* |",
-        "|---|---|---|---|---|---|",
+        f"| data | sampler | n (doublings) | m*({_pct(hi)}) | m*({_pct(lo)}) "
+        f"| a of m*({_pct(lo)}) ∝ n^a [90%] | pattern flips at m* |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (dataset, sampler), sub in table.groupby(["dataset", "sampler"]):
         cells = [
@@ -716,7 +747,7 @@ def _equivalence_block(tables) -> str:
         fit = fits.loc[(dataset, f"m* ({sampler})", lo)]
         flips = sub.pattern_flips.dropna()
         lines.append(
-            f"| {'sphere' if dataset == 'synthetic' else dataset} | {sampler} | {cells[0]} | "
+            f"| {_sphere(dataset)} | {sampler} | {sub.n.min():,} … {sub.n.max():,} | {cells[0]} | "
             f"{cells[1]} | {_num(fit.exponent)} [{_num(fit.low)}, {_num(fit.high)}] | "
             f"{_span(flips * 100, '{:.2g}')}% |"
         )
@@ -832,9 +863,10 @@ FINDINGS = (
             ("+experiment=spectral_scaling",), "spectral.parquet", SPECTRAL_SCALING,
             _spectral_scaling, (("spectral_scaling.png", "spectral_scaling.png"),),
             (("spectral-fits", _spectral_fits_block),
+             ("spectral-exponents", _spectral_exponents_block),
              ("spectral-summary", _spectral_summary_block)),
-            # the per-sample family, whose widths stay bounded, one n further
-            (("data.n_train=4096", "ridge_per_point=0.00078125"),)),
+            # the per-sample family, whose widths stay bounded, two n further
+            (("data.n_train=4096,8192", "ridge_per_point=0.00078125"),)),
     Finding("equivalence_scaling", "width the network needs against n", "sweep",
             ("+experiment=equivalence_scaling",), "results.parquet", EQUIVALENCE_SCALING,
             _equivalence_scaling, (("equivalence_scaling.png", "equivalence_scaling.png"),),

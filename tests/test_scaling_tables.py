@@ -55,6 +55,29 @@ def test_table_reads_the_width_needed_and_the_theory_columns():
     assert set(table.family) == {"fixed", "per_point"}
 
 
+@pytest.mark.parametrize("a_width,a_s", [(0.0, 0.0), (0.5, 0.25), (-0.3, 1.0)])
+def test_exponents_in_n_recover_power_laws_per_family(a_width, a_s):
+    """m*(n) = C n^a and s_lam = S n^b exactly (one table row per n, family, sampler, eps):
+    each exponent is recovered, its interval collapses on it, per family and sampler."""
+    rows = []
+    for fam, a in (("fixed", a_width), ("per_point", a_width + 0.2)):
+        for sampler, c in (("gaussian", 500.0), ("leverage", 100.0)):
+            for eps in (0.5, 0.25):
+                for n in (128, 256, 512, 1024, 2048, 4096):
+                    rows.append({"dataset": "cone", "family": fam, "sampler": sampler, "eps": eps,
+                                 "n": n, "m_star": c / eps**2 * n**a,
+                                 "s_lambda": 3.0 * n**a_s})  # fmt: skip
+    rows.append({**rows[-1], "n": 8192, "m_star": math.nan})  # not reached: left out
+    exps = tables.spectral_n_exponents(pd.DataFrame(rows), n_boot=100)
+    assert len(exps) == 2 * 2 * 2
+    for r in exps.itertuples():
+        a = a_width + (0.2 if r.family == "per_point" else 0.0)
+        assert r.exponent == pytest.approx(a, abs=1e-9)
+        assert r.low == pytest.approx(a, abs=1e-9) and r.high == pytest.approx(a, abs=1e-9)
+        assert r.s_lambda_exponent == pytest.approx(a_s, abs=1e-9)
+        assert (r.points, r.n_min, r.n_max) == (6, 128, 4096)
+
+
 def test_fits_recover_the_constant_and_a_unit_slope():
     fits = tables.spectral_scaling_fits(
         tables.spectral_scaling_table(synthetic_frame(), n_boot=50), n_boot=200
@@ -73,6 +96,7 @@ def test_figures_are_written(tmp_path):
     assert (tmp_path / "spectral_scaling.png").stat().st_size > 20_000
     assert "| leverage |" in (tmp_path / "spectral_scaling_fits.md").read_text()
     assert sorted(p.name for p in paths) == [
+        "spectral_n_exponents.md",
         "spectral_scaling.png",
         "spectral_scaling_fits.md",
         "spectral_scaling_table.csv",
@@ -166,6 +190,9 @@ def test_the_spectral_summary_reads_its_numbers_from_the_tables():
     = 2.5 x flatness here; the slopes are 1 and the constants C / (8/3) = 3/16 and 15/8."""
     frame = synthetic_frame()
     text = findings._spectral_summary_block(findings._spectral_tables(frame))
-    assert "λ fixed 20 → 200 (cone); λ = n·λ₀ 20 → 200 (cone)" in text
+    assert (
+        "λ fixed (n = 128 … 2,048) 20 → 200 (cone); λ = n·λ₀ (n = 128 … 2,048) 20 → 200 (cone)"
+        in text
+    )
     assert "(free slopes 1.00)" in text and "at 0.53–1.3× below" in text
     assert "18.75–20.00× on the cone (flatness 7.5–8.0)" in text
