@@ -114,6 +114,21 @@ def test_run_on_a_plain_dict_equals_run_on_the_composed_config():
     pd.testing.assert_frame_equal(rows, experiment.run(typed).drop(columns="wall_s"))
 
 
+@pytest.mark.parametrize("sampler", ["gaussian", "leverage"])
+def test_lanczos_step_size_above_the_eigvalsh_threshold_equals_the_exact_one(
+    monkeypatch, sampler
+):
+    """Above ``EIGVALSH_MAX_N`` the step size's lambda_max(K_m) comes by Lanczos from the
+    stored K_m: the same learning rate to 1e-9 as ``eigvalsh``'s, so the same steps and rows."""
+    cfg = experiment.compose([*TINY, f"sampler={sampler}", "model.width=64", "data.n_train=40"])
+    exact = experiment.run(cfg)
+    monkeypatch.setattr(experiment, "EIGVALSH_MAX_N", 0)
+    lanczos = experiment.run(cfg)
+    np.testing.assert_allclose(lanczos.learning_rate, exact.learning_rate, rtol=1e-9)
+    assert (lanczos.steps == exact.steps).all()
+    np.testing.assert_allclose(lanczos.gap_rms, exact.gap_rms, rtol=1e-6)
+
+
 def test_run_needs_float64_and_leaves_the_precision_alone():
     jax.config.update("jax_enable_x64", False)
     try:
