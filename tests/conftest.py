@@ -19,6 +19,7 @@ CACHE_OPTIONS = (
 )
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: the oldest stack runs without it
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: one worker more than the CPUs.  Much of the suite waits on processes it
     starts (entry points, SLURM jobs, installs), whose start-up, tracing and compiling run on
