@@ -392,11 +392,13 @@ def _equivalence_scaling(frame, tables):
         "m*_gauss/m*_lev "
         + ", ".join(f"{_span(r.dropna(), '{:.1f}')}× ({d})" for d, r in saved if r.notna().any())
     )
+    widest = ok.groupby(["dataset", "sampler"]).width.max()  # each one's own grid
     for (dataset, sampler), sub in at.groupby(["dataset", "sampler"]):
         missing = int(sub.m_star.isna().sum())
         if missing:
             parts.append(
-                f"{dataset} {sampler} > 2^{int(math.log2(ok.width.max()))} at {missing} of {len(sub)} n"
+                f"{dataset} {sampler} > 2^{int(math.log2(widest[dataset, sampler]))} at {missing} "
+                f"of {len(sub)} n"
             )
     return regime, "; ".join(parts)
 
