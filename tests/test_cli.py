@@ -349,11 +349,12 @@ def test_a_sweep_on_a_file_anywhere_gathers_every_job(tmp_path, where):
     cwd.mkdir(exist_ok=True)
     path = str(tmp_path / "data" / "mine.npz") if where == "absolute" else where
     sweep = tmp_path / "sweep"
-    run_app("sweep.py", "-m", "data=file", f"data.path={path}", "model.width=16,32",
+    # two jobs of one shape (two data seeds: the second job compiles nothing new)
+    run_app("sweep.py", "-m", "data=file", f"data.path={path}", "model.width=16", "seed=0,1",
             "sampler=gaussian", "seeds=1", "train.max_steps=30", f"hydra.sweep.dir={sweep}",
             cwd=cwd)  # fmt: skip
     rows = pd.read_parquet(sweep / "results.parquet")
-    assert sorted(rows.width) == [16, 32] and set(rows.dataset) == {"mine"}
+    assert sorted(rows.data_seed) == [0, 1] and set(rows.dataset) == {"mine"}
     jobs = sorted(p.name for p in sweep.iterdir() if (p / ".hydra").is_dir())
     assert jobs == sorted(rows.job) and all("/" not in j and "~" in j for j in jobs)
     assert not (sweep / "failures.csv").exists()
