@@ -115,9 +115,7 @@ def test_run_on_a_plain_dict_equals_run_on_the_composed_config():
 
 
 @pytest.mark.parametrize("sampler", ["gaussian", "leverage"])
-def test_lanczos_step_size_above_the_eigvalsh_threshold_equals_the_exact_one(
-    monkeypatch, sampler
-):
+def test_lanczos_step_size_above_the_eigvalsh_threshold_equals_the_exact_one(monkeypatch, sampler):
     """Above ``EIGVALSH_MAX_N`` the step size's lambda_max(K_m) comes by Lanczos from the
     stored K_m: the same learning rate to 1e-9 as ``eigvalsh``'s, so the same steps and rows."""
     cfg = experiment.compose([*TINY, f"sampler={sampler}", "model.width=64", "data.n_train=40"])

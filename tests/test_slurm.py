@@ -80,6 +80,12 @@ def _wait_for(predicate, timeout, what):
         time.sleep(0.5)
 
 
+def _wait_for_dir(parent: Path, pattern: str, timeout: float = 120) -> list[Path]:
+    """The folders matching ``pattern`` in ``parent``, once there is one."""
+    _wait_for(lambda: any(parent.glob(pattern)), timeout, f"{parent / pattern}")
+    return sorted(parent.glob(pattern))
+
+
 def _node_state(cluster):
     return cluster.run("sinfo", "-h", "-n", cluster.node, "-o", "%T").strip().rstrip("*~#")
 
@@ -114,7 +120,7 @@ def _requeued_jobs_start_at_once(cluster):
         thread.join()
 
 
-LONG = [  # a job whose training length (train.max_steps) the test sets from this CPU's speed
+LONG = [  # a job of a few seconds' training a stage, checkpointed every 1/60 of it
     "data.n_train=16",
     "data.n_test=8",
     "data.dim=3",
@@ -124,51 +130,31 @@ LONG = [  # a job whose training length (train.max_steps) the test sets from thi
     "train.time=1e9",  # with train.max_steps: the steps are the cap
     "train.segments=60",
 ]
+STEPS = 1_000_000  # ~4-8 s a stage here; a progress line at each quarter
 SIGNAL_DELAY_S = 20
 PROGRESS = re.compile(r"^\[(?P<at>[^\]]+)\].* (?P<stage>network|linearised): (?P<done>\d+)/\d+$")
 
 
-def _calibrated_long_job(tmp_path) -> tuple[int, int]:
-    """The steps and the time limit (minutes) that make the LONG job outlast its first
-    allocation's pre-timeout signal and need about two more, on this CPU: one local run
-    measures the training rate (the job's progress lines, within each stage) and the rest
-    (start-up, compiling, references: the process's time less the training).  Machines of one
-    kind differ 3-4x here, so a fixed step count either never reaches the signal or needs
-    more requeues than a limit allows."""
-    steps = 300_000
-    run_dir = tmp_path / "calibration"
-    start = time.monotonic()
-    subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / "sweep.py"), *LONG,
-         f"train.max_steps={steps}", f"hydra.run.dir={run_dir}"],
-        check=True, capture_output=True, cwd=tmp_path,
-    )  # fmt: skip
-    total = time.monotonic() - start
-    done, spent, last = 0, 0.0, {}
-    for line in (run_dir / "sweep.log").read_text().splitlines():
-        if m := PROGRESS.match(line):
-            at = datetime.strptime(m["at"], "%Y-%m-%d %H:%M:%S,%f").timestamp()
-            if m["stage"] in last:
-                done += int(m["done"]) - last[m["stage"]][0]
-                spent += at - last[m["stage"]][1]
-            last[m["stage"]] = (int(m["done"]), at)
-    rate = done / spent  # steps per second of one stage; a job trains two (network, linearised)
-    overhead = total - 2 * steps / rate
-    for limit in (1, 2, 3):  # training time before each allocation's signal
-        window = 60 * limit - SIGNAL_DELAY_S - overhead
-        if window >= 10:
-            break
-    return int(rate * window), limit  # 2 x window of training: the signal comes mid-way
+def _training(job_dir: Path) -> bool:
+    """The job in ``job_dir`` has logged training progress (a quarter of a stage)."""
+    log = job_dir / "sweep.log"
+    return log.exists() and any(PROGRESS.match(ln) for ln in log.read_text().splitlines())
 
 
 def test_a_timed_out_job_is_requeued_and_resumes_and_a_cancelled_one_is_rerun(slurm, tmp_path):
-    """Under a time limit (1 minute unless this CPU is too slow) a job of about two allocations'
-    training is checkpointed at the pre-timeout signal, requeued and resumed to the end, with
-    the rows of the same job run at the same time without a limit (another sweep); a job of the
-    same sweep cancelled while queued is listed in failures.csv (exit 1), and the same command
-    run again finishes it."""
-    steps, limit = _calibrated_long_job(tmp_path)
-    print(f"long job: {steps} steps under a {limit}-minute limit")
+    """Under a 1-minute limit, the job's pre-timeout signal (``--signal=USR2@20`` in its batch
+    script) sent while it trains: the job is checkpointed, requeued and resumed to the end,
+    with the rows of the same job run at the same time without a limit (another sweep); a job
+    of the same sweep cancelled while queued is listed in failures.csv (exit 1), and the same
+    command run again finishes it.
+
+    The test sends the signal itself (``scancel --signal=USR2``) once the job's log shows
+    training: SLURM's own comes at a time (limit - delay, to its scheduler's resolution) that
+    a job of fixed steps outlasts only on CPUs of known speed (machines of one kind here differ
+    3-4x; a training sized from a calibration run ended before the signal when the load
+    changed).  submitit handles both alike: under a 1-minute limit any USR2 is a timeout
+    (its log: "this job is timed-out"), which counts against ``max_num_timeout``."""
+    steps = STEPS
 
     def sweep_cmd(sweep, limit, *overrides):
         return [
@@ -197,17 +183,24 @@ def test_a_timed_out_job_is_requeued_and_resumes_and_a_cancelled_one_is_rerun(sl
 
     free, limited = tmp_path / "unlimited", tmp_path / "limited"
     # the limited sweep: the long job and a short one (60 steps) that is cancelled while queued
-    cmd = sweep_cmd(limited, limit, f"train.max_steps={steps},60")
+    cmd = sweep_cmd(limited, 1, f"train.max_steps={steps},60")
     procs = []
     try:
         with _requeued_jobs_start_at_once(slurm):
             procs.append(start(sweep_cmd(free, 10, f"train.max_steps={steps}")))
             _wait_for(lambda: len(_running_tasks(slurm)) == 1, 120, "the unlimited job")
+            (unlimited_job,) = _running_tasks(slurm)
             procs.append(start(cmd))
             _wait_for(lambda: len(_running_tasks(slurm)) == 2, 120, "the limited long job")
+            (long_job,) = set(_running_tasks(slurm)) - {unlimited_job}
             queued = slurm.run("squeue", "-h", "-t", "PD", "-o", "%i").split()
             assert len(queued) == 1, queued  # the node's two CPUs are taken
             slurm.run("scancel", queued[0])
+            job_dir = limited / next(
+                p.name for p in _wait_for_dir(limited, f"*train.max_steps={steps}*")
+            )
+            _wait_for(lambda: _training(job_dir), 120, "the limited job's training")
+            slurm.run("scancel", "--signal=USR2", long_job)  # its pre-timeout signal
             outs = [p.communicate(timeout=600) for p in procs]
     finally:
         for p in procs:
@@ -221,8 +214,12 @@ def test_a_timed_out_job_is_requeued_and_resumes_and_a_cancelled_one_is_rerun(sl
     failed = pd.read_csv(limited / "failures.csv")
     assert len(failed) == 1 and "train.max_steps=60" in failed.overrides[0], failed.to_string()
     assert ": CANCELLED" in log and "RUNNING (requeued 1x)" in log, log[-5000:]
-    requeued = next(limited.glob(f"*train.max_steps={steps}*"))
+    requeued = job_dir
     job_log = (requeued / "sweep.log").read_text()
+    batch = "".join(p.read_text() for p in limited.rglob("*_submission.sh"))
+    assert f"#SBATCH --signal=USR2@{SIGNAL_DELAY_S}" in batch  # what SLURM sends at the limit
+    submitit_logs = "".join(p.read_text() for p in limited.rglob("*_log.err"))
+    assert "this job is timed-out" in submitit_logs, submitit_logs[-3000:]
     assert "stop signal from the scheduler: checkpoint" in job_log, job_log[-3000:]
     assert "network: resumed at step" in job_log or "linearised: resumed at step" in job_log
     assert not (requeued / "checkpoint").exists()  # removed with the table written
