@@ -12,20 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_scale import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 UV = shutil.which("uv")
 pytestmark = pytest.mark.skipif(UV is None, reason="uv is not on PATH (it builds the wheel)")
-SWEEP = [  # two jobs (the gathering, the figure and the resume need more than one)
-    "-m",
-    "model.width=16,32",
-    "sampler=leverage",
-    "seeds=1",
-    "data.n_train=12",
-    "data.n_test=6",
-    "data.dim=3",
-    "train.max_steps=50",
-]
+#: Two jobs (the gathering, the figure and the resume need more than one) of the shapes the
+#: launcher tests run (test_scale.TINY): in one run their programs compile once for all.
+SWEEP = ["-m", "model.width=16,32", *TINY]
 
 
 def sh(*cmd, cwd, env=None) -> subprocess.CompletedProcess:
@@ -81,7 +75,7 @@ def _sweep_gathers(bin_: Path, work: Path, *launcher: str) -> pd.DataFrame:
     sweep = work / "sweep"
     sh(bin_ / "nnkrr-sweep", *SWEEP, f"hydra.sweep.dir={sweep}", *launcher, cwd=work, env=_env())
     rows = pd.read_parquet(sweep / "results.parquet")
-    assert len(rows) == 2 and set(rows.status) == {"ok"}
+    assert len(rows) == 4 and set(rows.status) == {"ok"}  # two jobs of two seeds
     assert sorted(set(rows.width)) == [16, 32]
     assert (sweep / "gap_vs_width.png").stat().st_size > 10_000
     return rows
@@ -159,12 +153,11 @@ def test_uv_route_runs_a_sweep_its_resume_and_the_python_api(wheel, tmp_path):
     code = (
         "import jax, json; jax.config.update('jax_enable_x64', True)\n"
         "from nnkrr import experiment\n"
-        "cfg = experiment.compose(['model.width=16', 'sampler=leverage', 'seeds=1',"
-        " 'data.n_train=12', 'data.n_test=6', 'data.dim=3', 'train.max_steps=50'])\n"
+        f"cfg = experiment.compose({['model.width=16', *TINY]!r})\n"
         "print(json.dumps(experiment.run(cfg).gap_rms.tolist()))\n"
     )
     api = json.loads(sh(py, "-c", code, cwd=work).stdout)
-    job = rows[(rows.width == 16) & (rows.sampler == "leverage")]
+    job = rows[rows.width == 16]
     assert api == job.gap_rms.tolist()
     bad = subprocess.run(
         [bin_ / "nnkrr-sweep", "+model.widht=128"],
