@@ -24,7 +24,8 @@ def pytest_xdist_auto_num_workers(config):
     """``-n auto``: one worker more than the CPUs.  Much of the suite waits on processes it
     starts (entry points, SLURM jobs, installs), whose start-up, tracing and compiling run on
     one thread: on 2 CPUs the suite's processes used 84% of the machine with a worker a CPU
-    (11:31 wall for 19.3 CPU-minutes) and 89% with one more (10:29 for 18.6)."""
+    (11:31 wall for 19.3 CPU-minutes) and 89% with one more (10:29 for 18.6); two more took
+    longer (11:15 for 21.2 CPU-minutes)."""
     return (os.cpu_count() or 1) + 1
 
 
