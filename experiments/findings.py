@@ -671,22 +671,34 @@ def _equivalence_flips_block(tables) -> str:
         "| ‖f_nn − f_lin‖ / gap at m*: gaussian, leverage |",
         "|---|---|---|---|---|---|---|---|",
     ]
+
+    def cell(x: float, fmt: Callable[[float], str]) -> str:
+        return fmt(x) if np.isfinite(x) else "—"
+
     for _, r in flips.sort_values(
         ["dataset", "gap_level", "n"], ascending=[True, False, True]
     ).iterrows():
         if np.isfinite(r.saving_flips):
             at_flips, gap = f"{r.saving_flips:.2f}×", _pct(r.gap_lev_at_m_lev_flips)
-        else:
+        elif np.isfinite(r.saving_flips_at_most):
             at_flips, gap = (
                 f"≤ {r.saving_flips_at_most:.2f}× (not reached by {r.lev_widest:,.0f})",
                 "—",
             )
+        else:
+            at_flips, gap = "—", "—"
         lines.append(
-            f"| {_sphere(r.dataset)} | {_pct(r.gap_level)} | {r.n} | {r.saving_gap:.1f}× | "
-            f"{_pct(r.flips_gauss)}, {_pct(r.flips_lev_at_m_lev)} | {at_flips} | {gap} | "
-            f"{r.nonlin_share_gauss:.2f}, {r.nonlin_share_lev:.2f} |"
+            f"| {_sphere(r.dataset)} | {_pct(r.gap_level)} | {r.n} | "
+            f"{cell(r.saving_gap, '{:.1f}×'.format)} | "
+            f"{cell(r.flips_gauss, _pct)}, {cell(r.flips_lev_at_m_lev, _pct)} | {at_flips} | "
+            f"{gap} | {cell(r.nonlin_share_gauss, '{:.2f}'.format)}, "
+            f"{cell(r.nonlin_share_lev, '{:.2f}'.format)} |"
         )
-    return "\n".join(lines) + "\n"
+    return (
+        "\n".join(lines)
+        + "\n\n—: a sampler's networks do not reach the gap level within the widths run "
+        "(its m* is not in the table), so neither ratio exists there.\n"
+    )
 
 
 def _equivalence_summary_block(tables) -> str:

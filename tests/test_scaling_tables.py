@@ -183,6 +183,13 @@ def test_saving_at_equal_flips(d_lev, widest):
             assert np.isnan(r.saving_flips) and r.saving_flips_at_most == pytest.approx(
                 m_g / widest
             )
+    # the published block: a level a sampler does not reach is a dash, never "nan"
+    text = findings._equivalence_flips_block({"equivalence_flips_table": flips})
+    rows = [ln for ln in text.splitlines() if ln.startswith("| ") and ln[2].isalpha()][1:]
+    assert len(rows) == len(flips) and "nan" not in text
+    unreached = flips.nonlin_share_lev.isna().sum()  # the leverage grid short of the level
+    assert sum(ln.endswith(", — |") for ln in rows) == unreached
+    assert unreached > 0 if widest < 2**20 else unreached == 0
 
 
 def test_the_spectral_summary_reads_its_numbers_from_the_tables():
