@@ -411,14 +411,10 @@ def test_krr_app_defaults_reproduce_the_sweeps_target(tmp_path):
     assert metrics["test_mse"] == float(np.mean((np.asarray(f_star) - ds.y_test[:, 0]) ** 2))
 
 
-#: The launcher tests' tiny jobs (test_scale.TINY: its programs compile once a run).
-FAST = TINY
-
-
 def test_failed_jobs_never_cost_the_summary(tmp_path):
     """Jobs failing at run time are listed in failures.csv; the others are gathered and drawn."""
     sweep = tmp_path / "sweep"
-    overrides = ["model.width=16,32", "target=0,3", *FAST]
+    overrides = ["model.width=16,32", "target=0,3", *TINY]
     proc = app("sweep.py", "-m", *overrides, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert proc.returncode == 1
     assert (
@@ -438,7 +434,7 @@ def test_failed_jobs_never_cost_the_summary(tmp_path):
 def test_an_invalid_grid_combination_launches_nothing(tmp_path):
     sweep = tmp_path / "sweep"
     proc = app(
-        "sweep.py", "-m", "model.width=16,7", *FAST, f"hydra.sweep.dir={sweep}", cwd=tmp_path
+        "sweep.py", "-m", "model.width=16,7", *TINY, f"hydra.sweep.dir={sweep}", cwd=tmp_path
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
