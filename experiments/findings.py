@@ -595,6 +595,11 @@ def _spectral_exponents_block(tables) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cell(x: float, fmt: Callable[[float], str]) -> str:
+    """``x`` as ``fmt`` writes it, or a dash where it is missing (a level not reached)."""
+    return fmt(x) if np.isfinite(x) else "—"
+
+
 def _sphere(dataset: str) -> str:
     return "sphere" if dataset == "synthetic" else dataset
 
@@ -672,9 +677,6 @@ def _equivalence_flips_block(tables) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
 
-    def cell(x: float, fmt: Callable[[float], str]) -> str:
-        return fmt(x) if np.isfinite(x) else "—"
-
     for _, r in flips.sort_values(
         ["dataset", "gap_level", "n"], ascending=[True, False, True]
     ).iterrows():
@@ -689,10 +691,10 @@ def _equivalence_flips_block(tables) -> str:
             at_flips, gap = "—", "—"
         lines.append(
             f"| {_sphere(r.dataset)} | {_pct(r.gap_level)} | {r.n} | "
-            f"{cell(r.saving_gap, '{:.1f}×'.format)} | "
-            f"{cell(r.flips_gauss, _pct)}, {cell(r.flips_lev_at_m_lev, _pct)} | {at_flips} | "
-            f"{gap} | {cell(r.nonlin_share_gauss, '{:.2f}'.format)}, "
-            f"{cell(r.nonlin_share_lev, '{:.2f}'.format)} |"
+            f"{_cell(r.saving_gap, '{:.1f}×'.format)} | "
+            f"{_cell(r.flips_gauss, _pct)}, {_cell(r.flips_lev_at_m_lev, _pct)} | {at_flips} | "
+            f"{gap} | {_cell(r.nonlin_share_gauss, '{:.2f}'.format)}, "
+            f"{_cell(r.nonlin_share_lev, '{:.2f}'.format)} |"
         )
     return (
         "\n".join(lines)
@@ -719,7 +721,7 @@ def _equivalence_summary_block(tables) -> str:
             r = sub[sub.gap_level == level].sort_values("n").ratio
             fit = fits[(fits.dataset == dataset) & (fits.what == "m*_gauss / m*_lev")
                        & (fits.gap_level == level)].iloc[0]  # fmt: skip
-            cells = ", ".join("—" if not np.isfinite(v) else f"{v:.1f}" for v in r)
+            cells = ", ".join(_cell(v, "{:.1f}".format) for v in r)
             levels.append(
                 f"{cells}× at {_pct(level)} (exponent in n {_num(fit.exponent)} "
                 f"[{_num(fit.low)}, {_num(fit.high)}])"

@@ -96,10 +96,11 @@ def solver_of(cfg: dict, n: int, d: int) -> str:
 
 
 #: Up to this n the step size's :math:`\lambda_{\max}(K_m)` comes from the stored
-#: :math:`K_m`'s full spectrum (``eigvalsh``); above it by Lanczos
-#: (:func:`nnkrr.features.largest_eigenvalue`), which the matrix-free path uses at every n:
-#: for 3 seeds at n = 4,096 ``eigvalsh`` took 33.0 s and Lanczos 1.2 s on 2 CPU cores, the
-#: two equal to 2e-15 (the committed tables, n <= 1,024, keep the exact one).
+#: :math:`K_m`'s full spectrum (``eigvalsh``, O(n^3) a seed); above it by Lanczos
+#: (:func:`nnkrr.features.largest_eigenvalue`, O(n^2) a product), which the matrix-free path
+#: uses at every n.  The two agree to round-off
+#: (``tests/test_experiment.py::test_lanczos_step_size_above_the_eigvalsh_threshold_equals_the_exact_one``);
+#: rows at n <= 2,048, the golden ones among them, keep the exact one.
 EIGVALSH_MAX_N = 2048
 
 
