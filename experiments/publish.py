@@ -348,14 +348,16 @@ def main(argv=None) -> int:
 
 def execute_notebook(name: str):
     """``notebooks/<name>.ipynb`` executed in ``notebooks/`` on its small default settings
-    (no ``NNKRR_*`` sweep variables): the notebook with its outputs."""
+    (without the sweep variables ``NNKRR_SWEEP``, ``NNKRR_SPECTRAL``, ``NNKRR_REGIME_MAP``;
+    ``NNKRR_CACHE`` stays): the notebook with its outputs."""
     import os
 
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
-    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("NNKRR_")}
+    sweeps = ("NNKRR_SWEEP", "NNKRR_SPECTRAL", "NNKRR_REGIME_MAP")
+    saved = {k: os.environ.pop(k) for k in sweeps if k in os.environ}
     try:
         resources = {"metadata": {"path": str(ROOT / "notebooks")}}
         NotebookClient(nb, timeout=600, kernel_name="python3", resources=resources).execute()

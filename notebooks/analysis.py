@@ -90,16 +90,16 @@ def run_tiny(script, *overrides):
 TOY |= {name for name, value in [("SWEEP", SWEEP), ("SPECTRAL", SPECTRAL),
                                  ("REGIME_MAP", REGIME_MAP)] if not value}  # fmt: skip
 if not SWEEP:
-    SWEEP = run_tiny(
+    SWEEP = run_tiny(  # the shapes of the test suite's tiny sweeps (one compilation for all)
         "sweep",
-        "model.width=16,1024",
+        "model.width=16,32",
         "sampler=gaussian,leverage",
         "regime=lazy,paper",
-        "data.n_train=32",
-        "data.n_test=32",
-        "data.dim=4",
+        "data.n_train=16",
+        "data.n_test=8",
+        "data.dim=3",
         "seeds=2",
-        "train.max_steps=2000",
+        "train.max_steps=60",
     )
 if not SPECTRAL:
     SPECTRAL = run_tiny(

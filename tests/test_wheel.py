@@ -174,27 +174,36 @@ LOCKED = {"cpu-base.txt": [], "cpu.txt": ["--extra", "cluster"]}
 
 
 @pytest.mark.parametrize("name", sorted(LOCKED))
-def test_pip_route_installs_the_locked_set_without_tensorflow(wheel, tmp_path, name):
-    """``pip install --no-deps -r requirements/<name>`` then ``--no-deps`` the wheel, here
-    with uv pip (the same semantics: exactly these pins, nothing resolved)."""
+def test_the_locked_sets_are_the_lock_exported(name):
     lock = (ROOT / "requirements" / name).read_text()
     export = sh(UV, "export", "--frozen", "--no-hashes", "--no-emit-project", "--no-dev",
                 *LOCKED[name], "--format", "requirements.txt", cwd=ROOT).stdout  # fmt: skip
     assert [ln for ln in lock.splitlines() if ln.strip() and not ln.startswith("#")] == [
         ln for ln in export.splitlines() if ln.strip() and not ln.startswith("#")
     ], f"requirements/{name} is stale: re-export it (requirements/README.md)"
-    bin_ = _venv(tmp_path / "venv")
-    for args in (["-r", ROOT / "requirements" / name], [wheel]):
+
+
+def test_pip_route_installs_the_locked_sets_without_tensorflow(wheel, tmp_path):
+    """``pip install --no-deps -r requirements/cpu-base.txt`` then ``--no-deps`` the wheel,
+    here with uv pip (the same semantics: exactly these pins, nothing resolved): the install
+    a user without the `cluster` extra gets runs a sweep; then the extra's set on top
+    (``cpu.txt``, as a user adds it later) and the other entry points."""
+
+    def install(*args):
         sh(UV, "pip", "install", "-q", "--no-deps", "-p", bin_.parent, *args,
            cwd=tmp_path, env=_env())  # fmt: skip
-    probe = "import importlib.util as u; print(u.find_spec('tensorflow'))"
-    assert sh(bin_ / "python", "-c", probe, cwd=tmp_path).stdout.strip() == "None"
+
+    bin_ = _venv(tmp_path / "venv")
+    install("-r", ROOT / "requirements" / "cpu-base.txt")
+    install(wheel)
+    probe = "import importlib.util as u; print(u.find_spec('tensorflow'), u.find_spec('submitit'))"
+    assert sh(bin_ / "python", "-c", probe, cwd=tmp_path).stdout.split() == ["None", "None"]
     work = _outside(tmp_path, bin_ / "python")
-    if not LOCKED[name]:
-        _without_cluster(bin_, work)
+    _without_cluster(bin_, work)
     _sweep_gathers(bin_, work)
-    if not LOCKED[name]:
-        return  # the other entry point once, below
+    install("-r", ROOT / "requirements" / "cpu.txt")
+    found = sh(bin_ / "python", "-c", probe, cwd=tmp_path).stdout.split()
+    assert found[0] == "None" and found[1] != "None"
     out = work / "krr"
     sh(bin_ / "nnkrr-krr", "data=wine", f"hydra.run.dir={out}", cwd=work, env=_env())
     metrics = json.loads((out / "metrics.json").read_text())
