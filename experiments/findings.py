@@ -613,11 +613,16 @@ def _spectral_summary_block(tables) -> str:
     """The spectral scaling section's prose numbers: s_λ over n per ridge family, the
     slopes against the theory's D, the constants against 8/3, what leverage saves."""
     table, fits = tables["spectral_scaling_table"], tables["spectral_scaling_fits"]
-    ns = sorted(set(table.n))
     s_lam = table.drop_duplicates(["dataset", "family", "n"]).sort_values("n")
+
+    def short(g, whole) -> str:  # where a data set's n stops before the others'
+        return f" to n = {g.n.max():,}" if g.n.max() < whole.n.max() else ""
+
     grow = {
         family: f"(n = {sub.n.min():,} … {sub.n.max():,}) "
-        + ", ".join(f"{_arrow(g.s_lambda)} ({_sphere(d)})" for d, g in sub.groupby("dataset"))
+        + ", ".join(
+            f"{_arrow(g.s_lambda)} ({_sphere(d)}{short(g, sub)})" for d, g in sub.groupby("dataset")
+        )
         for family, sub in s_lam.groupby("family")
     }
     per = fits[(fits.data != "all") & (fits.eps == "all")]
@@ -651,9 +656,9 @@ def _spectral_summary_block(tables) -> str:
         f"{_span(per[paper].slope, '{:.2f}')}, residual "
         f"{_span(per[paper].rms_log_residual, '{:.2f}')} against "
         f"{_span(theory.rms_log_residual, '{:.2f}')}).{across} Under λ = n·λ₀ the leverage "
-        f"m*(0.25) from n = {ns[0]} to {ns[-1]}: "
+        f"m*(0.25) from n = {flat.n.min():,} to {flat.n.max():,}: "
         + ", ".join(
-            f"{_sphere(d)} {_arrow(g.m_star)} (s_λ {_arrow(g.s_lambda)})"
+            f"{_sphere(d)} {_arrow(g.m_star)}{short(g, flat)} (s_λ {_arrow(g.s_lambda)})"
             for d, g in flat.groupby("dataset")
         )
         + ". What leverage saves, m*_gauss/m*_lev at ε = 0.25 over every n of both families: "
@@ -880,9 +885,10 @@ FINDINGS = (
             (("spectral-fits", _spectral_fits_block),
              ("spectral-exponents", _spectral_exponents_block),
              ("spectral-summary", _spectral_summary_block)),
-            # the per-sample family, whose widths stay bounded, two n further; the sphere three
+            # the per-sample family, whose widths stay bounded, two n further; the sphere and
+            # MNIST-1D three
             (("data.n_train=4096,8192", "ridge_per_point=0.00078125"),
-             ("data=synthetic", "data.n_train=16384", "ridge_per_point=0.00078125"))),
+             ("data=synthetic,mnist1d", "data.n_train=16384", "ridge_per_point=0.00078125"))),
     Finding("equivalence_scaling", "width the network needs against n", "sweep",
             ("+experiment=equivalence_scaling",), "results.parquet", EQUIVALENCE_SCALING,
             _equivalence_scaling, (("equivalence_scaling.png", "equivalence_scaling.png"),),
