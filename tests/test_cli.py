@@ -164,7 +164,7 @@ def test_sweep_multirun_table_and_figures(tmp_path):
     assert set(REQUIRED) <= set(frame.columns)
     assert len(frame) == 2 * 2 * 2 * 2 and set(frame.status) == {"ok"}
     assert frame.groupby(["width", "sampler", "regime"]).init_seed.nunique().eq(2).all()
-    # gathered rows sorted by numeric keys (16 before 32), job by job
+    # gathered rows sorted by their keys (width ascending within each group), job by job
     assert (
         frame.groupby(["dataset", "regime", "kappa", "lam", "sampler"])
         .width.apply(lambda w: w.is_monotonic_increasing)
