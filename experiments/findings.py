@@ -548,7 +548,7 @@ def savings_law_row(folder: Path) -> tuple[str, str]:
 
 
 def _fmt(x: float, digits: int = 2) -> str:
-    return "—" if not np.isfinite(x) else _num(x, f"{{:.{digits}g}}" if abs(x) < 1 else "{:.0f}")
+    return _cell(x, lambda v: _num(v, f"{{:.{digits}g}}" if abs(v) < 1 else "{:.0f}"))
 
 
 def _spectral_fits_block(tables) -> str:
@@ -816,7 +816,7 @@ def savings_validation_block(folder: Path) -> str:
             if not np.isfinite(r.measured)
             else f"{r.measured:.2f} [{r.measured_low:.2f}, {r.measured_high:.2f}]"
         )
-        factor = f"{r.factor:.2f}" if np.isfinite(r.factor) else "—"
+        factor = _cell(r.factor, "{:.2f}".format)
         lines.append(
             f"| {r.geometry} | {r.ridge:g} | {r.level.replace('eps', 'ε =')} | {getattr(r, stat):.3f} | "
             f"{measured} | {r.predicted:.2f} [{r.predicted_low:.2f}, {r.predicted_high:.2f}] | "
