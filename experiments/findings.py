@@ -333,7 +333,8 @@ def _width_savings(frame, tables):
     for dataset, sub in table.groupby("dataset", sort=False):
         parts.append(f"{dataset} {_span(sub.ratio, '{:.2f}')}×")
     regime = (
-        f"lazy, n = {ok.n_train.iloc[0]}, {_span(ok.steps)} steps, λT = {_span(ok.lam_T, '{:.1f}')}"
+        f"lazy, n = {ok.n_train.iloc[0]}, {_span(ok.steps)} steps, λT = {_span(ok.lam_T, '{:.1f}')}, "
+        f"flips {_span(ok.pattern_flips * 100, '{:.2g}')}% over the widths"
     )
     return regime, "m_gauss/m_lev at half and a quarter of the starting gap: " + ", ".join(parts)
 
@@ -382,7 +383,8 @@ def _equivalence_scaling(frame, tables):
     ns = sorted(set(ok.n_train))
     regime = (
         f"lazy, λ = n·λ₀, n = {ns[0]} … {ns[-1]}, {_span(at.steps.dropna())} steps at m*, "
-        f"λT {_span(at.lam_T.dropna(), '{:.1f}')}"
+        f"λT {_span(at.lam_T.dropna(), '{:.1f}')}, flips at m* "
+        f"{_span(at.pattern_flips.dropna() * 100, '{:.2g}')}%"
     )
     level = _pct(min(analysis.GAP_LEVELS))
     parts = [f"m*({level}) ∝ n^a, a = {_span(exps.exponent, '{:.2f}')}"]
