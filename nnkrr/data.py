@@ -27,6 +27,11 @@ MNIST-1D, made by its package's generator from the templates it ships.
 * ``manifold``: points near a curved ``intrinsic``-dimensional manifold (a random Fourier
   embedding of the sphere S^intrinsic into R^dim, ``thickness`` off it), projected to the
   sphere; the teacher is a sum of sines of the latent point.
+* ``nested=True`` (any of the four above): the training sets are prefixes of one another
+  across n_train and share one teacher and one test set, each drawn from its own stream of the
+  seed; by default one stream draws the points, then the teacher, so that the teacher changes
+  with n_train + n_test (the sets of the results published before this option; a study across
+  n with them varies the target with n: :func:`_generated`).
 * ``digits`` (1797 x 64, 10 classes), ``wine`` (178 x 13, 3 classes),
   ``breast_cancer`` (569 x 30, 2 classes): targets are one-hot rows, centred with
   the training mean (one-hot regression); integer labels are kept in ``labels_*``.
@@ -131,10 +136,15 @@ def _normalise(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
 
 def _label(name: str, loader: Callable, **values) -> str:
     """A generated set's name: ``name``, with the geometry options that differ from
-    ``loader``'s defaults, sorted, e.g. ``cone(clusters=4,spread=0.1)``; rows, tables and
+    ``loader``'s defaults, sorted, e.g. ``cone(clusters=4,spread=0.1)`` (a switch turned on by
+    its bare name: ``synthetic(nested)``); rows, tables and
     figures tell the variants apart by it."""
     defaults = inspect.signature(loader).parameters
-    parts = [f"{k}={v:g}" for k, v in sorted(values.items()) if v != defaults[k].default]
+    parts = [
+        k if v is True else f"{k}={v:g}"
+        for k, v in sorted(values.items())
+        if v != defaults[k].default
+    ]
     return name + (f"({','.join(parts)})" if parts else "")
 
 
@@ -145,11 +155,27 @@ def _teacher(rng: np.random.Generator, dim: int, terms: int, omega: float):
     return lambda u: (np.sin(omega * u @ v.T) @ a / np.sqrt(terms))[:, None]
 
 
-def _generated(name: str, seed, n_train, n_test, dim, noise, frequency, terms, points) -> Dataset:
+#: Nested generated sets draw their training and test points in blocks of this many rows, each
+#: from its own stream, so that every block, and so every prefix, is the same whatever n is.
+NESTED_BLOCK = 1024
+
+
+def _generated(
+    name: str, seed, n_train, n_test, dim, noise, frequency, terms, nested, geometry
+) -> Dataset:
     """Checks, seeding, teacher and noise shared by the synthetic sets.
 
-    ``points(rng, n, dim, frequency) -> (x, u, omega)`` draws the inputs x, the
-    teacher's inputs u and its angular frequency omega.
+    ``geometry(rng, dim, frequency) -> (draw, omega)`` draws what the points share (cone
+    centres, a manifold's embedding; nothing on the sphere) and returns ``draw(rng, n) -> (x,
+    u)``, the inputs x and the teacher's inputs u, with the teacher's angular frequency omega.
+
+    ``nested=False``: one stream of ``seed`` draws the shared geometry, the n_train + n_test
+    points (training first), then the teacher, then the noise: the teacher, and the test
+    points, change with n_train.  ``nested=True``: each of these has its own stream of
+    ``seed`` (the training and the test points in blocks of :data:`NESTED_BLOCK` rows), so the
+    training sets are prefixes of one another across n_train and share one teacher and one
+    test set (whose prefixes are the smaller test sets), as a study across n needs (MNIST-1D's
+    sets are nested the same way).
     """
     n_train, n_test = (
         _checks.check_int("n_train", n_train, 1),
@@ -160,11 +186,29 @@ def _generated(name: str, seed, n_train, n_test, dim, noise, frequency, terms, p
         _checks.check_number("noise", noise),
         _checks.check_number("frequency", frequency),
     )
-    rng = np.random.default_rng(_checks.check_int("seed", seed, 0))
-    x, u, omega = points(rng, n_train + n_test, dim, frequency)
-    y = _teacher(rng, dim, terms, omega)(u)
-    y[:n_train] += noise * rng.standard_normal((n_train, 1))
-    return Dataset(name, x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+    seed = _checks.check_int("seed", seed, 0)
+    if not nested:
+        rng = np.random.default_rng(seed)
+        draw, omega = geometry(rng, dim, frequency)
+        x, u = draw(rng, n_train + n_test)
+        y = _teacher(rng, dim, terms, omega)(u)
+        y[:n_train] += noise * rng.standard_normal((n_train, 1))
+        return Dataset(name, x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+    def stream(*key: int) -> np.random.Generator:
+        return np.random.default_rng((seed, *key))
+
+    draw, omega = geometry(stream(0), dim, frequency)
+    teacher = _teacher(stream(1), dim, terms, omega)
+
+    def rows(split: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        blocks = [draw(stream(split, b), NESTED_BLOCK) for b in range(-(-n // NESTED_BLOCK))]
+        x, u = (np.concatenate(parts)[:n] for parts in zip(*blocks, strict=True))
+        return x, teacher(u)
+
+    (x_tr, y_tr), (x_te, y_te) = rows(3, n_train), rows(4, n_test)
+    y_tr += noise * stream(2).standard_normal((n_train, 1))
+    return Dataset(name, x_tr, y_tr, x_te, y_te)
 
 
 def synthetic(
@@ -176,14 +220,21 @@ def synthetic(
     noise: float = 0.0,
     frequency: float = 2.0,
     terms: int = 4,
+    nested: bool = False,
 ) -> Dataset:
-    """Uniform points on S^{dim-1} with a smooth sum-of-sines teacher (module docstring)."""
+    """Uniform points on S^{dim-1} with a smooth sum-of-sines teacher (module docstring);
+    ``nested``: training sets nested across n_train with one teacher and test set (the
+    module docstring)."""
 
-    def points(rng, n, dim, frequency):
-        x = _normalise(rng.standard_normal((n, dim)))
-        return x, x, frequency
+    def geometry(rng, dim, frequency):
+        def draw(rng, n):
+            x = _normalise(rng.standard_normal((n, dim)))
+            return x, x
 
-    return _generated("synthetic", seed, n_train, n_test, dim, noise, frequency, terms, points)
+        return draw, frequency
+
+    name = _label("synthetic", synthetic, nested=nested)
+    return _generated(name, seed, n_train, n_test, dim, noise, frequency, terms, nested, geometry)
 
 
 def cone(
@@ -197,21 +248,26 @@ def cone(
     noise: float = 0.0,
     frequency: float = 1.0,
     terms: int = 4,
+    nested: bool = False,
 ) -> Dataset:
     """Points in ``clusters`` narrow cones of angular width ~``spread`` (module docstring)."""
     clusters = _checks.check_int("clusters", clusters, 1)
     spread = _checks.check_number("spread", spread, positive=True)
 
-    def points(rng, n, dim, frequency):
+    def geometry(rng, dim, frequency):
         centres = np.eye(dim)[:1]
         if clusters > 1:
             centres = np.vstack([centres, _normalise(rng.standard_normal((clusters - 1, dim)))])
-        member = rng.integers(0, clusters, size=n)
-        x = _normalise(centres[member] + spread * rng.standard_normal((n, dim)))
-        return x, x - centres[member], frequency / spread
 
-    name = _label("cone", cone, spread=spread, clusters=clusters)
-    return _generated(name, seed, n_train, n_test, dim, noise, frequency, terms, points)
+        def draw(rng, n):
+            member = rng.integers(0, clusters, size=n)
+            x = _normalise(centres[member] + spread * rng.standard_normal((n, dim)))
+            return x, x - centres[member]
+
+        return draw, frequency / spread
+
+    name = _label("cone", cone, spread=spread, clusters=clusters, nested=nested)
+    return _generated(name, seed, n_train, n_test, dim, noise, frequency, terms, nested, geometry)
 
 
 def anisotropic(
@@ -224,17 +280,21 @@ def anisotropic(
     noise: float = 0.0,
     frequency: float = 2.0,
     terms: int = 4,
+    nested: bool = False,
 ) -> Dataset:
     """An anisotropic Gaussian projected to the sphere (module docstring): ``x =
     normalise(g * sigma)``, g ~ N(0, I), ``sigma_j = j^-decay`` (j = 1..dim)."""
     decay = _checks.check_number("decay", decay)
 
-    def points(rng, n, dim, frequency):
-        x = _normalise(rng.standard_normal((n, dim)) * np.arange(1, dim + 1) ** -decay)
-        return x, x, frequency
+    def geometry(rng, dim, frequency):
+        def draw(rng, n):
+            x = _normalise(rng.standard_normal((n, dim)) * np.arange(1, dim + 1) ** -decay)
+            return x, x
 
-    name = _label("anisotropic", anisotropic, decay=decay)
-    return _generated(name, seed, n_train, n_test, dim, noise, frequency, terms, points)
+        return draw, frequency
+
+    name = _label("anisotropic", anisotropic, decay=decay, nested=nested)
+    return _generated(name, seed, n_train, n_test, dim, noise, frequency, terms, nested, geometry)
 
 
 def manifold(
@@ -249,6 +309,7 @@ def manifold(
     noise: float = 0.0,
     frequency: float = 2.0,
     terms: int = 4,
+    nested: bool = False,
 ) -> Dataset:
     """Points near a curved ``intrinsic``-dimensional manifold in R^dim (module docstring):
     latent t uniform on S^intrinsic, embedded by dim random Fourier features
@@ -260,20 +321,29 @@ def manifold(
     if intrinsic >= dim:
         raise ValueError(f"intrinsic must be < dim = {dim}, got {intrinsic}")
 
-    def points(rng, n, dim, frequency):
+    def geometry(rng, dim, frequency):
         b_mat = rng.standard_normal((intrinsic + 1, dim))
         phase = rng.uniform(0, 2 * np.pi, dim)
-        t = _normalise(rng.standard_normal((n, intrinsic + 1)))
-        x = np.cos(curvature * t @ b_mat + phase) + thickness * rng.standard_normal((n, dim))
-        # the teacher reads the latent point t, padded to dim (its v_j are dim-dimensional)
-        u = np.zeros((n, dim))
-        u[:, : intrinsic + 1] = t
-        return _normalise(x), u, frequency
+
+        def draw(rng, n):
+            t = _normalise(rng.standard_normal((n, intrinsic + 1)))
+            x = np.cos(curvature * t @ b_mat + phase) + thickness * rng.standard_normal((n, dim))
+            # the teacher reads the latent point t, padded to dim (its v_j are dim-dimensional)
+            u = np.zeros((n, dim))
+            u[:, : intrinsic + 1] = t
+            return _normalise(x), u
+
+        return draw, frequency
 
     name = _label(
-        "manifold", manifold, intrinsic=intrinsic, curvature=curvature, thickness=thickness
+        "manifold",
+        manifold,
+        intrinsic=intrinsic,
+        curvature=curvature,
+        thickness=thickness,
+        nested=nested,
     )
-    return _generated(name, seed, n_train, n_test, dim, noise, frequency, terms, points)
+    return _generated(name, seed, n_train, n_test, dim, noise, frequency, terms, nested, geometry)
 
 
 def _split(seed: int, total: int, n_train, n_test, where) -> tuple[np.ndarray, np.ndarray]:

@@ -118,6 +118,48 @@ def test_generated_sets_name_their_geometry_off_the_defaults():
         "manifold(intrinsic=2,thickness=0.01)"
     )
     assert data.anisotropic(0, 4, 2, decay=1.0).name == "anisotropic"
+    assert data.synthetic(0, 4, 2, nested=True).name == "synthetic(nested)"
+    assert data.cone(0, 4, 2, clusters=4, spread=0.1, nested=True).name == (
+        "cone(clusters=4,nested,spread=0.1)"
+    )
+
+
+_GENERATED = [
+    (data.synthetic, {}),
+    (data.cone, {}),
+    (data.cone, {"clusters": 4, "spread": 0.1}),
+    (data.anisotropic, {}),
+    (data.manifold, {"intrinsic": 2, "thickness": 0.05}),
+    (data.synthetic, {"noise": 0.3}),
+]
+
+
+@pytest.mark.parametrize(("loader", "options"), _GENERATED)
+def test_nested_generated_sets_are_prefixes_with_one_teacher_and_test_set(loader, options):
+    """Across n_train (and past a block of NESTED_BLOCK rows) the training sets are prefixes of
+    one another, the test set is the same (its prefixes the smaller ones), and so is the
+    teacher: the sets of a study across n differ only in n."""
+    small = loader(3, 700, 40, nested=True, **options)
+    large = loader(3, data.NESTED_BLOCK + 900, 90, nested=True, **options)
+    assert large.x_train.shape == (data.NESTED_BLOCK + 900, 8) and large.y_test.shape == (90, 1)
+    for field, rows in (("x_train", 700), ("y_train", 700), ("x_test", 40), ("y_test", 40)):
+        np.testing.assert_array_equal(getattr(small, field), getattr(large, field)[:rows])
+    assert not np.array_equal(loader(4, 700, 40, nested=True, **options).x_train, small.x_train)
+
+
+def test_nested_sphere_targets_are_the_stated_teacher_of_the_seeds_own_stream():
+    """y = k^-1/2 sum_j a_j sin(omega v_j^T x), (v, a) from the seed's teacher stream, at every
+    n; without ``nested`` the one stream's teacher follows n_train + n_test draws."""
+    ds = data.synthetic(5, 300, 20, nested=True, frequency=2.0, terms=3)
+    rng = np.random.default_rng((5, 1))
+    v = rng.standard_normal((3, 8))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    a = rng.standard_normal(3)
+    for x, y in ((ds.x_train, ds.y_train), (ds.x_test, ds.y_test)):
+        np.testing.assert_allclose(y[:, 0], np.sin(2.0 * x @ v.T) @ a / np.sqrt(3), rtol=1e-12)
+    unnested = [data.synthetic(5, n, 20, terms=3) for n in (300, 600)]
+    np.testing.assert_array_equal(unnested[0].x_train, unnested[1].x_train[:300])
+    assert not np.allclose(unnested[0].y_train, unnested[1].y_train[:300])
 
 
 def test_anisotropic_without_decay_is_the_sphere_and_with_it_crowds_the_first_axis():

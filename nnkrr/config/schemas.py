@@ -45,6 +45,10 @@ def _loader_default(loader, name: str):
 _SEED_DOC = "data seed (split, inputs and teacher); ${seed} follows the top-level seed"
 _N_TRAIN_DOC = "training points (real and file data: null, three quarters of the rows)"
 _N_TEST_DOC = "test points (real and file data: null, the rest)"
+_NESTED_DOC = (
+    "true: training sets nested across n_train with one teacher and test set (a study "
+    "across n); false: one stream, the teacher changes with n_train"
+)
 
 
 @dataclasses.dataclass
@@ -62,6 +66,7 @@ class Synthetic:
     noise: float = _f(0.0, "std of Gaussian noise on the training targets", rules.NON_NEGATIVE)
     frequency: float = _f(2.0, "teacher y = k^-1/2 sum_j a_j sin(frequency v_j.x)", POSITIVE)
     terms: int = _f(4, "k, the teacher's number of sine terms", at_least(1))
+    nested: bool = _f(False, _NESTED_DOC)
 
 
 @dataclasses.dataclass
@@ -79,6 +84,7 @@ class Cone:
     noise: float = _f(0.0, "std of Gaussian noise on the training targets", rules.NON_NEGATIVE)
     frequency: float = _f(1.0, "oscillations across a cone: omega = frequency / spread", POSITIVE)
     terms: int = _f(4, "the teacher's number of sine terms", at_least(1))
+    nested: bool = _f(False, _NESTED_DOC)
 
 
 @dataclasses.dataclass
@@ -99,6 +105,7 @@ class Anisotropic:
     noise: float = _f(0.0, "std of Gaussian noise on the training targets", rules.NON_NEGATIVE)
     frequency: float = _f(2.0, "teacher y = k^-1/2 sum_j a_j sin(frequency v_j.x)", POSITIVE)
     terms: int = _f(4, "k, the teacher's number of sine terms", at_least(1))
+    nested: bool = _f(False, _NESTED_DOC)
 
 
 @dataclasses.dataclass
@@ -119,6 +126,7 @@ class Manifold:
     noise: float = _f(0.0, "std of Gaussian noise on the training targets", rules.NON_NEGATIVE)
     frequency: float = _f(2.0, "teacher y = k^-1/2 sum_j a_j sin(frequency v_j.t)", POSITIVE)
     terms: int = _f(4, "k, the teacher's number of sine terms", at_least(1))
+    nested: bool = _f(False, _NESTED_DOC)
 
 
 @dataclasses.dataclass
