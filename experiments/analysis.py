@@ -355,8 +355,9 @@ EQ_KEYS = ["dataset", "n_train", "sampler"]
 
 def equivalence_scaling_table(frame: pd.DataFrame, levels=GAP_LEVELS, n_boot: int = 2000):
     """One row per (data set, n, sampler, gap level): m*(n), the width at which the mean
-    ``gap_rel`` over seeds reaches the level (90% bootstrap interval over seeds), and the
-    regime at the first grid width >= m* (median GD steps, lambda T, pattern flips)."""
+    ``gap_rel`` over seeds reaches the level (90% bootstrap interval over seeds), the target's
+    scale (rms of the NTK-KRR predictor f* on the test points: the gap is relative to it) and
+    the regime at the first grid width >= m* (median GD steps, lambda T, pattern flips)."""
     ok = frame[frame["status"] == "ok"]
     out = []
     for (dataset, n, sampler), group in ok.groupby(EQ_KEYS, sort=True):
@@ -390,6 +391,7 @@ def equivalence_scaling_table(frame: pd.DataFrame, levels=GAP_LEVELS, n_boot: in
                     "seeds": pivot.shape[1],
                     "ridge": float(group.ridge.iloc[0]),
                     "lam": float(group.lam.iloc[0]),
+                    "f_star_rms": float(group.f_star_rms.median()),
                     "flatness": float(group.flatness.median()),
                     "steps": float(at.steps.median()) if len(at) else math.nan,
                     "lam_T": float(at.lam_T.median()) if len(at) else math.nan,

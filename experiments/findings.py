@@ -567,7 +567,7 @@ def _spectral_fits_block(tables) -> str:
     ).itertuples():
         d = r.predictor.split(" ln")[0]
         lines.append(
-            f"| {r.sampler}, {d} | {'sphere' if r.data == 'synthetic' else r.data} | "
+            f"| {r.sampler}, {d} | {_sphere(r.data)} | "
             f"{r.C:.2g} [{r.C_low:.2g}, {r.C_high:.2g}] | 1/{1 / r.C_over_8_3:.0f} | "
             f"{r.slope:.2f} [{r.slope_low:.2f}, {r.slope_high:.2f}] | {r.rms_log_residual:.2f} |"
         )
@@ -603,7 +603,10 @@ def _cell(x: float, fmt: Callable[[float], str]) -> str:
 
 
 def _sphere(dataset: str) -> str:
-    return "sphere" if dataset == "synthetic" else dataset
+    """The synthetic set's name as the prose says it: ``synthetic(nested)`` -> ``sphere(nested)``."""
+    return (
+        "sphere" + dataset.removeprefix("synthetic") if dataset.startswith("synthetic") else dataset
+    )
 
 
 def _arrow(values, fmt: str = "{:.0f}") -> str:
@@ -751,26 +754,25 @@ def _equivalence_summary_block(tables) -> str:
 
 
 def _equivalence_block(tables) -> str:
-    """Per data set and sampler: m*(n) at both gap levels, the exponent at the smaller level
-    with its interval, the flips at m*."""
+    """Per data set and sampler: the target's scale (rms f*) and m*(n) at both gap levels by
+    n, the exponent at the smaller level with its interval, the flips at m*."""
     table = tables["equivalence_scaling_table"]
     fits = tables["equivalence_scaling_fits"].set_index(["dataset", "what", "gap_level"])
     hi, lo = max(analysis.GAP_LEVELS), min(analysis.GAP_LEVELS)
     lines = [
-        f"| data | sampler | n (doublings) | m*({_pct(hi)}) | m*({_pct(lo)}) "
+        f"| data | sampler | n (doublings) | rms f* | m*({_pct(hi)}) | m*({_pct(lo)}) "
         f"| a of m*({_pct(lo)}) ∝ n^a [90%] | pattern flips at m* |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for (dataset, sampler), sub in table.groupby(["dataset", "sampler"]):
-        cells = [
-            ", ".join(_fmt(v) for v in sub[sub.gap_level == level].sort_values("n").m_star)
-            for level in (hi, lo)
-        ]
+        by_n = [sub[sub.gap_level == level].sort_values("n") for level in (hi, lo)]
+        cells = [", ".join(_fmt(v) for v in rows.m_star) for rows in by_n]
+        scale = ", ".join(f"{v:.2f}" for v in by_n[0].f_star_rms)
         fit = fits.loc[(dataset, f"m* ({sampler})", lo)]
         flips = sub.pattern_flips.dropna()
         lines.append(
-            f"| {_sphere(dataset)} | {sampler} | {sub.n.min():,} … {sub.n.max():,} | {cells[0]} | "
-            f"{cells[1]} | {_num(fit.exponent)} [{_num(fit.low)}, {_num(fit.high)}] | "
+            f"| {_sphere(dataset)} | {sampler} | {sub.n.min():,} … {sub.n.max():,} | {scale} | "
+            f"{cells[0]} | {cells[1]} | {_num(fit.exponent)} [{_num(fit.low)}, {_num(fit.high)}] | "
             f"{_span(flips * 100, '{:.2g}')}% |"
         )
     return "\n".join(lines) + "\n"

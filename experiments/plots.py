@@ -328,11 +328,13 @@ def equivalence_scaling_figure(
     exponents (``fits``)."""
     directory = Path(directory)
     datasets = sorted(set(table.dataset))
-    fig, axes = plt.subplots(
-        1, max(len(datasets), 1), figsize=(6 * max(len(datasets), 1), 4.8), squeeze=False
-    )
+    cols = min(max(len(datasets), 1), 3)  # three panels a row
+    rows = -(-max(len(datasets), 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.8 * rows), squeeze=False)
+    for ax in axes.flat[len(datasets) :]:
+        ax.set_visible(False)
     styles = {0.05: "o-", 0.025: "s--"}
-    for ax, dataset in zip(axes[0], datasets, strict=False):
+    for ax, dataset in zip(axes.flat, datasets, strict=False):
         for (sampler, level), sub in table[table.dataset == dataset].groupby(
             ["sampler", "gap_level"]
         ):

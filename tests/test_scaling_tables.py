@@ -122,6 +122,7 @@ def equivalence_frame(a_gauss=0.8, a_lev=0.5):
                             "init_seed": seed,
                             "status": "ok",
                             "gap_rel": 0.05 * (width / m_star) ** -0.5 * (1 + 0.01 * (seed - 1)),
+                            "f_star_rms": n / 1000 + 0.001 * seed,
                             "ridge": n * 0.1 / 128,
                             "lam": n * 0.1 / 128,
                             "flatness": 7.0,
@@ -142,6 +143,7 @@ def test_equivalence_table_and_exponents():
         a = 0.8 if r.sampler == "gaussian" else 0.5
         assert r.m_star == pytest.approx(100 * r.n**a, rel=1e-9)
         assert r.steps == 240 and r.m_low <= r.m_star <= r.m_high
+        assert r.f_star_rms == pytest.approx(r.n / 1000 + 0.001)  # the median over seeds
     fits = tables.equivalence_scaling_fits(table, n_boot=100)
     gauss = fits[(fits.what == "m* (gaussian)") & (fits.gap_level == 0.05)].iloc[0]
     saves = fits[(fits.what == "m*_gauss / m*_lev") & (fits.gap_level == 0.025)].iloc[0]
