@@ -715,7 +715,8 @@ def _equivalence_flips_block(tables) -> str:
 
 def _equivalence_summary_block(tables) -> str:
     """The equivalence scaling section's prose numbers: GD steps and λT at m*, what
-    leverage saves per n and its exponent, the flips at m* per sampler."""
+    leverage saves per n and its exponent, the flips at m* per sampler, and how closely m*
+    follows the target's scale (rms f*) across n."""
     table, fits = tables["equivalence_scaling_table"], tables["equivalence_scaling_fits"]
     lo, hi = min(analysis.GAP_LEVELS), max(analysis.GAP_LEVELS)
     steps = ", ".join(
@@ -742,6 +743,11 @@ def _equivalence_summary_block(tables) -> str:
         )
     flips = table.groupby(["dataset", "sampler"]).pattern_flips
     flip_parts = [f"{_sphere(d)} {s} {_span(g.dropna() * 100, '{:.2g}')}%" for (d, s), g in flips]
+    follows = []  # how m* follows the target's scale across n: Spearman's rho over the n
+    for (dataset, sampler), sub in table[table.gap_level == hi].groupby(["dataset", "sampler"]):
+        sub = sub.dropna(subset=["m_star"])
+        rho = sub.f_star_rms.rank().corr(sub.m_star.rank()) if len(sub) > 2 else math.nan
+        follows.append(f"{_sphere(dataset)} {sampler} {_cell(rho, '{:.2f}'.format)}")
     ns = sorted(set(table.n))
     return (
         f"GD steps at m*: {steps}; λT (median at m*) {_arrow(lam_t, '{:.1f}')} from n = "
@@ -749,6 +755,8 @@ def _equivalence_summary_block(tables) -> str:
         + "; ".join(parts)
         + ". Pattern flips at m*: "
         + ", ".join(flip_parts)
+        + f". Spearman's ρ of m*({_pct(hi)}) and rms f* over the n: "
+        + ", ".join(follows).replace("-", "−")
         + ".\n"
     )
 
