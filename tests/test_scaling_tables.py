@@ -205,3 +205,21 @@ def test_the_spectral_summary_reads_its_numbers_from_the_tables():
     )
     assert "(free slopes 1.00)" in text and "at 0.53–1.3× below" in text
     assert "18.75–20.00× on the cone (flatness 7.5–8.0)" in text
+
+
+@pytest.mark.parametrize(
+    ("scale", "rho"), [(lambda n: n / 1000, "1.00"), (lambda n: 1 / n, "−1.00")]
+)
+def test_the_equivalence_summary_ranks_m_star_against_the_target_scale(scale, rho):
+    """m* = 100 n^a grows with n: its Spearman's rho with rms f* over the n is +1 where the
+    target's scale grows with n and -1 where it falls."""
+    frame = equivalence_frame()
+    frame["f_star_rms"] = scale(frame.n_train.to_numpy(np.float64))
+    table = tables.equivalence_scaling_table(frame, n_boot=20)
+    text = findings._equivalence_summary_block(
+        {
+            "equivalence_scaling_table": table,
+            "equivalence_scaling_fits": tables.equivalence_scaling_fits(table, n_boot=20),
+        }
+    )
+    assert f"over the n: cone gaussian {rho}, cone leverage {rho}.\n" in text
