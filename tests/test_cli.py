@@ -125,8 +125,8 @@ def test_spectral_multirun_gathers_reproducible_rows(tmp_path):
     fixed = [c for c in frame.columns if not c.startswith("data_") or c == "data_seed"]
     assert fixed == ["job", *spectral.COLUMNS]
     at = list(frame.columns).index("dim")  # the data set's options follow dim, as in the sweep
-    assert list(frame.columns)[at + 1 : at + 6] == [
-        "data_clusters", "data_frequency", "data_noise", "data_spread", "data_terms"
+    assert list(frame.columns)[at + 1 : at + 7] == [
+        "data_clusters", "data_frequency", "data_nested", "data_noise", "data_spread", "data_terms"
     ]  # fmt: skip
     overrides = ["data=cone", "data.n_train=40", "data.n_test=1", "data.dim=4",
                  "widths=[32,256]", "seeds=2", "flatness_draws=4096"]  # fmt: skip

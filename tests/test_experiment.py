@@ -353,6 +353,7 @@ def test_row_columns_are_the_documented_ones():
     ]
     assert [c for c in rows.columns if c not in fixed] == [
         "data_frequency",
+        "data_nested",
         "data_noise",
         "data_terms",
         *unnamed,
