@@ -747,7 +747,7 @@ def _equivalence_summary_block(tables) -> str:
     for (dataset, sampler), sub in table[table.gap_level == hi].groupby(["dataset", "sampler"]):
         sub = sub.dropna(subset=["m_star"])
         rho = sub.f_star_rms.rank().corr(sub.m_star.rank()) if len(sub) > 2 else math.nan
-        follows.append(f"{_sphere(dataset)} {sampler} {_cell(rho, '{:.2f}'.format)}")
+        follows.append(f"{_sphere(dataset)} {sampler} {_cell(rho, _num)}")
     ns = sorted(set(table.n))
     return (
         f"GD steps at m*: {steps}; λT (median at m*) {_arrow(lam_t, '{:.1f}')} from n = "
@@ -756,7 +756,7 @@ def _equivalence_summary_block(tables) -> str:
         + ". Pattern flips at m*: "
         + ", ".join(flip_parts)
         + f". Spearman's ρ of m*({_pct(hi)}) and rms f* over the n: "
-        + ", ".join(follows).replace("-", "−")
+        + ", ".join(follows)
         + ".\n"
     )
 
