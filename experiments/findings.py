@@ -897,10 +897,9 @@ FINDINGS = (
             (("spectral-fits", _spectral_fits_block),
              ("spectral-exponents", _spectral_exponents_block),
              ("spectral-summary", _spectral_summary_block)),
-            # the per-sample family, whose widths stay bounded, two n further; the sphere and
-            # MNIST-1D three
+            # the per-sample family, whose widths stay bounded, three n further
             (("data.n_train=4096,8192", "ridge_per_point=0.00078125"),
-             ("data=synthetic,mnist1d", "data.n_train=16384", "ridge_per_point=0.00078125"))),
+             ("data=synthetic,cone,mnist1d", "data.n_train=16384", "ridge_per_point=0.00078125"))),
     Finding("equivalence_scaling", "width the network needs against n", "sweep",
             ("+experiment=equivalence_scaling",), "results.parquet", EQUIVALENCE_SCALING,
             _equivalence_scaling, (("equivalence_scaling.png", "equivalence_scaling.png"),),
