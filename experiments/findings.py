@@ -713,10 +713,14 @@ def _equivalence_flips_block(tables) -> str:
     )
 
 
+HALVES_MIN_N = 6  # n points an exponent over each half of the n needs (three each)
+
+
 def _equivalence_summary_block(tables) -> str:
     """The equivalence scaling section's prose numbers: GD steps and λT at m*, what
-    leverage saves per n and its exponent, the flips at m* per sampler, and how closely m*
-    follows the target's scale (rms f*) across n."""
+    leverage saves per n and its exponent, the flips at m* per sampler, how closely m*
+    follows the target's scale (rms f*) across n, and m*'s exponent over the smaller and over
+    the larger half of the n (a power law's exponent that shrinks with n: m* levelling off)."""
     table, fits = tables["equivalence_scaling_table"], tables["equivalence_scaling_fits"]
     lo, hi = min(analysis.GAP_LEVELS), max(analysis.GAP_LEVELS)
     steps = ", ".join(
@@ -748,6 +752,13 @@ def _equivalence_summary_block(tables) -> str:
         sub = sub.dropna(subset=["m_star"])
         rho = sub.f_star_rms.rank().corr(sub.m_star.rank()) if len(sub) > 2 else math.nan
         follows.append(f"{_sphere(dataset)} {sampler} {_cell(rho, _num)}")
+    halves = []  # whether m* levels off: its exponent over the smaller and the larger n
+    for (dataset, sampler), sub in table[table.gap_level == lo].groupby(["dataset", "sampler"]):
+        sub = sub.dropna(subset=["m_star"]).sort_values("n")
+        if len(sub) >= HALVES_MIN_N:
+            k = len(sub) // 2
+            a = [scaling.power_law(h.n, h.m_star, n_boot=1).slope for h in (sub[:k], sub[-k:])]
+            halves.append(f"{_sphere(dataset)} {sampler} {_num(a[0])} → {_num(a[1])}")
     ns = sorted(set(table.n))
     return (
         f"GD steps at m*: {steps}; λT (median at m*) {_arrow(lam_t, '{:.1f}')} from n = "
@@ -757,6 +768,9 @@ def _equivalence_summary_block(tables) -> str:
         + ", ".join(flip_parts)
         + f". Spearman's ρ of m*({_pct(hi)}) and rms f* over the n: "
         + ", ".join(follows)
+        + f". The exponent of m*({_pct(lo)}) over the smaller and over the larger half of the n "
+        + f"(where it is reached at {HALVES_MIN_N} n or more): "
+        + ", ".join(halves)
         + ".\n"
     )
 

@@ -104,13 +104,13 @@ def test_figures_are_written(tmp_path):
     ]
 
 
-def equivalence_frame(a_gauss=0.8, a_lev=0.5):
-    """Sweep rows whose mean gap_rel = 0.05 (m / m*(n))^-1/2 with m*(n) = 100 n^a: the width
-    needed at 5% is 100 n^a exactly."""
+def equivalence_frame(a_gauss=0.8, a_lev=0.5, ns=(64, 128, 256, 512), level_off=math.inf):
+    """Sweep rows whose mean gap_rel = 0.05 (m / m*(n))^-1/2 with m*(n) = 100 min(n,
+    level_off)^a: the width needed at 5% is that exactly (4 times it at 2.5%)."""
     rows = []
-    for n in (64, 128, 256, 512):
+    for n in ns:
         for sampler, a in (("gaussian", a_gauss), ("leverage", a_lev)):
-            m_star = 100 * n**a
+            m_star = 100 * min(n, level_off) ** a
             for width in 2.0 ** np.arange(4, 22):
                 for seed in range(3):
                     rows.append(
@@ -222,4 +222,23 @@ def test_the_equivalence_summary_ranks_m_star_against_the_target_scale(scale, rh
             "equivalence_scaling_fits": tables.equivalence_scaling_fits(table, n_boot=20),
         }
     )
-    assert f"over the n: cone gaussian {rho}, cone leverage {rho}.\n" in text
+    assert f"over the n: cone gaussian {rho}, cone leverage {rho}. The exponent" in text
+
+
+@pytest.mark.parametrize("level_off", [256, math.inf])
+def test_the_equivalence_summary_gives_the_exponent_over_each_half_of_the_n(level_off):
+    """m* = 100 min(n, level_off)^a over n = 64 ... 2048: its exponent over the three smaller n
+    is a, over the three larger a where m* keeps growing and 0 where it has levelled off."""
+    frame = equivalence_frame(ns=(64, 128, 256, 512, 1024, 2048), level_off=level_off)
+    table = tables.equivalence_scaling_table(frame, n_boot=20)
+    text = findings._equivalence_summary_block(
+        {
+            "equivalence_scaling_table": table,
+            "equivalence_scaling_fits": tables.equivalence_scaling_fits(table, n_boot=20),
+        }
+    )
+    late = ("0.80", "0.50") if level_off == math.inf else ("0.00", "0.00")
+    assert (
+        f"(where it is reached at 6 n or more): cone gaussian 0.80 → {late[0]}, "
+        f"cone leverage 0.50 → {late[1]}.\n"
+    ) in text
