@@ -922,12 +922,14 @@ FINDINGS = (
              ("equivalence-flips", _equivalence_flips_block)),
             # the cone's Gaussian networks need more than 2^14 to reach 2.5%; the sphere to
             # n = 8,192; MNIST-1D (real data) from 64 to 8,192; the sphere and the cone again
-            # with one teacher for every n (nested sets), the cone's Gaussian networks to 2^16
+            # with one teacher for every n (nested sets), the cone's Gaussian networks to 2^16,
+            # the nested sphere to n = 8,192
             (("data=cone", "sampler=gaussian", "model.width=32768,65536"),
              ("data=synthetic", "data.n_train=2048,4096,8192"),
              ("data=mnist1d", "data.n_train=64,128,256,512,1024,2048,4096,8192"),
              ("data=synthetic,cone", "data.nested=true"),
-             ("data=cone", "data.nested=true", "sampler=gaussian", "model.width=32768,65536"))),
+             ("data=cone", "data.nested=true", "sampler=gaussian", "model.width=32768,65536"),
+             ("data=synthetic", "data.nested=true", "data.n_train=2048,4096,8192"))),
     Finding("savings_families", "what leverage saves on twelve geometries (kernel)", "spectral",
             ("+experiment=savings_families",), "spectral.parquet", SPECTRAL, _savings_families),
     Finding("savings_validation", "the savings law on three data sets outside its fit (kernel)",
