@@ -760,6 +760,12 @@ def _equivalence_summary_block(tables) -> str:
             a = [scaling.power_law(h.n, h.m_star, n_boot=1).slope for h in (sub[:k], sub[-k:])]
             halves.append(f"{_sphere(dataset)} {sampler} {_num(a[0])} → {_num(a[1])}")
     ns = sorted(set(table.n))
+    levelling = (
+        f" The exponent of m*({_pct(lo)}) over the smaller and over the larger half of the n "
+        f"(where it is reached at {HALVES_MIN_N} n or more): " + ", ".join(halves) + "."
+        if halves
+        else ""
+    )
     return (
         f"GD steps at m*: {steps}; λT (median at m*) {_arrow(lam_t, '{:.1f}')} from n = "
         f"{ns[0]} to {ns[-1]}. What leverage saves, m*_gauss/m*_lev by doublings of n: "
@@ -768,10 +774,9 @@ def _equivalence_summary_block(tables) -> str:
         + ", ".join(flip_parts)
         + f". Spearman's ρ of m*({_pct(hi)}) and rms f* over the n: "
         + ", ".join(follows)
-        + f". The exponent of m*({_pct(lo)}) over the smaller and over the larger half of the n "
-        + f"(where it is reached at {HALVES_MIN_N} n or more): "
-        + ", ".join(halves)
-        + ".\n"
+        + "."
+        + levelling
+        + "\n"
     )
 
 
