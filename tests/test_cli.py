@@ -238,6 +238,11 @@ BAD_OVERRIDES = [
     (["model.widht=128"], f"model.widht: unknown key (model has {KEYS(config.TwoLayer)})"),
     (["model.width=abc"], "model.width: Value 'abc' of type 'str' could not be converted"),
     (["data=digitz"], "data=digitz: no such option (data has anisotropic, breast_cancer, "),
+    (  # a preset without its `+`: Hydra's remedy kept in the line
+        ["experiment=equivalence_scaling"],
+        "Could not override 'experiment'. No match in the defaults list. "
+        "To append to your default list use +experiment=equivalence_scaling",
+    ),
     (["data=file"], "data.path must be given (data.path=...)"),
     (["data=file", "data.path=absent.npz"], "data.path: no such file 'absent.npz'"),
     (["data=file", "data.path=bad_shape.npz"], "data.path: bad_shape.npz: x must be (n, d)"),
@@ -265,7 +270,7 @@ def write_bad_files(directory: Path) -> None:
 
 
 #: The CLI path (a process each) for one case of every kind; the rest in-process below.
-CLI_CASES = [BAD_OVERRIDES[i] for i in (0, 1, 5, 6, 8, 9, 11, 13, 15)]
+CLI_CASES = [BAD_OVERRIDES[i] for i in (0, 1, 5, 6, 8, 9, 11, 12, 14, 16)]
 
 
 @pytest.mark.parametrize(

@@ -102,7 +102,9 @@ def one_line(err: BaseException) -> str:
         return _unknown_key(key, schema)
     lines = [line.strip() for line in str(getattr(err, "msg", None) or err).strip().splitlines()]
     message = lines[0]
-    if message.endswith(":") and len(lines) > 1:  # "… raised while composing config:" + why
+    # the next line where it says why ("… raised while composing config:") or what to type
+    # instead (Hydra's "To append to your default list use +experiment=…")
+    if len(lines) > 1 and (message.endswith(":") or lines[1].startswith("To append")):
         message = f"{message} {lines[1]}"
     key = getattr(err, "full_key", None)
     return f"{key}: {message}" if key else message
