@@ -207,6 +207,17 @@ def test_the_spectral_summary_reads_its_numbers_from_the_tables():
     assert "18.75–20.00× on the cone (flatness 7.5–8.0)" in text
 
 
+def equivalence_summary(frame: pd.DataFrame) -> str:
+    """docs/findings.md's generated equivalence paragraph for sweep rows ``frame``."""
+    table = tables.equivalence_scaling_table(frame, n_boot=20)
+    return findings._equivalence_summary_block(
+        {
+            "equivalence_scaling_table": table,
+            "equivalence_scaling_fits": tables.equivalence_scaling_fits(table, n_boot=20),
+        }
+    )
+
+
 @pytest.mark.parametrize(
     ("scale", "rho"), [(lambda n: n / 1000, "1.00"), (lambda n: 1 / n, "−1.00")]
 )
@@ -215,13 +226,7 @@ def test_the_equivalence_summary_ranks_m_star_against_the_target_scale(scale, rh
     target's scale grows with n and -1 where it falls."""
     frame = equivalence_frame()
     frame["f_star_rms"] = scale(frame.n_train.to_numpy(np.float64))
-    table = tables.equivalence_scaling_table(frame, n_boot=20)
-    text = findings._equivalence_summary_block(
-        {
-            "equivalence_scaling_table": table,
-            "equivalence_scaling_fits": tables.equivalence_scaling_fits(table, n_boot=20),
-        }
-    )
+    text = equivalence_summary(frame)
     # four n: too few for an exponent over each half, so no sentence on it
     assert text.endswith(f"over the n: cone gaussian {rho}, cone leverage {rho}.\n")
 
@@ -231,13 +236,7 @@ def test_the_equivalence_summary_gives_the_exponent_over_each_half_of_the_n(leve
     """m* = 100 min(n, level_off)^a over n = 64 ... 2048: its exponent over the three smaller n
     is a, over the three larger a where m* keeps growing and 0 where it has levelled off."""
     frame = equivalence_frame(ns=(64, 128, 256, 512, 1024, 2048), level_off=level_off)
-    table = tables.equivalence_scaling_table(frame, n_boot=20)
-    text = findings._equivalence_summary_block(
-        {
-            "equivalence_scaling_table": table,
-            "equivalence_scaling_fits": tables.equivalence_scaling_fits(table, n_boot=20),
-        }
-    )
+    text = equivalence_summary(frame)
     late = ("0.80", "0.50") if level_off == math.inf else ("0.00", "0.00")
     assert (
         f"(where it is reached at 6 n or more): cone gaussian 0.80 → {late[0]}, "
